@@ -1,0 +1,44 @@
+# jobhub: `make run` and `make test` are all a new machine needs (see README.md).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv run test lint format up down clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install jobhub with its development tools
+
+run: $(STAMP) ## Run jobhub on the embedded default (no servers): worker, beat, a first job; Ctrl-C stops
+	$(BIN)/jobhub serve
+
+test: $(STAMP) ## Run every test (PostgreSQL and Redis found or started; see README)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+up: ## Start the compose stack: postgres, redis, migrate, worker, beat, flower
+	docker compose up --detach --wait
+
+down: ## Stop the compose stack
+	docker compose down
+
+clean: ## Remove the virtual environment, the embedded data folder and caches
+	rm -rf $(VENV) .jobhub .pytest_cache .mypy_cache .ruff_cache

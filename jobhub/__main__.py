@@ -1,0 +1,5 @@
+"""``python -m jobhub``: the same as the ``jobhub`` command."""
+
+from jobhub.cli import main
+
+main()

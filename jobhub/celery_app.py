@@ -1,0 +1,120 @@
+"""The Celery app: jobhub's reliable defaults, its job types, and its lifecycle hooks.
+
+``create_celery_app(settings)`` builds one. ``celery -A jobhub.celery_app`` finds ``app``,
+which is built from ``Settings.from_env()`` on first access, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.result import AsyncResult
+
+from jobhub import signals
+from jobhub.config import Settings
+from jobhub.definitions import TIME_LIMIT_GRACE, find_definition, load_job_modules
+from jobhub.dispatch import Dispatcher
+from jobhub.runtime import Runtime
+
+
+class JobHubCelery(Celery):
+    """A Celery app that records every job type's message it publishes as a job."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        super().__init__("jobhub", broker=settings.effective_broker_url)
+        self.jobhub_settings = settings
+        self.runtime = runtime or Runtime(settings)
+        self.dispatcher = Dispatcher(self.runtime, super().send_task, self.AsyncResult)
+
+    def send_task(  # type: ignore[override]
+        self, name: str, args: Any = None, kwargs: Any = None, **options: Any
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """Celery's ``send_task``; a job type's message goes through the dispatcher."""
+        definition = find_definition(name)
+        if definition is None:
+            return super().send_task(name, args, kwargs, **options)
+        return self.dispatcher.send(name, args, kwargs, definition, **options)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery settings jobhub runs with (see README, "Reliable defaults")."""
+    config: dict[str, Any] = {
+        # JSON only: messages are readable by any producer and never unpickled.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        # A job is acknowledged after it ran; a worker that dies mid-job gives it back.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": settings.prefetch_multiplier,
+        # jobhub's database is the result store; Celery keeps none.
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_default_queue": settings.queue,
+        "task_default_exchange": settings.queue,
+        "task_default_routing_key": settings.queue,
+        # Flower sees every job by its id, name, arguments and state.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_soft_time_limit": settings.default_time_limit,
+        "task_time_limit": settings.default_time_limit + TIME_LIMIT_GRACE,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": settings.publish_timeout,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
+        "enable_utc": True,
+        "timezone": "UTC",
+        "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
+        "include": list(settings.job_modules),
+    }
+    if settings.worker_concurrency is not None:
+        config["worker_concurrency"] = settings.worker_concurrency
+    if settings.embedded_broker:
+        folder = settings.broker_folder
+        config["broker_transport_options"] = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+    return config
+
+
+def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
+    """Build the app for ``settings`` (default: from the environment), job types loaded."""
+    settings = settings or Settings.from_env()
+    if settings.embedded_broker:
+        for sub in ("queue", "control"):
+            (settings.broker_folder / sub).mkdir(parents=True, exist_ok=True)
+    app = JobHubCelery(settings)
+    app.conf.update(celery_config(settings))
+    load_job_modules(settings.job_modules)
+    app.conf.beat_schedule = _static_schedules()
+    signals.connect()
+    return app
+
+
+def _static_schedules() -> dict[str, Any]:
+    import beat_schedule
+
+    return dict(beat_schedule.BEAT_SCHEDULE)
+
+
+_default_app: JobHubCelery | None = None
+
+
+def __getattr__(name: str) -> JobHubCelery:
+    """``app`` for ``celery -A jobhub.celery_app``, built on first access."""
+    global _default_app
+    if name in ("app", "celery"):
+        if _default_app is None:
+            _default_app = create_celery_app()
+        return _default_app
+    raise AttributeError(name)

@@ -1,0 +1,302 @@
+"""Commands that start, inspect and act on jobs. Thin: the logic is the JobManager's."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from jobhub.cli import render
+from jobhub.cli.context import CliState
+from jobhub.cli.options import job_id_argument, json_option, timeout_option
+from jobhub.errors import InvalidInput
+from jobhub.jobs import Job, JobStatus
+from jobhub.manager import JobManager
+from jobhub.parameters import parse_assignments
+from jobhub.schema import event_record, job_record, message_record
+
+from . import cli
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter of the job type; repeat for each.",
+)
+@click.option("--key", help="At most one active job of this type per key.")
+@click.option(
+    "--client-request-id", help="Your id for this request; a repeat returns the same job."
+)
+@click.option("--identity", help="Who submits the job.")
+@click.option("--organization", default="", help="The organization (tenant) the job belongs to.")
+@click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 unless it Completed.")
+@timeout_option
+@json_option
+@pass_state
+def start(
+    state: CliState,
+    name: str,
+    params: Sequence[str],
+    key: str | None,
+    client_request_id: str | None,
+    identity: str | None,
+    organization: str,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Start a job of type NAME and print its id.
+
+    \b
+    Examples:
+      jobhub start diagnostics.sleep -p steps=5 -p seconds=0.2
+      jobhub start diagnostics.echo -p message=hi --key nightly --wait --json
+    """
+    manager = state.manager
+    definition = manager.job_type(name)
+    values = parse_assignments(definition.name, definition.params, params)
+    job = manager.start_job(
+        definition,
+        values,
+        identity=identity,
+        organization=organization,
+        client_request_id=client_request_id,
+        key=key,
+    )
+    if not wait:
+        if as_json:
+            render.echo_json(job_record(job))
+        else:
+            click.echo(job.id)
+        return
+    if not as_json:
+        click.echo(job.id, err=True)
+    (job,) = _wait(manager, [job], timeout, as_json)
+    _print_jobs([job], as_json, single=True)
+    _exit_unless_completed([job])
+
+
+@cli.command()
+@job_id_argument
+@json_option
+@pass_state
+def status(state: CliState, job_id: str, as_json: bool) -> None:
+    """Show one job: status, progress, times, worker, result or error.
+
+    \b
+    Example:
+      jobhub status 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --json
+    """
+    _print_jobs([state.manager.get_job(job_id)], as_json, single=True)
+
+
+@cli.command(name="jobs")
+@click.option(
+    "--status",
+    "status_",
+    metavar="STATUS",
+    help="Only this status: Created, Queued, Processing, Completed, "
+    "CompletedWithErrors, Cancelled (or its code).",
+)
+@click.option("--type", "job_type", metavar="NAME", help="Only this job type.")
+@click.option("--organization", help="Only this organization.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@json_option
+@pass_state
+def list_jobs(
+    state: CliState,
+    status_: str | None,
+    job_type: str | None,
+    organization: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first.
+
+    \b
+    Example:
+      jobhub jobs --status Processing --type diagnostics.sleep --limit 5
+    """
+    statuses = None
+    if status_ is not None:
+        try:
+            statuses = [JobStatus.parse(status_)]
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+    jobs = state.manager.find_jobs(
+        status=statuses, job_type=job_type, organization=organization, limit=limit
+    )
+    _print_jobs(jobs, as_json)
+
+
+@cli.command()
+@job_id_argument
+@json_option
+@pass_state
+def messages(state: CliState, job_id: str, as_json: bool) -> None:
+    """Show the messages a job posted for its user, in order.
+
+    \b
+    Example:
+      jobhub messages 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+    """
+    posted = state.manager.user_messages(job_id)
+    if as_json:
+        render.echo_json([message_record(message) for message in posted])
+    else:
+        for message in posted:
+            click.echo(render.message_line(message))
+
+
+@cli.command()
+@job_id_argument
+@json_option
+@pass_state
+def events(state: CliState, job_id: str, as_json: bool) -> None:
+    """Show a job's history: every transition with its time, attempt and worker.
+
+    \b
+    Example:
+      jobhub events 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+    """
+    history = state.manager.job_events(job_id)
+    if as_json:
+        render.echo_json([event_record(event) for event in history])
+    else:
+        for event in history:
+            click.echo(render.event_line(event))
+
+
+@cli.command()
+@click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@timeout_option
+@json_option
+@pass_state
+def wait(state: CliState, job_ids: Sequence[str], timeout: float | None, as_json: bool) -> None:
+    """Wait until the jobs end; exit 1 unless all Completed, 5 on timeout.
+
+    \b
+    Example:
+      jobhub wait 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --timeout 60
+    """
+    manager = state.manager
+    jobs = [manager.get_job(job_id) for job_id in job_ids]
+    finished = _wait(manager, jobs, timeout, as_json)
+    _print_jobs(finished, as_json, single=len(finished) == 1)
+    _exit_unless_completed(finished)
+
+
+@cli.command()
+@job_id_argument
+@json_option
+@pass_state
+def cancel(state: CliState, job_id: str, as_json: bool) -> None:
+    """Cancel a job: a queued one never runs, a running one stops at its next check.
+
+    \b
+    Example:
+      jobhub cancel 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+    """
+    job = state.manager.cancel_job(job_id, actor="cli")
+    if as_json:
+        render.echo_json(job_record(job))
+    elif job.status is JobStatus.CANCELLED:
+        click.echo(f"{job.id} Cancelled")
+    else:
+        click.echo(f"{job.id} cancel requested; it stops at its next check")
+
+
+@cli.command()
+@job_id_argument
+@json_option
+@pass_state
+def rerun(state: CliState, job_id: str, as_json: bool) -> None:
+    """Queue an ended job again as a new attempt, keeping its history.
+
+    \b
+    Example:
+      jobhub rerun 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+    """
+    job = state.manager.rerun_job(job_id, actor="cli")
+    if as_json:
+        render.echo_json(job_record(job))
+    else:
+        click.echo(f"{job.id} {job.status.label} (attempt {job.attempt})")
+
+
+@cli.command()
+@json_option
+@pass_state
+def available(state: CliState, as_json: bool) -> None:
+    """List the job types that can be started, with their parameters.
+
+    \b
+    Example:
+      jobhub available --json
+    """
+    definitions = state.manager.available_job_types()
+    if as_json:
+        render.echo_json(
+            [
+                {
+                    "name": d.name,
+                    "description": d.description,
+                    "category": d.category,
+                    "subcategory": d.subcategory,
+                    "start_type": d.start_type.value,
+                    "can_cancel": d.can_cancel,
+                    "can_rerun": d.can_rerun,
+                    "time_limit": d.time_limit,
+                    "parameters": d.parameters_schema(),
+                }
+                for d in definitions
+            ]
+        )
+        return
+    for d in definitions:
+        click.echo(f"{click.style(d.name, bold=True)}  {d.description}")
+        for param in d.params:
+            default = "" if param.has_default is False else f" = {param.default!r}"
+            need = "required" if param.is_required else "optional"
+            click.echo(
+                f"    {param.name}: {param.type_name} ({need}){default}  {param.description}"
+            )
+
+
+def _wait(manager: JobManager, jobs: list[Job], timeout: float | None, as_json: bool) -> list[Job]:
+    """Wait for the jobs, with a progress bar when stderr is a terminal."""
+    if as_json or not sys.stderr.isatty():
+        return manager.wait_for_completion([job.id for job in jobs], timeout)
+    total = 100 * len(jobs)
+    with click.progressbar(length=total, label="waiting", file=sys.stderr) as bar:
+        shown = 0
+
+        def advance(current: list[Job]) -> None:
+            nonlocal shown
+            done = sum(100 if job.is_terminal else job.percent for job in current)
+            bar.update(done - shown)
+            shown = done
+
+        return manager.wait_for_completion([job.id for job in jobs], timeout, on_poll=advance)
+
+
+def _print_jobs(jobs: Sequence[Job], as_json: bool, *, single: bool = False) -> None:
+    if as_json:
+        render.echo_json(job_record(jobs[0]) if single else [job_record(job) for job in jobs])
+    elif single:
+        click.echo(render.job_details(jobs[0]))
+    else:
+        click.echo(render.jobs_table(jobs))
+
+
+def _exit_unless_completed(jobs: Sequence[Job]) -> None:
+    if any(job.status is not JobStatus.COMPLETED for job in jobs):
+        sys.exit(1)

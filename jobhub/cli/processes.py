@@ -1,0 +1,228 @@
+"""Long-running processes: ``worker``, ``beat``, ``flower``, and ``serve`` (all of them at once).
+
+``worker``, ``beat`` and ``flower`` are Celery's own commands run on jobhub's app, so any
+Celery or Flower option can follow them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import click
+
+from jobhub.celery_app import create_celery_app
+from jobhub.cli import render
+from jobhub.cli.context import CliState
+from jobhub.cli.options import passthrough
+from jobhub.db import migrate
+from jobhub.jobs import JobStatus
+from jobhub.manager import JobManager
+from jobhub.parameters import parse_assignments
+
+from . import cli
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@cli.command(context_settings=passthrough)
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Worker processes.")
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker for jobhub's job types; extra arguments go to `celery worker`.
+
+    \b
+    Example:
+      jobhub worker --concurrency 4 --hostname worker1@%h
+    """
+    state: CliState = ctx.obj
+    app = create_celery_app(state.settings)
+    migrate.ensure_current(app.runtime.engine)
+    argv = ["worker", f"--loglevel={loglevel}", *ctx.args]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    sys.exit(app.start(argv) or 0)
+
+
+@cli.command(context_settings=passthrough)
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.pass_context
+def beat(ctx: click.Context, loglevel: str) -> None:
+    """Run Celery beat with jobhub's schedules; extra arguments go to `celery beat`.
+
+    \b
+    Example:
+      jobhub beat --loglevel DEBUG
+    """
+    state: CliState = ctx.obj
+    app = create_celery_app(state.settings)
+    migrate.ensure_current(app.runtime.engine)
+    state.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sys.exit(app.start(["beat", f"--loglevel={loglevel}", *ctx.args]) or 0)
+
+
+@cli.command(context_settings=passthrough)
+@click.option("--address", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5555, show_default=True)
+@click.pass_context
+def flower(ctx: click.Context, address: str, port: int) -> None:
+    """Run Flower against the configured broker; extra arguments go to Flower.
+
+    Workers send task events, so Flower lists every job by its id, with its type,
+    parameters and state. Flower's HTTP API needs authentication, or
+    FLOWER_UNAUTHENTICATED_API=true on a trusted network.
+
+    \b
+    Example:
+      jobhub flower --port 5555 --basic-auth=ops:secret
+    """
+    state: CliState = ctx.obj
+    app = create_celery_app(state.settings)
+    sys.exit(app.start(["flower", f"--address={address}", f"--port={port}", *ctx.args]) or 0)
+
+
+@cli.command()
+@click.option(
+    "--start",
+    "first_job",
+    default="diagnostics.sleep",
+    show_default=True,
+    help="The job to start once everything runs ('' for none).",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    default=("steps=5", "seconds=1"),
+    show_default=True,
+    help="Parameters of the first job.",
+)
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--no-beat", is_flag=True, help="Do not start Celery beat.")
+@pass_state
+def serve(
+    state: CliState,
+    first_job: str,
+    params: Sequence[str],
+    concurrency: int,
+    no_beat: bool,
+) -> None:
+    """Run jobhub on this machine: prepare the database, start a worker and beat, start a
+    first job and print every job's lifecycle as it moves, until Ctrl-C.
+
+    With no JOBHUB_* variables set this needs no server at all: the database is a SQLite
+    file and the broker a folder, both under ./.jobhub. Logs go to .jobhub/*.log.
+
+    \b
+    Example:
+      jobhub serve --start diagnostics.echo -p message=hello
+    """
+    settings = state.settings
+    manager = state.manager
+    before, after = migrate.upgrade(manager.app.runtime.engine)
+    click.echo(f"jobhub serving: {settings.describe()}")
+    click.echo(f"schema at revision {after}" + ("" if before == after else " (upgraded)"))
+    first = None
+    if first_job:
+        definition = manager.job_type(first_job)
+        first = parse_assignments(definition.name, definition.params, params)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    children = _Children(settings.data_dir)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        children.start("worker", ["worker", f"--concurrency={concurrency}"])
+        if not no_beat:
+            children.start("beat", ["beat"])
+        last_event = manager.last_event_id()
+        if first is not None:
+            job = manager.start_job(first_job, first, identity="jobhub serve")
+            click.echo(f"started {first_job} {job.id}")
+        click.echo("every job's lifecycle follows; Ctrl-C stops everything")
+        seen_percent: dict[str, int] = {}
+        while True:
+            children.check()
+            for event_id, job_type, event in manager.recent_events(last_event):
+                last_event = event_id
+                click.echo(render.event_line(event, job_type))
+                if event.status.is_terminal:
+                    _print_outcome(manager, str(event.job_id))
+            for running in manager.running_jobs(limit=20):
+                key = str(running.id)
+                if seen_percent.get(key) != running.percent:
+                    seen_percent[key] = running.percent
+                    click.echo(
+                        f"{render.when(running.updated_at)}  {running.job_type} {running.id}  "
+                        f"{running.percent}%  {running.status_text or ''}"
+                    )
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        click.echo("\nstopping...")
+    finally:
+        children.stop()
+        click.echo("stopped")
+
+
+def _print_outcome(manager: JobManager, job_id: str) -> None:
+    job = manager.get_job(job_id)
+    if job.status is JobStatus.COMPLETED:
+        click.echo(f"    result {json.dumps(job.result, ensure_ascii=False)}")
+    elif job.error is not None:
+        click.echo(f"    error  {job.error.type}: {job.error.message}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class _Children:
+    """The worker and beat processes ``serve`` runs, each in its own process group."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    def start(self, name: str, args: Sequence[str]) -> None:
+        log_path = self._data_dir / f"{name}.log"
+        log = log_path.open("ab")
+        self._logs.append(log)
+        self._procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "jobhub", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+        )
+        click.echo(f"{name} started (pid {self._procs[name].pid}, log {log_path})")
+
+    def check(self) -> None:
+        for name, proc in self._procs.items():
+            code = proc.poll()
+            if code is not None:
+                raise click.ClickException(
+                    f"{name} exited with code {code}; see {self._data_dir / (name + '.log')}"
+                )
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Ask each to shut down warmly (Celery finishes running jobs), then force it."""
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + grace
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for log in self._logs:
+            log.close()

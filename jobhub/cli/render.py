@@ -1,0 +1,96 @@
+"""Human-readable output of the CLI (``--json`` output is ``jobhub.schema``'s records)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus
+
+_COLOURS = {
+    JobStatus.CREATED: "white",
+    JobStatus.QUEUED: "cyan",
+    JobStatus.PROCESSING: "yellow",
+    JobStatus.COMPLETED: "green",
+    JobStatus.COMPLETED_WITH_ERRORS: "red",
+    JobStatus.CANCELLED: "magenta",
+}
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def status_label(status: JobStatus) -> str:
+    return click.style(status.label, fg=_COLOURS.get(status))
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+def job_details(job: Job) -> str:
+    """The multi-line view of ``jobhub status``."""
+    lines = [
+        f"job        {job.id}",
+        f"type       {job.job_type}  ({job.category}/{job.subcategory})"
+        if job.subcategory
+        else f"type       {job.job_type}",
+        f"status     {status_label(job.status)} ({int(job.status)})  {job.percent}%"
+        + (f"  {job.status_text}" if job.status_text else ""),
+        f"attempt    {job.attempt}" + (f"  on {job.worker_id}" if job.worker_id else ""),
+        f"parameters {json.dumps(dict(job.parameters), ensure_ascii=False)}",
+    ]
+    if job.identity or job.organization:
+        lines.append(f"submitter  {job.identity or '-'}  organization {job.organization or '-'}")
+    if job.key:
+        lines.append(f"key        {job.key}")
+    if job.client_request_id:
+        lines.append(f"request    {job.client_request_id}")
+    lines += [
+        f"created    {when(job.created_at)}",
+        f"queued     {when(job.queued_at)}",
+        f"started    {when(job.started_at)}",
+        f"completed  {when(job.completed_at)}",
+        f"purge at   {when(job.purge_at)}",
+    ]
+    if job.cancel_requested:
+        lines.append(f"cancel     requested {when(job.cancel_requested_at)}")
+    if job.status is JobStatus.COMPLETED:
+        lines.append(f"result     {json.dumps(job.result, ensure_ascii=False)}")
+    if job.error is not None:
+        lines.append(f"error      {job.error.type}: {job.error.message}")
+    return "\n".join(lines)
+
+
+def jobs_table(jobs: Sequence[Job]) -> str:
+    """The table of ``jobhub jobs``."""
+    header = f"{'ID':36}  {'TYPE':24}  {'STATUS':19}  {'%':>3}  {'CREATED':23}  TEXT"
+    rows = [header]
+    for job in jobs:
+        label = job.status.label
+        padded = status_label(job.status) + " " * (19 - len(label))
+        rows.append(
+            f"{job.id!s:36}  {job.job_type[:24]:24}  {padded}  {job.percent:>3}  "
+            f"{when(job.created_at):23}  {job.status_text or ''}"
+        )
+    return "\n".join(rows)
+
+
+def event_line(event: JobEvent, job_type: str | None = None) -> str:
+    parts = [when(event.at), status_label(event.status), f"attempt {event.attempt}"]
+    if job_type:
+        parts.insert(1, f"{job_type} {event.job_id}")
+    if event.worker_id:
+        parts.append(f"on {event.worker_id}")
+    if event.message:
+        parts.append(event.message)
+    return "  ".join(parts)
+
+
+def message_line(message: JobMessage) -> str:
+    return f"{when(message.at)}  [{message.level}]  {message.text}"

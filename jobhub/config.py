@@ -1,0 +1,136 @@
+"""Settings read once from ``JOBHUB_*`` environment variables.
+
+Nothing else in jobhub reads the environment. With no variable set, jobhub runs on the
+embedded default: a SQLite file and a local-file broker under ``.jobhub/`` in the
+current directory, so one machine needs no server at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+
+from jobhub.errors import ConfigurationError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"1.5"`` (seconds), ``"250ms"``, ``"15m"``, ``"2h"`` or ``"30d"``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ConfigurationError(f"not a duration: {text!r} (use e.g. 500ms, 10s, 15m, 2h, 30d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything configurable, as one typed value passed to the factories."""
+
+    data_dir: Path = field(default_factory=lambda: Path(".jobhub"))
+    """Folder of the embedded default: SQLite database, file broker, beat state."""
+    database_url: str | None = None
+    """SQLAlchemy URL; None means the embedded SQLite file in ``data_dir``."""
+    broker_url: str | None = None
+    """Celery broker URL; None means the embedded file broker in ``data_dir``."""
+    queue: str = "jobhub"
+    """The broker queue jobs are published to and workers consume."""
+    job_modules: tuple[str, ...] = ("workers",)
+    """Modules that declare the job types; workers and producers import them."""
+    retention: timedelta = timedelta(days=30)
+    """How long a job is kept after it was created before ``maintenance.purge_jobs`` deletes it."""
+    wait_poll_interval: float = 1.0
+    """Seconds between checks while waiting for jobs (1 s, as in 1C)."""
+    cancel_poll_interval: float = 0.5
+    """Seconds between a running job's checks of its cancel flag."""
+    default_time_limit: float = 3600.0
+    """Hard time limit (seconds) of a job type that declares none."""
+    worker_concurrency: int | None = None
+    """Worker processes; None means one per CPU."""
+    prefetch_multiplier: int = 1
+    """Messages a worker process reserves ahead; 1 suits long jobs (see README)."""
+    publish_timeout: float = 5.0
+    """Seconds a producer waits for the broker before failing a start."""
+    database_timeout: float = 5.0
+    """Seconds to wait when connecting to the database before failing."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``JOBHUB_*`` variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        base = cls()
+        values: dict[str, object] = {}
+        if "JOBHUB_DATA_DIR" in env:
+            values["data_dir"] = Path(env["JOBHUB_DATA_DIR"])
+        for name in ("database_url", "broker_url", "queue"):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = env[key]
+        if env.get("JOBHUB_JOB_MODULES"):
+            modules = tuple(m.strip() for m in env["JOBHUB_JOB_MODULES"].split(",") if m.strip())
+            values["job_modules"] = modules
+        if env.get("JOBHUB_RETENTION"):
+            values["retention"] = parse_duration(env["JOBHUB_RETENTION"])
+        for name in (
+            "wait_poll_interval",
+            "cancel_poll_interval",
+            "default_time_limit",
+            "publish_timeout",
+            "database_timeout",
+        ):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = parse_duration(env[key]).total_seconds()
+        for name in ("worker_concurrency", "prefetch_multiplier"):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = _positive_int(key, env[key])
+        return replace(base, **values)  # type: ignore[arg-type]
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'jobhub.sqlite3').resolve()}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url if self.broker_url is not None else "filesystem://"
+
+    @property
+    def broker_folder(self) -> Path:
+        """Where the embedded file broker keeps its messages."""
+        return (self.data_dir / "broker").resolve()
+
+    def describe(self) -> str:
+        """One line saying where this configuration points, without secrets."""
+        db = "embedded SQLite" if self.embedded_database else _redact(self.effective_database_url)
+        broker = "embedded files" if self.embedded_broker else _redact(self.effective_broker_url)
+        return f"database={db} broker={broker} queue={self.queue}"
+
+
+def _positive_int(key: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{key} must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise ConfigurationError(f"{key} must be at least 1, got {value}")
+    return value
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -1,0 +1,128 @@
+"""What a running job gets: who it is, progress reporting, user messages, its cancel flag.
+
+Everything a job reports is written at once, so another process (the CLI, the API, a
+waiting producer) reads it while the job runs. Task bodies never touch the lifecycle
+themselves; this is their only way to speak to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from jobhub.db.job_store import Claim
+from jobhub.errors import InvalidInput, JobCancelled
+from jobhub.jobs import JSONValue
+
+if TYPE_CHECKING:
+    from jobhub.celery_app import JobHubCelery
+    from jobhub.manager import JobManager
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_LEVELS = ("info", "warning", "error")
+
+
+class JobContext:
+    """The running job's view of itself."""
+
+    def __init__(
+        self,
+        *,
+        app: JobHubCelery,
+        claim: Claim,
+        worker_id: str,
+        parameters: Mapping[str, JSONValue],
+    ) -> None:
+        self._app = app
+        self._store = app.runtime.jobs
+        self._clock = app.runtime.clock
+        self._claim = claim
+        self._cancel_poll_interval = app.jobhub_settings.cancel_poll_interval
+        self._cancel_checked_at = float("-inf")
+        self._cancelled = False
+        self.worker_id = worker_id
+        self.parameters = dict(parameters)
+
+    @property
+    def job_id(self) -> UUID:
+        return self._claim.job_id
+
+    @property
+    def attempt(self) -> int:
+        return self._claim.attempt
+
+    @property
+    def identity(self) -> str | None:
+        """Who submitted the job."""
+        return self._claim.identity
+
+    @property
+    def organization(self) -> str:
+        return self._claim.organization
+
+    def now(self) -> datetime:
+        """The current time (UTC), from jobhub's clock."""
+        return self._clock()
+
+    @cached_property
+    def manager(self) -> JobManager:
+        """A JobManager on the worker's app, for jobs that work on jobs (maintenance, reports)."""
+        from jobhub.manager import JobManager
+
+        return JobManager(self._app)
+
+    def progress(self, percent: float, text: str | None = None) -> None:
+        """Report percent complete (0 to 100) and, optionally, a status text.
+
+        Raises JobCancelled when the job's cancellation was requested, so a job that
+        reports progress stops without further code.
+        """
+        if not 0 <= percent <= 100:
+            raise InvalidInput(f"percent must be between 0 and 100, got {percent}")
+        self._store.report(
+            self.job_id, self.attempt, self._clock(), percent=int(percent), status_text=text
+        )
+        self.check_cancelled()
+
+    def status(self, text: str) -> None:
+        """Set the status text shown with the job."""
+        self._store.report(self.job_id, self.attempt, self._clock(), status_text=text)
+
+    def message(self, text: str, *, level: str = "info") -> None:
+        """Post a message for the job's user (1C ``GetUserMessages``), kept in order."""
+        if level not in MESSAGE_LEVELS:
+            raise InvalidInput(f"message level must be one of {', '.join(MESSAGE_LEVELS)}")
+        self._store.add_message(self.job_id, self.attempt, self._clock(), level, text)
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether someone asked this job to stop (read at most every poll interval)."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._cancel_checked_at >= self._cancel_poll_interval:
+            self._cancel_checked_at = now
+            self._cancelled = self._store.cancel_requested(self.job_id)
+        return self._cancelled
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if cancellation was requested; call it between units of work."""
+        if self.cancel_requested:
+            logger.info("job sees its cancel request", extra={"job_id": str(self.job_id)})
+            raise JobCancelled()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking early (with JobCancelled) if the job is cancelled meanwhile."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check_cancelled()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, self._cancel_poll_interval))

@@ -1,0 +1,1 @@
+"""Storage: the engine, the tables, the stores and the migrations."""

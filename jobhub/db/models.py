@@ -1,0 +1,183 @@
+"""The tables, as SQLAlchemy 2 typed models. Alembic migrations must produce exactly these.
+
+Constraints the database can enforce are declared here rather than checked in Python:
+one active job per (job type, key), one job per (organization, client request id),
+valid status codes and percentages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ACTIVE_SQL = "status < 3"
+"""Created, Queued and Processing: the statuses that hold a job's key."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime}
+
+
+class JobRow(Base):
+    """One job: its identity, inputs, lifecycle, progress and outcome."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    subcategory: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    identity: Mapped[str | None] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    client_request_id: Mapped[str | None] = mapped_column(String(200))
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    status_text: Mapped[str | None] = mapped_column(Text)
+    percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    result: Mapped[Any | None] = mapped_column(JSONDocument)
+    error_type: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    can_cancel: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_rerun: Mapped[bool] = mapped_column(Boolean, default=True)
+    cancel_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    purge_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    modified_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),
+        CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
+        Index(
+            "uq_jobs_active_key",
+            "job_type",
+            "concurrency_key",
+            unique=True,
+            postgresql_where=text(f"concurrency_key IS NOT NULL AND {ACTIVE_SQL}"),
+            sqlite_where=text(f"concurrency_key IS NOT NULL AND {ACTIVE_SQL}"),
+        ),
+        Index(
+            "uq_jobs_client_request",
+            "organization",
+            "client_request_id",
+            unique=True,
+        ),
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_type_created", "job_type", "created_at"),
+        Index("ix_jobs_organization_created", "organization", "created_at"),
+        Index("ix_jobs_created", "created_at"),
+        Index("ix_jobs_purge_at", "purge_at"),
+    )
+
+
+class JobEventRow(Base):
+    """One applied transition, appended in the same transaction as the status change."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    status: Mapped[int] = mapped_column(SmallInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
+
+
+class JobMessageRow(Base):
+    """A user message posted by a running job, kept in order."""
+
+    __tablename__ = "job_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_messages_job", "job_id", "id"),)
+
+
+class JobTypeRow(Base):
+    """A registered job type (SanteDB's master list) and how it starts."""
+
+    __tablename__ = "job_types"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    start_type: Mapped[str] = mapped_column(String(20))
+    registered_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint(
+            "start_type IN ('Immediate', 'DelayStart', 'TimerOnly', 'Never')", name="start_type"
+        ),
+    )

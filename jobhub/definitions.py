@@ -1,0 +1,167 @@
+"""Job types: how they are declared (the ``@job`` decorator) and the registry of them.
+
+A job type is a Celery task with a stable name plus what jobhub needs to know before
+anything runs: description, category, declared parameters, start type, whether it can be
+cancelled or rerun, and its time limit. Declaring one registers it in this process;
+``load_job_modules`` imports the modules that declare them (``JOBHUB_JOB_MODULES``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+
+from celery import shared_task
+
+from jobhub.errors import ConfigurationError, UnknownJobType
+from jobhub.jobs import Job, JobStatus, JSONValue, StartType
+from jobhub.parameters import Param, parameters_schema, validate
+
+if TYPE_CHECKING:
+    from jobhub.context import JobContext
+    from jobhub.task import JobTask
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=JSONValue)
+
+TIME_LIMIT_GRACE = 30.0
+"""Seconds between the soft limit (the job gets an exception it can clean up after) and
+the hard one (its worker process is killed)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobDefinition:
+    """Everything declared about one job type."""
+
+    name: str
+    description: str
+    category: str = "General"
+    subcategory: str = ""
+    params: tuple[Param, ...] = ()
+    start_type: StartType = StartType.TIMER_ONLY
+    can_cancel: bool = True
+    can_rerun: bool = True
+    time_limit: float | None = None
+    """Seconds a run may take; None means the configured default."""
+    func: Callable[..., JSONValue] = field(repr=False, compare=False)
+
+    def validate(self, values: Mapping[str, object]) -> dict[str, JSONValue]:
+        """Check and normalise parameters; raises InvalidParameters."""
+        return validate(self.name, self.params, values)
+
+    def parameters_schema(self) -> dict[str, JSONValue]:
+        return parameters_schema(self.params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobTypeState:
+    """A job type on the manager's master list, with its latest run (SanteDB ``IJob``)."""
+
+    definition: JobDefinition
+    start_type: StartType
+    registered: bool
+    last_job: Job | None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def current_state(self) -> JobStatus | None:
+        return None if self.last_job is None else self.last_job.status
+
+
+_REGISTRY: dict[str, JobDefinition] = {}
+
+
+def job(
+    name: str,
+    *,
+    description: str,
+    category: str = "General",
+    subcategory: str = "",
+    params: Sequence[Param] = (),
+    start_type: StartType = StartType.TIMER_ONLY,
+    can_cancel: bool = True,
+    can_rerun: bool = True,
+    time_limit: float | None = None,
+) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
+    """Declare a job type. The function receives a ``JobContext`` and the parameters.
+
+    Example::
+
+        @job("reports.daily", description="The daily report", params=[Param("day", str)])
+        def daily(ctx: JobContext, *, day: str) -> dict[str, JSONValue]:
+            ctx.progress(50, "half way")
+            return {"day": day}
+    """
+    from jobhub.task import JobTask
+
+    def decorate(func: Callable[Concatenate[JobContext, P], R]) -> JobTask:
+        definition = JobDefinition(
+            name=name,
+            description=description,
+            category=category,
+            subcategory=subcategory,
+            params=tuple(params),
+            start_type=start_type,
+            can_cancel=can_cancel,
+            can_rerun=can_rerun,
+            time_limit=time_limit,
+            func=func,
+        )
+        register_definition(definition)
+        options: dict[str, Any] = {"name": name, "base": JobTask, "definition": definition}
+        if time_limit is not None:
+            options["soft_time_limit"] = time_limit
+            options["time_limit"] = time_limit + TIME_LIMIT_GRACE
+        return cast("JobTask", shared_task(**options)(func))
+
+    return decorate
+
+
+def register_definition(definition: JobDefinition) -> None:
+    """Add a definition to this process's registry (the ``@job`` decorator does this)."""
+    existing = _REGISTRY.get(definition.name)
+    if existing is not None and existing.func is not definition.func:
+        module = getattr(existing.func, "__module__", "?")
+        raise ConfigurationError(f"job type {definition.name!r} is already declared in {module}")
+    _REGISTRY[definition.name] = definition
+
+
+def find_definition(name: str) -> JobDefinition | None:
+    return _REGISTRY.get(name)
+
+
+def get_definition(name: str) -> JobDefinition:
+    definition = _REGISTRY.get(name)
+    if definition is None:
+        raise UnknownJobType(name, _REGISTRY)
+    return definition
+
+
+def all_definitions() -> list[JobDefinition]:
+    return sorted(_REGISTRY.values(), key=lambda d: d.name)
+
+
+def resolve(job_type: str | JobDefinition | object) -> JobDefinition:
+    """Accept a job type by name, by definition, or as its task (start "by type or by name")."""
+    if isinstance(job_type, JobDefinition):
+        return job_type
+    if isinstance(job_type, str):
+        return get_definition(job_type)
+    definition = getattr(job_type, "definition", None)
+    if isinstance(definition, JobDefinition):
+        return definition
+    raise UnknownJobType(repr(job_type), _REGISTRY)
+
+
+def load_job_modules(modules: Iterable[str]) -> None:
+    """Import the modules that declare job types."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(f"cannot import job module {module!r}: {exc}") from exc

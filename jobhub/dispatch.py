@@ -1,0 +1,161 @@
+"""The producer side of the lifecycle: record a job, publish its message, mark it Queued.
+
+Created is inserted before the message is published, so a worker never receives a job
+the database does not know. Queued is written right after the broker took the message.
+Every publish of a job type goes through here, including ones jobhub did not start
+itself (beat, ``task.delay()``, ``app.send_task(name)``, Celery's retries): the Celery app
+routes them in (see ``JobHubCelery.send_task``), so they become jobs like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from celery.result import AsyncResult
+
+from jobhub.db.job_store import JobTypeInfo
+from jobhub.definitions import JobDefinition
+from jobhub.errors import DispatchError, InvalidInput, JobHubError
+from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
+from jobhub.lifecycle import Transition
+from jobhub.runtime import Runtime
+from jobhub.task import ATTEMPT_HEADER
+
+logger = logging.getLogger(__name__)
+
+SendTask = Callable[..., AsyncResult]  # type: ignore[type-arg]
+"""Celery's own ``send_task``: puts one message on the broker."""
+
+
+class Dispatcher:
+    """Starts jobs and publishes their messages for one Celery app."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        send_task: SendTask,
+        result: Callable[[str], AsyncResult],  # type: ignore[type-arg]
+    ) -> None:
+        self._runtime = runtime
+        self._send_task = send_task
+        self._result = result
+
+    def start(
+        self,
+        definition: JobDefinition,
+        spec: JobSpec,
+        *,
+        description: str | None = None,
+        created_by: str | None = None,
+        job_id: uuid.UUID | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Record a new job and publish it; an idempotent repeat returns the existing job.
+
+        If the broker refuses the message, the Created row is removed again, so a failed
+        start leaves nothing behind, and DispatchError is raised.
+        """
+        runtime = self._runtime
+        now = runtime.clock()
+        info = JobTypeInfo(
+            category=definition.category,
+            subcategory=definition.subcategory,
+            description=description or definition.description,
+            can_cancel=definition.can_cancel,
+            can_rerun=definition.can_rerun,
+        )
+        job, new = runtime.jobs.insert(
+            spec,
+            info,
+            job_id=job_id or uuid.uuid4(),
+            now=now,
+            retention=runtime.settings.retention,
+            created_by=created_by or spec.identity,
+        )
+        if not new:
+            logger.info("idempotent repeat", extra={"job_id": str(job.id), "action": "repeat"})
+            return job
+        try:
+            queued_at = self.publish(definition.name, job.id, 1, job.parameters, options)
+        except DispatchError:
+            runtime.jobs.discard_unpublished(job.id)
+            raise
+        logger.info(
+            "job started",
+            extra={"job_id": str(job.id), "action": "start", "job_type": job.job_type},
+        )
+        return replace(job, status=JobStatus.QUEUED, queued_at=queued_at, updated_at=queued_at)
+
+    def publish(
+        self,
+        name: str,
+        job_id: uuid.UUID,
+        attempt: int,
+        parameters: Mapping[str, JSONValue],
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Put one attempt's message on the broker (Queued is recorded on the way)."""
+        extra = dict(options or {})
+        headers = dict(extra.pop("headers", None) or {})
+        headers[ATTEMPT_HEADER] = attempt
+        extra.pop("task_id", None)
+        try:
+            self.send(name, None, dict(parameters), task_id=str(job_id), headers=headers, **extra)
+        except JobHubError:
+            raise
+        except Exception as exc:
+            raise DispatchError(f"the broker did not take job {job_id}: {exc}") from exc
+        return self._runtime.clock()
+
+    def send(
+        self,
+        name: str,
+        args: Any,
+        kwargs: Mapping[str, Any] | None,
+        definition: JobDefinition | None = None,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """Publish a job type's message, making it a job first if nobody did."""
+        headers = options.get("headers") or {}
+        if ATTEMPT_HEADER not in headers and definition is not None:
+            return self._start_unrecorded(definition, args, kwargs, options)
+        result = self._send_task(name, args, kwargs, **options)
+        attempt = int(headers[ATTEMPT_HEADER]) + int(options.get("retries") or 0)
+        self.record_queued(uuid.UUID(result.id), attempt)
+        return result
+
+    def record_queued(self, job_id: uuid.UUID, attempt: int) -> None:
+        runtime = self._runtime
+        runtime.jobs.apply(
+            [
+                Transition(
+                    job_id=job_id, attempt=attempt, status=JobStatus.QUEUED, at=runtime.clock()
+                )
+            ]
+        )
+
+    def _start_unrecorded(
+        self,
+        definition: JobDefinition,
+        args: Any,
+        kwargs: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """A publish jobhub did not prepare (beat, ``delay()``, ``send_task``): record it."""
+        if args:
+            raise InvalidInput(f"{definition.name} takes keyword parameters only")
+        parameters = definition.validate(kwargs or {})
+        rest = dict(options)
+        task_id = rest.pop("task_id", None)
+        job = self.start(
+            definition,
+            JobSpec(job_type=definition.name, parameters=parameters),
+            created_by="celery",
+            job_id=uuid.UUID(task_id) if task_id else None,
+            options=rest,
+        )
+        return self._result(str(job.id))

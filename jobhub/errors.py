@@ -1,0 +1,130 @@
+"""jobhub's exceptions: one root, a small tree.
+
+::
+
+    JobHubError
+     ├── ConfigurationError        a JOBHUB_* setting cannot be used
+     ├── InvalidInput              the caller's input is wrong; nothing was written
+     │    └── InvalidParameters    parameters do not match the job type's declaration
+     ├── NotFound
+     │    ├── UnknownJobType       no job type by that name
+     │    └── JobNotFound          no job with that id
+     ├── Conflict                  the request clashes with the current state
+     │    ├── KeyConflict          an active job of the same type holds the key
+     │    ├── NotCancellable       the job is running and its type cannot be cancelled
+     │    └── NotRerunnable        the job is not finished, or its type cannot be rerun
+     ├── WaitTimeout               jobs were still unfinished when the wait ran out
+     ├── StorageError              the database failed
+     │    ├── StorageUnavailable   the database cannot be reached
+     │    └── SchemaOutOfDate      the database needs ``jobhub db upgrade``
+     ├── DispatchError             the broker did not take the message
+     └── JobCancelled              raised inside a running job whose cancel was requested
+
+The CLI and the HTTP API each map this tree to their own form in one table. The class
+docstring is the default message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from uuid import UUID
+
+
+class JobHubError(Exception):
+    """A jobhub operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip().splitlines()[0])
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigurationError(JobHubError):
+    """A JOBHUB_* setting cannot be used."""
+
+
+class InvalidInput(JobHubError):
+    """The input is not valid; nothing was written."""
+
+
+class InvalidParameters(InvalidInput):
+    """The parameters do not match the job type's declaration."""
+
+    def __init__(self, job_type: str, problems: Mapping[str, str]) -> None:
+        self.job_type = job_type
+        self.problems = dict(problems)
+        detail = "; ".join(f"{name}: {problem}" for name, problem in self.problems.items())
+        super().__init__(f"invalid parameters for {job_type}: {detail}")
+
+
+class NotFound(JobHubError):
+    """Nothing found by that name or id."""
+
+
+class UnknownJobType(NotFound):
+    """No job type by that name."""
+
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        self.name = name
+        hint = f" (known: {', '.join(sorted(known))})" if known else ""
+        super().__init__(f"unknown job type {name!r}{hint}")
+
+
+class JobNotFound(NotFound):
+    """No job with that id."""
+
+    def __init__(self, job_id: UUID | str) -> None:
+        self.job_id = str(job_id)
+        super().__init__(f"no job with id {job_id}")
+
+
+class Conflict(JobHubError):
+    """The request clashes with the job's current state."""
+
+
+class KeyConflict(Conflict):
+    """An active job of the same type already holds this key."""
+
+    def __init__(self, job_type: str, key: str) -> None:
+        self.job_type = job_type
+        self.key = key
+        super().__init__(f"an active {job_type} job already holds key {key!r}")
+
+
+class NotCancellable(Conflict):
+    """The job is running and its type cannot be cancelled."""
+
+
+class NotRerunnable(Conflict):
+    """The job cannot be rerun."""
+
+
+class WaitTimeout(JobHubError):
+    """Jobs were still unfinished when the wait ran out."""
+
+    def __init__(self, unfinished: Iterable[UUID], timeout: float) -> None:
+        self.unfinished = tuple(unfinished)
+        ids = ", ".join(str(job_id) for job_id in self.unfinished)
+        super().__init__(f"still unfinished after {timeout:g}s: {ids}")
+
+
+class StorageError(JobHubError):
+    """The database failed."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached."""
+
+
+class SchemaOutOfDate(StorageError):
+    """The database schema is missing or old; run `jobhub db upgrade`."""
+
+
+class DispatchError(JobHubError):
+    """The broker did not accept the job's message."""
+
+
+class JobCancelled(JobHubError):
+    """The job's cancellation was requested; it stops here."""

@@ -1,0 +1,190 @@
+"""The job as a value: its status, its record, its events and messages. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeAlias
+from uuid import UUID
+
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
+JSONObject: TypeAlias = "dict[str, JSONValue]"
+
+
+class JobStatus(enum.IntEnum):
+    """Where a job is in its lifecycle; the value is the JobStatusRepr numeric code."""
+
+    CREATED = 0
+    """Recorded by the producer; its message is not yet on the broker."""
+    QUEUED = 1
+    """On the broker, waiting for a worker."""
+    PROCESSING = 2
+    """A worker is running it."""
+    COMPLETED = 3
+    """Finished successfully."""
+    COMPLETED_WITH_ERRORS = 4
+    """Finished with an error that prevented success."""
+    CANCELLED = 5
+    """Stopped on request before it finished (an extension of JobStatusRepr)."""
+    UNKNOWN = 99
+    """Reserved by JobStatusRepr; what representations say of an id that is not known."""
+
+    @property
+    def label(self) -> str:
+        """The JobStatusRepr name: ``Created``, ..., ``CompletedWithErrors``, ``Cancelled``."""
+        return _LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        """Order used by the forward-only rule; all terminal statuses share the top rank."""
+        return min(int(self), TERMINAL_RANK)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+    @classmethod
+    def parse(cls, text: str) -> JobStatus:
+        """Accept a label (any case, with or without separators) or a numeric code."""
+        key = text.strip().replace("_", "").replace("-", "").replace(" ", "").lower()
+        for status in cls:
+            if key in (status.label.lower(), str(int(status))):
+                return status
+        raise ValueError(f"unknown status {text!r}")
+
+
+_LABELS = {
+    JobStatus.CREATED: "Created",
+    JobStatus.QUEUED: "Queued",
+    JobStatus.PROCESSING: "Processing",
+    JobStatus.COMPLETED: "Completed",
+    JobStatus.COMPLETED_WITH_ERRORS: "CompletedWithErrors",
+    JobStatus.CANCELLED: "Cancelled",
+    JobStatus.UNKNOWN: "Unknown",
+}
+TERMINAL_RANK = 3
+ACTIVE_STATUSES = frozenset({JobStatus.CREATED, JobStatus.QUEUED, JobStatus.PROCESSING})
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.CANCELLED}
+)
+STORED_STATUSES = ACTIVE_STATUSES | TERMINAL_STATUSES
+
+
+class StartType(enum.StrEnum):
+    """When a job type starts by itself (SanteDB ``JobStartType``)."""
+
+    IMMEDIATE = "Immediate"
+    """Runs when the scheduler starts."""
+    DELAY_START = "DelayStart"
+    """Runs on the first scheduler tick after start, if it never ran."""
+    TIMER_ONLY = "TimerOnly"
+    """Runs only on its schedules (or when started explicitly)."""
+    NEVER = "Never"
+    """Never starts by itself, not even on its schedules."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """What a caller submits to start a job (parameters already validated)."""
+
+    job_type: str
+    parameters: Mapping[str, JSONValue]
+    identity: str | None = None
+    """Who submits it (JobStatusRepr ``Identity``; AIMS360 ``createdBy``)."""
+    organization: str = ""
+    """The tenant the job belongs to; empty when there is none."""
+    client_request_id: str | None = None
+    """The caller's own id for this request: submitting it twice returns the same job."""
+    key: str | None = None
+    """At most one active job per (job type, key), as 1C background job keys."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobError:
+    """Why a job ended CompletedWithErrors."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One job: a persisted run of a job type, with its whole lifecycle."""
+
+    id: UUID
+    job_type: str
+    category: str
+    subcategory: str
+    description: str
+    parameters: Mapping[str, JSONValue]
+    identity: str | None
+    organization: str
+    client_request_id: str | None
+    key: str | None
+    status: JobStatus
+    status_text: str | None
+    percent: int
+    worker_id: str | None
+    attempt: int
+    result: JSONValue
+    error: JobError | None
+    can_cancel: bool
+    can_rerun: bool
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    queued_at: datetime | None
+    started_at: datetime | None
+    updated_at: datetime
+    completed_at: datetime | None
+    purge_at: datetime
+    created_by: str | None
+    modified_by: str | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobEvent:
+    """One transition in a job's history."""
+
+    job_id: UUID
+    at: datetime
+    status: JobStatus
+    attempt: int
+    worker_id: str | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobMessage:
+    """A message a running job posted for its user (1C ``GetUserMessages``)."""
+
+    job_id: UUID
+    seq: int
+    at: datetime
+    attempt: int
+    level: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobTypeRecord:
+    """A registered job type as the database keeps it (SanteDB's master list)."""
+
+    name: str
+    start_type: StartType
+    registered_at: datetime
+    updated_at: datetime

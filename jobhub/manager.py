@@ -1,0 +1,447 @@
+"""JobManager: start, find, wait for, cancel and rerun jobs.
+
+The Python face of jobhub, mirroring SanteDB's ``IJobManagerService``, with the queries
+of the ``api.job`` module and the 1C background-job operations:
+
+=================================  ==============================================
+IJobManagerService / api.job / 1C  JobManager
+=================================  ==============================================
+Jobs                               ``registered_jobs()``
+RegisterJob(Type)                  ``register_job(job_type)``
+AddJob(IJob, JobStartType)         ``add_job(job_type, start_type)``
+IsJobRegistered(Type)              ``is_job_registered(job_type)``
+StartJob(IJob | Type, Object[])    ``start_job(job_type, parameters, ...)``
+GetJobInstance(Guid)               ``get_job(job_id)``
+GetJobInstance(Type)               ``get_job_instance(job_type)``
+GetAvailableJobs()                 ``available_job_types()``
+getPendingJobs / Running / Finis.  ``pending_jobs()`` / ``running_jobs()`` / ``finished_jobs()``
+findJob / deleteJob                ``find_job(job_id)`` / ``delete_job(job_id)``
+getJobResults / getJobSchema       ``job_results(job_id)`` / ``job_schema()``
+Execute(method, params, key, ...)  ``start_job(..., key=...)``
+WaitForCompletion(jobs, timeout)   ``wait_for_completion(job_ids, timeout)``
+Cancel / GetUserMessages           ``cancel_job(job_id)`` / ``user_messages(job_id)``
+=================================  ==============================================
+
+Job types are given by name, by definition or as their task ("by type or by name").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from jobhub.celery_app import JobHubCelery, create_celery_app
+from jobhub.config import Settings
+from jobhub.db import migrate
+from jobhub.db.job_store import TypeStatistics
+from jobhub.definitions import (
+    JobDefinition,
+    JobTypeState,
+    all_definitions,
+    find_definition,
+    resolve,
+)
+from jobhub.errors import (
+    Conflict,
+    DispatchError,
+    InvalidInput,
+    JobHubError,
+    JobNotFound,
+    NotCancellable,
+    NotRerunnable,
+    WaitTimeout,
+)
+from jobhub.jobs import (
+    Job,
+    JobError,
+    JobEvent,
+    JobMessage,
+    JobSpec,
+    JobStatus,
+    JSONValue,
+    StartType,
+)
+from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
+from jobhub.schema import job_json_schema
+from jobhub.vocab import QUERY_GROUPS, ApiJobState
+
+logger = logging.getLogger(__name__)
+
+JobTypeRef = str | JobDefinition | object
+MAX_TEXT = 200
+
+
+class JobManager:
+    """Jobs for producers: one per process is enough; it is safe to share between threads."""
+
+    def __init__(self, app: JobHubCelery) -> None:
+        self.app = app
+        self.settings = app.jobhub_settings
+        self._runtime = app.runtime
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> JobManager:
+        """A manager for ``settings`` (default: the ``JOBHUB_*`` environment)."""
+        return cls(create_celery_app(settings))
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._runtime.close()
+
+    def readiness(self) -> dict[str, str]:
+        """Whether the database (at this code's schema) and the broker answer.
+
+        Returns ``{"database": ..., "broker": ...}`` with ``"ok"`` or the reason.
+        """
+        report: dict[str, str] = {}
+        try:
+            migrate.ensure_current(self._runtime.engine)
+            report["database"] = "ok"
+        except JobHubError as exc:
+            report["database"] = str(exc)
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(
+                    max_retries=1, timeout=int(self.settings.publish_timeout)
+                )
+            report["broker"] = "ok"
+        except Exception as exc:  # kombu raises many kinds; all mean "not reachable"
+            report["broker"] = f"broker unavailable: {exc}"
+        return report
+
+    # -- the master list of job types (IJobManagerService) ------------------------------
+
+    def available_job_types(self) -> list[JobDefinition]:
+        """Every job type this process can start (``GetAvailableJobs``)."""
+        return all_definitions()
+
+    def job_type(self, job_type: JobTypeRef) -> JobDefinition:
+        """The definition of a job type by name (or definition, or task); UnknownJobType."""
+        return resolve(job_type)
+
+    def register_job(self, job_type: JobTypeRef) -> JobTypeState:
+        """Put a job type on the master list with its declared start type (``RegisterJob``)."""
+        definition = resolve(job_type)
+        self._runtime.types.register(
+            definition.name, definition.start_type, self._runtime.clock(), overwrite=False
+        )
+        return self.get_job_instance(definition)
+
+    def add_job(self, job_type: JobTypeRef, start_type: StartType) -> JobTypeState:
+        """Register a job type with the given start type (``AddJob(job, startType)``)."""
+        definition = resolve(job_type)
+        self._runtime.types.register(
+            definition.name, StartType(start_type), self._runtime.clock(), overwrite=True
+        )
+        return self.get_job_instance(definition)
+
+    def is_job_registered(self, job_type: JobTypeRef) -> bool:
+        """Whether the job type is on the master list (``IsJobRegistered``)."""
+        name = job_type if isinstance(job_type, str) else resolve(job_type).name
+        return self._runtime.types.get(name) is not None
+
+    def registered_jobs(self) -> list[JobTypeState]:
+        """The master list with each type's latest run (the ``Jobs`` property)."""
+        records = {record.name: record for record in self._runtime.types.all()}
+        definitions = [d for d in (find_definition(name) for name in records) if d is not None]
+        latest = self._runtime.jobs.latest_by_type([d.name for d in definitions])
+        return [
+            JobTypeState(
+                definition=d,
+                start_type=records[d.name].start_type,
+                registered=True,
+                last_job=latest.get(d.name),
+            )
+            for d in definitions
+        ]
+
+    def get_job_instance(self, job_type: JobTypeRef) -> JobTypeState:
+        """A job type with its start type and latest run (``GetJobInstance(Type)``)."""
+        definition = resolve(job_type)
+        record = self._runtime.types.get(definition.name)
+        latest = self._runtime.jobs.latest_by_type([definition.name])
+        return JobTypeState(
+            definition=definition,
+            start_type=record.start_type if record else definition.start_type,
+            registered=record is not None,
+            last_job=latest.get(definition.name),
+        )
+
+    # -- starting ----------------------------------------------------------------------
+
+    def start_job(
+        self,
+        job_type: JobTypeRef,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        identity: str | None = None,
+        organization: str = "",
+        client_request_id: str | None = None,
+        key: str | None = None,
+        description: str | None = None,
+    ) -> Job:
+        """Start a job; returns it Queued.
+
+        Raises UnknownJobType, InvalidParameters or InvalidInput before anything is
+        written; KeyConflict when an active job of the type holds ``key``; DispatchError
+        when the broker does not take the message (nothing is left behind). Submitting
+        the same ``(organization, client_request_id)`` again returns the first job.
+        """
+        definition = resolve(job_type)
+        values = definition.validate(parameters or {})
+        for label, text in (
+            ("identity", identity),
+            ("organization", organization),
+            ("client request id", client_request_id),
+            ("key", key),
+        ):
+            if text is not None and len(text) > MAX_TEXT:
+                raise InvalidInput(f"{label} is longer than {MAX_TEXT} characters")
+        spec = JobSpec(
+            job_type=definition.name,
+            parameters=values,
+            identity=identity,
+            organization=organization,
+            client_request_id=client_request_id,
+            key=key,
+        )
+        return self.app.dispatcher.start(definition, spec, description=description)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get_job(self, job_id: UUID | str) -> Job:
+        """One job by id (``GetJobInstance(Guid)``); raises JobNotFound."""
+        return self._runtime.jobs.get(_uuid(job_id))
+
+    def find_job(self, job_id: UUID | str) -> Job | None:
+        """One job by id, or None (``api.job`` findJob)."""
+        try:
+            return self.get_job(job_id)
+        except JobNotFound:
+            return None
+
+    def find_jobs(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        job_type: str | None = None,
+        organization: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs matching the filters, newest first."""
+        if limit < 1 or offset < 0:
+            raise InvalidInput("limit must be at least 1 and offset at least 0")
+        statuses = [status] if isinstance(status, JobStatus) else status
+        return self._runtime.jobs.find(
+            statuses=statuses,
+            job_type=job_type,
+            organization=organization,
+            limit=limit,
+            offset=offset,
+        )
+
+    def jobs_in_state(self, state: ApiJobState | str, *, limit: int = 100) -> list[Job]:
+        """Jobs by ``api.job`` state: pending (not started), running, finished (ended)."""
+        group = QUERY_GROUPS.get(ApiJobState(state))
+        if group is None:
+            raise InvalidInput(f"state must be pending, running or finished, not {state!r}")
+        return self.find_jobs(status=group, limit=limit)
+
+    def pending_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.PENDING, limit=limit)
+
+    def running_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.RUNNING, limit=limit)
+
+    def finished_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.FINISHED, limit=limit)
+
+    def job_results(self, job_id: UUID | str) -> JSONValue:
+        """The result of a Completed job (``api.job`` getJobResults)."""
+        job = self.get_job(job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise Conflict(f"job {job.id} has no result: it is {job.status.label}")
+        return job.result
+
+    def job_events(self, job_id: UUID | str) -> list[JobEvent]:
+        """A job's history of transitions, oldest first."""
+        self.get_job(job_id)
+        return self._runtime.jobs.events(_uuid(job_id))
+
+    def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]:
+        """Messages the job posted for its user, in order (1C ``GetUserMessages``)."""
+        self.get_job(job_id)
+        return self._runtime.jobs.messages(_uuid(job_id), after=after)
+
+    def recent_events(self, after: int, *, limit: int = 500) -> list[tuple[int, str, JobEvent]]:
+        """Every job's transitions recorded after event id ``after``: a live feed.
+
+        Returns (event id, job type, event) in the order they were recorded.
+        """
+        return self._runtime.jobs.events_since(after, limit=limit)
+
+    def last_event_id(self) -> int:
+        """The id of the newest event, to start a live feed from now."""
+        return self._runtime.jobs.last_event_id()
+
+    @staticmethod
+    def job_schema() -> dict[str, Any]:
+        """The JSON Schema of a job record (``api.job`` getJobSchema)."""
+        return job_json_schema()
+
+    # -- acting on jobs ------------------------------------------------------------------
+
+    def delete_job(self, job_id: UUID | str) -> None:
+        """Delete a job with its history and messages (``api.job`` deleteJob).
+
+        An active job is not deleted: cancel it first.
+        """
+        job = self.get_job(job_id)
+        if job.status.is_active:
+            raise Conflict(f"job {job.id} is {job.status.label}; cancel it before deleting")
+        self._runtime.jobs.delete(job.id)
+
+    def cancel_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
+        """Cancel a job.
+
+        A job not yet running ends Cancelled at once and never runs. A running job of a
+        cancellable type is flagged; it sees the flag through its context and ends
+        Cancelled. The request lives in the database, so it survives worker restarts.
+        """
+        job = self.get_job(job_id)
+        outcome = cancel_outcome(job.status, job.can_cancel)
+        if outcome is None:
+            if job.status.is_terminal:
+                raise Conflict(f"job {job.id} already ended {job.status.label}")
+            raise NotCancellable(f"job {job.id} is running and {job.job_type} cannot be cancelled")
+        status = self._runtime.jobs.request_cancel(
+            job.id, now=self._runtime.clock(), actor=actor, cancel_running=job.can_cancel
+        )
+        if status is None:  # it started or ended in between
+            job = self.get_job(job.id)
+            if job.status.is_terminal:
+                raise Conflict(f"job {job.id} already ended {job.status.label}")
+            raise NotCancellable(f"job {job.id} is running and {job.job_type} cannot be cancelled")
+        if status is JobStatus.CANCELLED:
+            self._revoke(job.id)
+        logger.info("cancel requested", extra={"job_id": str(job.id), "action": "cancel"})
+        return self.get_job(job.id)
+
+    def rerun_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
+        """Queue a finished job again as a new attempt, keeping its history."""
+        job = self.get_job(job_id)
+        if not job.can_rerun:
+            raise NotRerunnable(f"job {job.id} of type {job.job_type} cannot be rerun")
+        if not can_rerun(job.status):
+            raise NotRerunnable(f"job {job.id} is {job.status.label}; only ended jobs rerun")
+        definition = resolve(job.job_type)
+        runtime = self._runtime
+        attempt = runtime.jobs.rerun(
+            job.id,
+            attempt=job.attempt,
+            now=runtime.clock(),
+            actor=actor,
+            retention=self.settings.retention,
+        )
+        if attempt is None:
+            raise NotRerunnable(f"job {job.id} changed meanwhile; try again")
+        try:
+            self.app.dispatcher.publish(definition.name, job.id, attempt, job.parameters)
+        except DispatchError as exc:
+            runtime.jobs.apply(
+                [
+                    Transition(
+                        job_id=job.id,
+                        attempt=attempt,
+                        status=JobStatus.COMPLETED_WITH_ERRORS,
+                        at=runtime.clock(),
+                        error=JobError(type="DispatchError", message=str(exc)),
+                        message="rerun could not be queued",
+                    )
+                ]
+            )
+            raise
+        logger.info("job rerun", extra={"job_id": str(job.id), "action": "rerun"})
+        return self.get_job(job.id)
+
+    def wait_for_completion(
+        self,
+        job_ids: Sequence[UUID | str],
+        timeout: float | None = None,
+        *,
+        poll_interval: float | None = None,
+        on_poll: Callable[[list[Job]], None] | None = None,
+    ) -> list[Job]:
+        """Wait until every job has ended; returns them refreshed, in the given order.
+
+        Raises WaitTimeout naming the unfinished ones when ``timeout`` seconds pass first,
+        JobNotFound for an unknown id. Polls every ``poll_interval`` seconds (default:
+        the ``wait_poll_interval`` setting, 1 s as in 1C).
+        """
+        ids = [_uuid(job_id) for job_id in job_ids]
+        interval = self.settings.wait_poll_interval if poll_interval is None else poll_interval
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self._runtime.jobs.get_many(ids)
+            missing = [job_id for job_id in ids if job_id not in found]
+            if missing:
+                raise JobNotFound(missing[0])
+            jobs = [found[job_id] for job_id in ids]
+            if on_poll is not None:
+                on_poll(jobs)
+            unfinished = [job.id for job in jobs if not job.is_terminal]
+            if not unfinished:
+                return jobs
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(unfinished, timeout or 0.0)
+            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
+            time.sleep(max(pause, 0.0))
+
+    # -- maintenance and reports -----------------------------------------------------
+
+    def purge_expired_jobs(
+        self, *, batch_size: int = 500, on_batch: Callable[[int], None] | None = None
+    ) -> int:
+        """Delete, batch by batch, ended jobs whose purge time has passed; returns how many.
+
+        Each batch is its own short transaction, so a large purge never holds locks long.
+        """
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be at least 1")
+        total = 0
+        while True:
+            deleted = self._runtime.jobs.purge_expired(self._runtime.clock(), batch_size)
+            if not deleted:
+                return total
+            total += deleted
+            if on_batch is not None:
+                on_batch(total)
+
+    def job_statistics(self, since: datetime, until: datetime) -> list[TypeStatistics]:
+        """How many jobs of each type were created in [since, until), by status."""
+        if since >= until:
+            raise InvalidInput("the period must end after it starts")
+        return self._runtime.jobs.statistics(since, until)
+
+    def _revoke(self, job_id: UUID) -> None:
+        """Tell workers to drop the message too, where the broker can broadcast."""
+        if self.settings.embedded_broker:
+            return
+        try:
+            self.app.control.revoke(str(job_id))
+        except Exception as exc:  # the database flag already holds the cancel
+            logger.warning("revoke broadcast failed: %s", exc, extra={"job_id": str(job_id)})
+
+
+def _uuid(value: UUID | str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise JobNotFound(str(value)) from None

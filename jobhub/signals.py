@@ -1,0 +1,164 @@
+"""Celery signal receivers that persist how a job's attempt ended.
+
+* ``task_success``  -> Completed, with the result (which must be JSON);
+* ``task_failure``  -> CompletedWithErrors, with error type, message and traceback
+  (also sent by the worker's main process for a hard time limit or a lost worker);
+* ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
+* ``worker_ready``  -> the worker registers the job types it can run.
+
+Processing is written by ``JobTask`` when it claims the attempt, Created and Queued by
+the dispatcher. Receivers only act on jobhub's own tasks. ``connect()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from uuid import UUID
+
+from celery import signals
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.worker.request import Request
+
+from jobhub.errors import JobHubError, JobNotFound
+from jobhub.jobs import JobError, JobStatus
+from jobhub.lifecycle import Transition
+from jobhub.task import ATTEMPT_HEADER, JobTask, attempt_of, worker_id_of
+
+logger = logging.getLogger(__name__)
+
+
+def connect() -> None:
+    """Connect the receivers (once per process, whatever the number of apps)."""
+    signals.task_success.connect(_on_success, weak=False, dispatch_uid="jobhub.success")
+    signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="jobhub.failure")
+    signals.task_revoked.connect(_on_revoked, weak=False, dispatch_uid="jobhub.revoked")
+    signals.worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="jobhub.ready")
+
+
+def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
+    if not isinstance(sender, JobTask):
+        return
+    request = sender.request
+    job_id = UUID(request.id)
+    runtime = sender.app.runtime  # type: ignore[attr-defined]
+    status, error = JobStatus.COMPLETED, None
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        status = JobStatus.COMPLETED_WITH_ERRORS
+        error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
+        result = None
+        logger.error("job result is not JSON", extra={"job_id": str(job_id), "action": "fail"})
+    runtime.jobs.apply(
+        [
+            Transition(
+                job_id=job_id,
+                attempt=attempt_of(request),
+                status=status,
+                at=runtime.clock(),
+                worker_id=worker_id_of(request),
+                result=result,
+                error=error,
+            )
+        ]
+    )
+
+
+def _on_failure(
+    sender: Any = None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    einfo: Any = None,
+    **_: Any,
+) -> None:
+    if not isinstance(sender, JobTask) or task_id is None:
+        return
+    job_id = UUID(task_id)
+    runtime = sender.app.runtime  # type: ignore[attr-defined]
+    request = sender.request
+    in_request = request is not None and request.id == task_id
+    attempt = attempt_of(request) if in_request else _current_attempt(runtime, job_id)
+    if attempt is None:
+        return
+    error = JobError(
+        type=type(exception).__name__ if exception is not None else "Error",
+        message=_describe(exception, sender),
+        traceback=str(einfo.traceback) if einfo is not None else None,
+    )
+    logger.error(
+        "job failed: %s: %s",
+        error.type,
+        error.message,
+        extra={"job_id": task_id, "action": "fail", "job_type": sender.name},
+    )
+    runtime.jobs.apply(
+        [
+            Transition(
+                job_id=job_id,
+                attempt=attempt,
+                status=JobStatus.COMPLETED_WITH_ERRORS,
+                at=runtime.clock(),
+                worker_id=worker_id_of(request) if in_request else None,
+                error=error,
+            )
+        ]
+    )
+
+
+def _on_revoked(sender: Any = None, request: Request | None = None, **_: Any) -> None:
+    task = getattr(request, "task", None)
+    if not isinstance(task, JobTask) or request is None:
+        return
+    job_id = UUID(request.id)
+    runtime = task.app.runtime  # type: ignore[attr-defined]
+    headers = getattr(request, "request_dict", {}) or {}
+    base = headers.get(ATTEMPT_HEADER)
+    attempt = (
+        int(base) + int(headers.get("retries") or 0)
+        if base is not None
+        else _current_attempt(runtime, job_id)
+    )
+    if attempt is None:
+        return
+    runtime.jobs.apply(
+        [
+            Transition(
+                job_id=job_id,
+                attempt=attempt,
+                status=JobStatus.CANCELLED,
+                at=runtime.clock(),
+                message="Cancelled (revoked)",
+            )
+        ]
+    )
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    app = getattr(sender, "app", None)
+    runtime = getattr(app, "runtime", None)
+    if runtime is None:
+        return
+    from jobhub.definitions import all_definitions
+
+    now = runtime.clock()
+    try:
+        for definition in all_definitions():
+            runtime.types.register(definition.name, definition.start_type, now, overwrite=False)
+    except JobHubError as exc:
+        logger.warning("could not register job types: %s", exc)
+
+
+def _current_attempt(runtime: Any, job_id: UUID) -> int | None:
+    try:
+        return int(runtime.jobs.get(job_id).attempt)
+    except JobNotFound:
+        return None
+
+
+def _describe(exception: BaseException | None, task: JobTask) -> str:
+    if isinstance(exception, SoftTimeLimitExceeded | TimeLimitExceeded):
+        limit = task.soft_time_limit or task.app.conf.task_soft_time_limit
+        return f"the job exceeded its time limit ({limit} s)"
+    return str(exception) if exception is not None else "unknown error"

@@ -1,0 +1,238 @@
+"""Fixtures shared by every tier.
+
+* unit tests need nothing;
+* integration tests get a PostgreSQL database of their own (copied from a migrated
+  template), a Redis queue of their own, and a JobManager on them;
+* acceptance tests also start real ``jobhub worker`` processes and run the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import create_engine
+
+from jobhub import JobManager, Settings
+from jobhub.db import migrate
+from tests import services as svc
+
+TIERS = ("unit", "integration", "acceptance")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the folder it lives in."""
+    for item in items:
+        for tier in TIERS:
+            if f"{os.sep}{tier}{os.sep}" in str(item.path):
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+# -- services ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[svc.Services]:
+    try:
+        found = svc.discover()
+    except svc.ServiceUnavailable as exc:
+        pytest.exit(str(exc), returncode=3)
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="session")
+def template_database(services: svc.Services) -> Iterator[str]:
+    """A migrated database that each test's database is copied from."""
+    name = f"jobhub_tpl_{uuid.uuid4().hex[:10]}"
+    _admin(services.postgres_url, f'CREATE DATABASE "{name}"')
+    url = svc.with_database(services.postgres_url, name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    yield name
+    _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(services: svc.Services, template_database: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, already at the latest schema."""
+    name = f"jobhub_t_{uuid.uuid4().hex[:12]}"
+    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield svc.with_database(services.postgres_url, name)
+    _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(url: str, statement: str) -> None:
+    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def queue_name(services: svc.Services) -> Iterator[str]:
+    """A broker queue of this test's own; its keys are removed afterwards."""
+    name = f"jobhub-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(services.redis_url)
+    keys = [name, f"_kombu.binding.{name}", *client.keys(f"{name}*")]
+    client.delete(*keys)
+
+
+@pytest.fixture
+def settings(
+    database_url: str, services: svc.Services, queue_name: str, tmp_path: Path
+) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        broker_url=services.redis_url,
+        queue=queue_name,
+        wait_poll_interval=0.1,
+        cancel_poll_interval=0.1,
+    )
+
+
+@pytest.fixture
+def manager(settings: Settings) -> Iterator[JobManager]:
+    jobs = JobManager.from_settings(settings)
+    yield jobs
+    jobs.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The JOBHUB_* variables that make a subprocess use ``settings``."""
+    env = {
+        "JOBHUB_DATA_DIR": str(settings.data_dir),
+        "JOBHUB_QUEUE": settings.queue,
+        "JOBHUB_WAIT_POLL_INTERVAL": str(settings.wait_poll_interval),
+        "JOBHUB_CANCEL_POLL_INTERVAL": str(settings.cancel_poll_interval),
+    }
+    if settings.database_url is not None:
+        env["JOBHUB_DATABASE_URL"] = settings.database_url
+    if settings.broker_url is not None:
+        env["JOBHUB_BROKER_URL"] = settings.broker_url
+    return env
+
+
+def subprocess_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """This environment without any JOBHUB_* of the caller's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHUB_")}
+    env.update(extra)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    """A jobhub subprocess (worker, beat, flower, serve) with its output in a file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.popen.returncode}):\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} never logged {text!r}:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+class Processes:
+    """Starts jobhub subprocesses for one test and stops them all afterwards."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._tmp_path = tmp_path
+        self._started: list[Process] = []
+
+    def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Process:
+        log_path = self._tmp_path / f"{name}-{len(self._started)}.log"
+        with log_path.open("wb") as log:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "jobhub", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=subprocess_env(env),
+                start_new_session=True,
+            )
+        process = Process(name, popen, log_path)
+        self._started.append(process)
+        return process
+
+    def worker(self, settings: Settings, *extra: str, concurrency: int = 2) -> Process:
+        """A real ``jobhub worker`` (prefork) on ``settings``, started and ready."""
+        node = f"w{len(self._started)}-{uuid.uuid4().hex[:6]}@%h"
+        process = self.start(
+            "worker",
+            ["worker", f"--concurrency={concurrency}", f"--hostname={node}", *extra],
+            settings_env(settings),
+        )
+        process.wait_for_log(" ready.", timeout=60)
+        return process
+
+    def stop_all(self) -> None:
+        for process in reversed(self._started):
+            process.stop()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def worker(processes: Processes, settings: Settings) -> Process:
+    return processes.worker(settings)
+
+
+def run_cli(
+    args: list[str], env: Mapping[str, str], *, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``jobhub ARGS`` as a subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobhub", *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(env),
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
