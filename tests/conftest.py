@@ -118,6 +118,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "JOBHUB_QUEUE": settings.queue,
         "JOBHUB_WAIT_POLL_INTERVAL": str(settings.wait_poll_interval),
         "JOBHUB_CANCEL_POLL_INTERVAL": str(settings.cancel_poll_interval),
+        "JOBHUB_DEFAULT_TIME_LIMIT": str(settings.default_time_limit),
+        "JOBHUB_RETENTION": f"{settings.retention.total_seconds()}s",
     }
     if settings.database_url is not None:
         env["JOBHUB_DATABASE_URL"] = settings.database_url
