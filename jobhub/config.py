@@ -133,4 +133,4 @@ def _positive_int(key: str, text: str) -> int:
 
 
 def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)

@@ -52,9 +52,10 @@ class JobStatus(enum.IntEnum):
     @classmethod
     def parse(cls, text: str) -> JobStatus:
         """Accept a label (any case, with or without separators) or a numeric code."""
-        key = text.strip().replace("_", "").replace("-", "").replace(" ", "").lower()
+        raw = text.strip()
+        key = raw.replace("_", "").replace("-", "").replace(" ", "").lower()
         for status in cls:
-            if key in (status.label.lower(), str(int(status))):
+            if key == status.label.lower() or raw == str(int(status)):
                 return status
         raise ValueError(f"unknown status {text!r}")
 

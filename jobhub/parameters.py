@@ -91,10 +91,13 @@ class Param:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif kind is float:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if ok and not math.isfinite(float(value)):  # type: ignore[arg-type]
-                raise ValueError("must be a finite number")
             if ok:
-                value = float(value)  # type: ignore[arg-type]
+                try:
+                    value = float(value)  # type: ignore[arg-type]
+                except OverflowError:
+                    raise ValueError("must be a finite number") from None
+                if not math.isfinite(value):
+                    raise ValueError("must be a finite number")
         else:
             ok = isinstance(value, kind)
         if not ok:
@@ -155,7 +158,8 @@ def validate(
             problems[name] = "not a parameter of this job type"
     result: dict[str, JSONValue] = {}
     for param in params:
-        if param.name in values:
+        given = values.get(param.name)
+        if param.name in values and (given is not None or not param.has_default):
             try:
                 result[param.name] = param.check(values[param.name])
             except ValueError as exc:

@@ -8,9 +8,10 @@ by pydantic, so the two cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import JsonValue, TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from jobhub.jobs import Job, JobEvent, JobMessage
 from jobhub.vocab import API_JOB_STATUS
