@@ -55,6 +55,7 @@ messages = cast(Table, JobMessageRow.__table__)
 _RANK = case((jobs.c.status >= TERMINAL_RANK, TERMINAL_RANK), else_=jobs.c.status)
 _TERMINAL = jobs.c.status >= TERMINAL_RANK
 _PER_ATTEMPT_RESET: dict[str, Any] = {
+    "queued_at": None,
     "started_at": None,
     "completed_at": None,
     "worker_id": None,
@@ -406,7 +407,6 @@ class JobStore:
         values.update(
             status=int(JobStatus.CREATED),
             attempt=attempt + 1,
-            queued_at=None,
             cancel_requested_at=None,
             updated_at=now,
             purge_at=now + retention,
@@ -589,10 +589,6 @@ def _transition_values(transition: Transition) -> dict[str, Any]:
     elif status is JobStatus.PROCESSING:
         values["started_at"] = transition.at
         values["worker_id"] = transition.worker_id
-        # a Processing of a newer attempt whose Queued has not been written yet
-        values["queued_at"] = case(
-            (jobs.c.attempt < transition.attempt, None), else_=jobs.c.queued_at
-        )
     else:
         values["completed_at"] = transition.at
         if transition.worker_id is not None:

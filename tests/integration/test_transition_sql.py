@@ -1,0 +1,304 @@
+"""The forward-only rule as the job store's SQL, checked against the pure rule.
+
+Every (row position x incoming transition) combination is set up on a fresh row with SQL
+and applied through ``JobStore.apply``, on PostgreSQL and on SQLite; the outcome must be
+what ``jobhub.lifecycle.applies``/``apply`` say, with one event per applied transition.
+Also: claims of finished or already running attempts, and late duplicate signals.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import psycopg
+import pytest
+from sqlalchemy import Table, func, insert, select
+
+from jobhub import Settings
+from jobhub.db import migrate
+from jobhub.db.engine import make_engine
+from jobhub.db.job_store import JobStore
+from jobhub.db.models import JobEventRow, JobRow
+from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobStatus, JSONValue
+from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies
+from jobhub.lifecycle import apply as apply_rule
+from tests import services as svc
+
+JOBS = cast(Table, JobRow.__table__)
+EVENTS = cast(Table, JobEventRow.__table__)
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+LATER = T0 + timedelta(minutes=5)
+BACKENDS = ("postgresql", "sqlite")
+
+
+# -- one database per backend for the whole module ----------------------------------------
+
+
+def _admin(url: str, statement: str) -> None:
+    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
+        connection.execute(statement)
+
+
+@pytest.fixture(scope="module")
+def postgresql_store(services: svc.Services, template_database: str) -> Iterator[JobStore]:
+    """A migrated PostgreSQL database shared by this module; each test uses its own rows."""
+    name = f"jobhub_sql_{uuid.uuid4().hex[:10]}"
+    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    engine = make_engine(Settings(database_url=svc.with_database(services.postgres_url, name)))
+    try:
+        yield JobStore(engine)
+    finally:
+        engine.dispose()
+        _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobStore]:
+    """A SQLite file migrated with ``jobhub.db.migrate.upgrade``, shared by this module."""
+    folder: Path = tmp_path_factory.mktemp("sqlite")
+    settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder}/x.sqlite3")
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    try:
+        yield JobStore(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> JobStore:
+    return cast(JobStore, request.getfixturevalue(f"{request.param}_store"))
+
+
+# -- rows set up with SQL ------------------------------------------------------------------
+
+
+def insert_job(
+    store: JobStore,
+    *,
+    attempt: int,
+    status: JobStatus,
+    queued: bool,
+    worker_id: str | None = None,
+    result: JSONValue = None,
+) -> uuid.UUID:
+    """A job row at exactly this position, with no events."""
+    job_id = uuid.uuid4()
+    started = status >= JobStatus.PROCESSING
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(JOBS).values(
+                id=job_id,
+                job_type="diagnostics.echo",
+                category="Diagnostics",
+                subcategory="Echo",
+                description="set up by SQL",
+                parameters={"message": "hi"},
+                identity="alice",
+                organization="acme",
+                status=int(status),
+                percent=100 if status is JobStatus.COMPLETED else 0,
+                attempt=attempt,
+                worker_id=worker_id if worker_id is not None else ("w0" if started else None),
+                result=result,
+                can_cancel=True,
+                can_rerun=True,
+                created_at=T0,
+                queued_at=T0 if queued else None,
+                started_at=T0 if started else None,
+                updated_at=T0,
+                completed_at=T0 if status.is_terminal else None,
+                purge_at=T0 + timedelta(days=30),
+            )
+        )
+    return job_id
+
+
+def read_row(store: JobStore, job_id: uuid.UUID) -> dict[str, Any]:
+    with store.engine.connect() as connection:
+        row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).one()
+    return dict(row._mapping)
+
+
+def read_events(store: JobStore, job_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
+    """(attempt, status, worker id) of each event of the job, oldest first."""
+    statement = (
+        select(EVENTS.c.attempt, EVENTS.c.status, EVENTS.c.worker_id)
+        .where(EVENTS.c.job_id == job_id)
+        .order_by(EVENTS.c.id)
+    )
+    with store.engine.connect() as connection:
+        return [(r.attempt, r.status, r.worker_id) for r in connection.execute(statement)]
+
+
+def count_events(store: JobStore, job_id: uuid.UUID) -> int:
+    statement = select(func.count()).select_from(EVENTS).where(EVENTS.c.job_id == job_id)
+    with store.engine.connect() as connection:
+        return int(connection.execute(statement).scalar_one())
+
+
+# -- the whole table -------------------------------------------------------------------------
+
+POSITIONS = [
+    Position(attempt, status, queued)
+    for attempt, status, queued in itertools.product((1, 2), sorted(STORED_STATUSES), (False, True))
+]
+INCOMING = list(itertools.product((1, 2, 3), sorted(MOVABLE_STATUSES)))
+
+
+def _describe(position: Position) -> str:
+    queued = "queued_at set" if position.queued_recorded else "queued_at null"
+    return f"(attempt {position.attempt}, {position.status.label}, {queued})"
+
+
+def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: JobStore) -> None:
+    assert len(POSITIONS) * len(INCOMING) == 360
+    mismatches: list[str] = []
+    for current, (attempt, status) in itertools.product(POSITIONS, INCOMING):
+        job_id = insert_job(
+            store,
+            attempt=current.attempt,
+            status=current.status,
+            queued=current.queued_recorded,
+        )
+        transition = Transition(
+            job_id=job_id, attempt=attempt, status=status, at=LATER, worker_id="w1"
+        )
+        expected_applied = applies(current, transition)
+        expected = apply_rule(current, transition)
+
+        (applied,) = store.apply([transition])
+
+        row = read_row(store, job_id)
+        got = Position(row["attempt"], JobStatus(row["status"]), row["queued_at"] is not None)
+        events = read_events(store, job_id)
+        expected_events = [(attempt, int(status), "w1")] if expected_applied else []
+        case = f"{_describe(current)} + {status.label}@{attempt}"
+        if applied != expected_applied:
+            mismatches.append(f"{case}: applied={applied}, rule says {expected_applied}")
+        if got != expected:
+            mismatches.append(f"{case}: row is {_describe(got)}, rule says {_describe(expected)}")
+        if events != expected_events:
+            mismatches.append(f"{case}: events {events}, expected {expected_events}")
+    assert not mismatches, f"{len(mismatches)} disagreements:\n" + "\n".join(mismatches)
+
+
+def test_batch_of_transitions_applies_in_order_in_one_call(store: JobStore) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.CREATED, queued=False)
+    steps = [
+        Transition(job_id=job_id, attempt=1, status=JobStatus.QUEUED, at=LATER),
+        Transition(job_id=job_id, attempt=1, status=JobStatus.PROCESSING, at=LATER, worker_id="w1"),
+        Transition(job_id=job_id, attempt=1, status=JobStatus.PROCESSING, at=LATER),
+        Transition(job_id=job_id, attempt=1, status=JobStatus.COMPLETED, at=LATER, result={"n": 1}),
+        Transition(job_id=job_id, attempt=1, status=JobStatus.CANCELLED, at=LATER),
+    ]
+
+    assert store.apply(steps) == [True, True, False, True, False]
+
+    row = read_row(store, job_id)
+    assert row["status"] == int(JobStatus.COMPLETED)
+    assert row["result"] == {"n": 1}
+    assert row["percent"] == 100
+    assert [status for _, status, _ in read_events(store, job_id)] == [1, 2, 3]
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def test_claim_of_a_queued_job_starts_it_and_reports_who_submitted_it(store: JobStore) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.QUEUED, queued=True)
+
+    claim = store.claim(
+        Transition(job_id=job_id, attempt=1, status=JobStatus.PROCESSING, at=LATER, worker_id="w1")
+    )
+
+    assert claim is not None
+    assert (claim.job_id, claim.attempt) == (job_id, 1)
+    assert (claim.identity, claim.organization) == ("alice", "acme")
+    row = read_row(store, job_id)
+    assert row["status"] == int(JobStatus.PROCESSING)
+    assert row["worker_id"] == "w1"
+    assert row["started_at"] == LATER
+    assert read_events(store, job_id) == [(1, int(JobStatus.PROCESSING), "w1")]
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL_STATUSES), ids=lambda s: s.label)
+@pytest.mark.parametrize("attempt", [1, 2], ids=["same-attempt", "newer-attempt"])
+def test_claim_of_a_finished_job_is_refused_and_changes_nothing(
+    store: JobStore, terminal: JobStatus, attempt: int
+) -> None:
+    job_id = insert_job(store, attempt=1, status=terminal, queued=True, worker_id="w0")
+    before = read_row(store, job_id)
+
+    claim = store.claim(
+        Transition(
+            job_id=job_id, attempt=attempt, status=JobStatus.PROCESSING, at=LATER, worker_id="w9"
+        )
+    )
+
+    assert claim is None
+    assert read_row(store, job_id) == before
+    assert count_events(store, job_id) == 0
+
+
+def test_duplicate_delivery_cannot_claim_a_job_already_processing_at_that_attempt(
+    store: JobStore,
+) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True, worker_id="w1")
+    before = read_row(store, job_id)
+
+    claim = store.claim(
+        Transition(job_id=job_id, attempt=1, status=JobStatus.PROCESSING, at=LATER, worker_id="w2")
+    )
+
+    assert claim is None
+    after = read_row(store, job_id)
+    assert after == before
+    assert after["worker_id"] == "w1"
+    assert count_events(store, job_id) == 0
+
+
+def test_claim_rejects_a_transition_that_is_not_processing(store: JobStore) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.QUEUED, queued=True)
+    with pytest.raises(ValueError, match="Processing"):
+        store.claim(Transition(job_id=job_id, attempt=1, status=JobStatus.COMPLETED, at=LATER))
+    assert read_row(store, job_id)["status"] == int(JobStatus.QUEUED)
+
+
+def test_late_duplicate_processing_after_completed_changes_nothing(store: JobStore) -> None:
+    job_id = insert_job(
+        store,
+        attempt=1,
+        status=JobStatus.COMPLETED,
+        queued=True,
+        worker_id="w1",
+        result={"done": True},
+    )
+    before = read_row(store, job_id)
+
+    applied = store.apply(
+        [
+            Transition(
+                job_id=job_id,
+                attempt=1,
+                status=JobStatus.PROCESSING,
+                at=LATER,
+                worker_id="w2",
+                message="started late",
+            )
+        ]
+    )
+
+    assert applied == [False]
+    after = read_row(store, job_id)
+    assert after["status"] == int(JobStatus.COMPLETED)
+    assert after["completed_at"] == before["completed_at"] == T0
+    assert after["worker_id"] == "w1"
+    assert after["result"] == {"done": True}
+    assert after == before
+    assert count_events(store, job_id) == 0
