@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from celery.result import AsyncResult
@@ -97,19 +98,20 @@ class Dispatcher:
         attempt: int,
         parameters: Mapping[str, JSONValue],
         options: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Put one attempt's message on the broker (Queued is recorded on the way)."""
+    ) -> datetime:
+        """Put one attempt's message on the broker; returns when Queued was recorded."""
         extra = dict(options or {})
         headers = dict(extra.pop("headers", None) or {})
         headers[ATTEMPT_HEADER] = attempt
-        extra.pop("task_id", None)
+        extra["task_id"] = str(job_id)
+        extra["headers"] = headers
         try:
-            self.send(name, None, dict(parameters), task_id=str(job_id), headers=headers, **extra)
+            _, queued_at = self._send_recorded(name, None, dict(parameters), extra)
         except JobHubError:
             raise
         except Exception as exc:
             raise DispatchError(f"the broker did not take job {job_id}: {exc}") from exc
-        return self._runtime.clock()
+        return queued_at
 
     def send(
         self,
@@ -123,20 +125,31 @@ class Dispatcher:
         headers = options.get("headers") or {}
         if ATTEMPT_HEADER not in headers and definition is not None:
             return self._start_unrecorded(definition, args, kwargs, options)
-        result = self._send_task(name, args, kwargs, **options)
-        attempt = int(headers[ATTEMPT_HEADER]) + int(options.get("retries") or 0)
-        self.record_queued(uuid.UUID(result.id), attempt)
+        result, _ = self._send_recorded(name, args, kwargs, options)
         return result
 
-    def record_queued(self, job_id: uuid.UUID, attempt: int) -> None:
-        runtime = self._runtime
-        runtime.jobs.apply(
+    def _send_recorded(
+        self, name: str, args: Any, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
+    ) -> tuple[AsyncResult, datetime]:  # type: ignore[type-arg]
+        """Send the message, then record Queued at the moment it was handed to the broker.
+
+        The time is taken before sending: a worker may claim the job before the Queued
+        write lands, and the recorded times must still read queued <= started.
+        """
+        queued_at = self._runtime.clock()
+        result = self._send_task(name, args, kwargs, **options)
+        attempt = int(options["headers"][ATTEMPT_HEADER]) + int(options.get("retries") or 0)
+        self._runtime.jobs.apply(
             [
                 Transition(
-                    job_id=job_id, attempt=attempt, status=JobStatus.QUEUED, at=runtime.clock()
+                    job_id=uuid.UUID(result.id),
+                    attempt=attempt,
+                    status=JobStatus.QUEUED,
+                    at=queued_at,
                 )
             ]
         )
+        return result, queued_at
 
     def _start_unrecorded(
         self,

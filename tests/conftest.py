@@ -77,7 +77,7 @@ def database_url(services: svc.Services, template_database: str) -> Iterator[str
 
 def _admin(url: str, statement: str) -> None:
     with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)  # type: ignore[arg-type]
+        connection.execute(statement)
 
 
 @pytest.fixture

@@ -280,7 +280,9 @@ class JobStore:
         values.update(_transition_values(transition))
         values["status"] = status
         values["attempt"] = attempt
-        values["updated_at"] = transition.at
+        # a late Queued must not move the update time back
+        at = literal(transition.at, jobs.c.updated_at.type)
+        values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
         statement = (
             update(jobs)
             .where(jobs.c.id == transition.job_id, or_(newer_attempt, same))
@@ -490,7 +492,13 @@ class JobStore:
 
     def events(self, job_id: uuid.UUID) -> list[JobEvent]:
         """A job's history, oldest first."""
-        statement = select(events).where(events.c.job_id == job_id).order_by(events.c.id)
+        # Lifecycle order, whichever writer reached the database first: the rule lets at
+        # most one event per status into an attempt (bar a "cancel requested" note).
+        statement = (
+            select(events)
+            .where(events.c.job_id == job_id)
+            .order_by(events.c.attempt, events.c.status, events.c.id)
+        )
         with self._read() as connection:
             return [_event_from_row(row._mapping) for row in connection.execute(statement)]
 
