@@ -17,6 +17,7 @@ from celery import Task
 from celery.exceptions import Ignore
 
 from jobhub.context import JobContext
+from jobhub.db.job_store import JobStore
 from jobhub.errors import JobCancelled, JobNotFound
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import Transition
@@ -93,7 +94,7 @@ class JobTask(Task):  # type: ignore[type-arg]
             logger.info("job cancelled", extra={"job_id": str(job_id), "action": "cancelled"})
             raise Ignore() from None
 
-    def _explain_skip(self, store: Any, job_id: UUID, attempt: int) -> None:
+    def _explain_skip(self, store: JobStore, job_id: UUID, attempt: int) -> None:
         try:
             job = store.get(job_id)
         except JobNotFound:

@@ -1,4 +1,4 @@
-"""``jobhub db``: create and upgrade the schema."""
+"""``jobhub db`` (create, upgrade, inspect the schema) and ``jobhub check`` (is it all up?)."""
 
 from __future__ import annotations
 

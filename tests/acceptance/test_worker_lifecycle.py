@@ -177,3 +177,15 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition never became true"
         time.sleep(0.05)
+
+
+def test_a_started_worker_registers_the_job_types_it_runs(
+    manager: JobManager, worker: Process
+) -> None:
+    _wait_for(lambda: manager.is_job_registered("diagnostics.sleep"))
+
+    registered = {state.name: state for state in manager.registered_jobs()}
+
+    assert set(registered) == {d.name for d in manager.available_job_types()}
+    assert registered["maintenance.purge_jobs"].start_type.value == "TimerOnly"
+    assert registered["diagnostics.echo"].last_job is None
