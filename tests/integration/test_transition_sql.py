@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import psycopg
 import pytest
 from sqlalchemy import Table, func, insert, select
 
@@ -27,7 +26,6 @@ from jobhub.db.models import JobEventRow, JobRow
 from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobStatus, JSONValue
 from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies
 from jobhub.lifecycle import apply as apply_rule
-from tests import services as svc
 
 JOBS = cast(Table, JobRow.__table__)
 EVENTS = cast(Table, JobEventRow.__table__)
@@ -36,38 +34,25 @@ LATER = T0 + timedelta(minutes=5)
 BACKENDS = ("postgresql", "sqlite")
 
 
-# -- one database per backend for the whole module ----------------------------------------
+# -- a database of each backend for each test ----------------------------------------------
 
 
-def _admin(url: str, statement: str) -> None:
-    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)
+@pytest.fixture
+def postgresql_store(database_url: str) -> Iterator[JobStore]:
+    """This test's own migrated PostgreSQL database."""
+    engine = make_engine(Settings(database_url=database_url))
+    yield JobStore(engine)
+    engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def postgresql_store(services: svc.Services, template_database: str) -> Iterator[JobStore]:
-    """A migrated PostgreSQL database shared by this module; each test uses its own rows."""
-    name = f"jobhub_sql_{uuid.uuid4().hex[:10]}"
-    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    engine = make_engine(Settings(database_url=svc.with_database(services.postgres_url, name)))
-    try:
-        yield JobStore(engine)
-    finally:
-        engine.dispose()
-        _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobStore]:
-    """A SQLite file migrated with ``jobhub.db.migrate.upgrade``, shared by this module."""
-    folder: Path = tmp_path_factory.mktemp("sqlite")
-    settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder}/x.sqlite3")
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[JobStore]:
+    """This test's own SQLite file, migrated with ``jobhub.db.migrate.upgrade``."""
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.sqlite3")
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    try:
-        yield JobStore(engine)
-    finally:
-        engine.dispose()
+    yield JobStore(engine)
+    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
