@@ -66,6 +66,7 @@ from jobhub.jobs import (
     StartType,
 )
 from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
+from jobhub.queries import Cursor, JobQuery, Page
 from jobhub.schema import job_json_schema
 from jobhub.vocab import QUERY_GROUPS, ApiJobState
 
@@ -234,16 +235,21 @@ class JobManager:
         offset: int = 0,
     ) -> list[Job]:
         """Jobs matching the filters, newest first."""
-        if limit < 1 or offset < 0:
-            raise InvalidInput("limit must be at least 1 and offset at least 0")
         statuses = [status] if isinstance(status, JobStatus) else status
-        return self._runtime.jobs.find(
-            statuses=statuses,
+        query = JobQuery(
+            statuses=None if statuses is None else frozenset(statuses),
             job_type=job_type,
             organization=organization,
             limit=limit,
             offset=offset,
         )
+        return self._runtime.jobs.find(query)
+
+    def find_page(self, query: JobQuery) -> Page:
+        """One page of jobs for ``query`` and the cursor of the next page (keyset paging)."""
+        found = self._runtime.jobs.find(query)
+        more = len(found) == query.limit
+        return Page(found, Cursor.after_job(found[-1]) if more and found else None)
 
     def jobs_in_state(self, state: ApiJobState | str, *, limit: int = 100) -> list[Job]:
         """Jobs by ``api.job`` state: pending (not started), running, finished (ended)."""

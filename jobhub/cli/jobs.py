@@ -108,7 +108,7 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
 )
 @click.option("--type", "job_type", metavar="NAME", help="Only this job type.")
 @click.option("--organization", help="Only this organization.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 @pass_state
 def list_jobs(

@@ -8,7 +8,7 @@ plus the event row, in one transaction; a batch of transitions shares the transa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,6 +48,7 @@ from jobhub.jobs import (
     JSONValue,
 )
 from jobhub.lifecycle import Transition
+from jobhub.queries import JobQuery
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
@@ -463,29 +465,33 @@ class JobStore:
             )
             return {row.id: JobStatus(row.status) for row in rows}
 
-    def find(
-        self,
-        *,
-        statuses: Iterable[JobStatus] | None = None,
-        job_type: str | None = None,
-        organization: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Job]:
-        """Jobs matching every given filter, newest first."""
+    def find(self, query: JobQuery) -> list[Job]:
+        """Jobs matching every filter of ``query``, newest first."""
         conditions: list[ColumnElement[bool]] = []
-        if statuses is not None:
-            conditions.append(jobs.c.status.in_([int(s) for s in statuses]))
-        if job_type is not None:
-            conditions.append(jobs.c.job_type == job_type)
-        if organization is not None:
-            conditions.append(jobs.c.organization == organization)
+        if query.statuses is not None:
+            conditions.append(jobs.c.status.in_(sorted(int(s) for s in query.statuses)))
+        if query.job_type is not None:
+            conditions.append(jobs.c.job_type == query.job_type)
+        if query.organization is not None:
+            conditions.append(jobs.c.organization == query.organization)
+        if query.created_from is not None:
+            conditions.append(jobs.c.created_at >= query.created_from)
+        if query.created_until is not None:
+            conditions.append(jobs.c.created_at < query.created_until)
+        if query.after is not None:
+            conditions.append(
+                tuple_(jobs.c.created_at, jobs.c.id)
+                < tuple_(
+                    literal(query.after.created_at, jobs.c.created_at.type),
+                    literal(query.after.id, jobs.c.id.type),
+                )
+            )
         statement = (
             select(jobs)
             .where(*conditions)
             .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-            .limit(limit)
-            .offset(offset)
+            .limit(query.limit)
+            .offset(query.offset)
         )
         with self._read() as connection:
             return [_job_from_row(row._mapping) for row in connection.execute(statement)]

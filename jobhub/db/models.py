@@ -127,10 +127,11 @@ class JobRow(Base):
             "client_request_id",
             unique=True,
         ),
-        Index("ix_jobs_status_created", "status", "created_at"),
-        Index("ix_jobs_type_created", "job_type", "created_at"),
-        Index("ix_jobs_organization_created", "organization", "created_at"),
-        Index("ix_jobs_created", "created_at"),
+        # Lists are newest first by (created_at, id); each filter has its ordered index.
+        Index("ix_jobs_status_created", "status", "created_at", "id"),
+        Index("ix_jobs_type_created", "job_type", "created_at", "id"),
+        Index("ix_jobs_organization_created", "organization", "created_at", "id"),
+        Index("ix_jobs_created", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
     )
 

@@ -79,13 +79,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index("ix_jobs_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_jobs_created", ["created_at", "id"], unique=False)
         batch_op.create_index(
-            "ix_jobs_organization_created", ["organization", "created_at"], unique=False
+            "ix_jobs_organization_created", ["organization", "created_at", "id"], unique=False
         )
         batch_op.create_index("ix_jobs_purge_at", ["purge_at"], unique=False)
-        batch_op.create_index("ix_jobs_status_created", ["status", "created_at"], unique=False)
-        batch_op.create_index("ix_jobs_type_created", ["job_type", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_jobs_status_created", ["status", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_jobs_type_created", ["job_type", "created_at", "id"], unique=False
+        )
         batch_op.create_index(
             "uq_jobs_active_key",
             ["job_type", "concurrency_key"],

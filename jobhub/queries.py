@@ -1,0 +1,81 @@
+"""What a caller may ask of the job history: filters, order, and pages (pure values).
+
+Lists are newest first, ordered by (created_at, id). Deep pages use a keyset cursor, the
+last row's (created_at, id), so page 1,000 costs what page 1 costs; ``offset`` remains
+for small skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from jobhub.errors import InvalidInput
+from jobhub.jobs import Job, JobStatus
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ended: the (created_at, id) of its last job."""
+
+    created_at: datetime
+    id: UUID
+
+    @classmethod
+    def after_job(cls, job: Job) -> Cursor:
+        return cls(job.created_at, job.id)
+
+    def encode(self) -> str:
+        """An opaque token for ``--after`` and ``nextLink``."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            moment, _, job_id = raw.partition("|")
+            created_at = datetime.fromisoformat(moment)
+            if created_at.tzinfo is None:
+                raise ValueError("no time zone")
+            return cls(created_at, UUID(job_id))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise InvalidInput(f"not a page cursor: {token!r}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobQuery:
+    """Filters (all must hold) and the page wanted."""
+
+    statuses: frozenset[JobStatus] | None = None
+    job_type: str | None = None
+    organization: str | None = None
+    created_from: datetime | None = None
+    """Inclusive."""
+    created_until: datetime | None = None
+    """Exclusive."""
+    after: Cursor | None = None
+    """Continue after this job (keyset paging)."""
+    limit: int = 100
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        if self.offset < 0:
+            raise InvalidInput("offset must not be negative")
+        if self.created_from and self.created_until and self.created_from >= self.created_until:
+            raise InvalidInput("the period must end after it starts")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of jobs, and the cursor of the next page when there may be one."""
+
+    jobs: list[Job]
+    next: Cursor | None
