@@ -1,8 +1,9 @@
 """What a running job gets: who it is, progress reporting, user messages, its cancel flag.
 
-Everything a job reports is written at once, so another process (the CLI, the API, a
-waiting producer) reads it while the job runs. Task bodies never touch the lifecycle
-themselves; this is their only way to speak to it.
+Progress and messages are written behind, grouped, within milliseconds, so another process
+(the CLI, the API, a waiting producer) reads them while the job runs, and a job reporting
+in a tight loop costs one statement per flush, not one per call. Task bodies never touch
+the lifecycle themselves; this is their only way to speak to it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from jobhub.db.job_store import Claim
+from jobhub.db.writes import Applied, NewMessage, Progress
 from jobhub.errors import InvalidInput, JobCancelled
 from jobhub.jobs import JSONValue
 
@@ -35,12 +36,12 @@ class JobContext:
         self,
         *,
         app: JobHubCelery,
-        claim: Claim,
+        claim: Applied,
         worker_id: str,
         parameters: Mapping[str, JSONValue],
     ) -> None:
         self._app = app
-        self._store = app.runtime.jobs
+        self._runtime = app.runtime
         self._clock = app.runtime.clock
         self._claim = claim
         self._cancel_poll_interval = app.jobhub_settings.cancel_poll_interval
@@ -85,20 +86,32 @@ class JobContext:
         """
         if not 0 <= percent <= 100:
             raise InvalidInput(f"percent must be between 0 and 100, got {percent}")
-        self._store.report(
-            self.job_id, self.attempt, self._clock(), percent=int(percent), status_text=text
+        self._runtime.write_behind.progress(
+            Progress(
+                job_id=self.job_id,
+                attempt=self.attempt,
+                at=self._clock(),
+                percent=int(percent),
+                status_text=text,
+            )
         )
         self.check_cancelled()
 
     def status(self, text: str) -> None:
         """Set the status text shown with the job."""
-        self._store.report(self.job_id, self.attempt, self._clock(), status_text=text)
+        self._runtime.write_behind.progress(
+            Progress(job_id=self.job_id, attempt=self.attempt, at=self._clock(), status_text=text)
+        )
 
     def message(self, text: str, *, level: str = "info") -> None:
         """Post a message for the job's user (1C ``GetUserMessages``), kept in order."""
         if level not in MESSAGE_LEVELS:
             raise InvalidInput(f"message level must be one of {', '.join(MESSAGE_LEVELS)}")
-        self._store.add_message(self.job_id, self.attempt, self._clock(), level, text)
+        self._runtime.write_behind.message(
+            NewMessage(
+                job_id=self.job_id, attempt=self.attempt, at=self._clock(), level=level, text=text
+            )
+        )
 
     @property
     def cancel_requested(self) -> bool:
@@ -108,7 +121,7 @@ class JobContext:
         now = time.monotonic()
         if now - self._cancel_checked_at >= self._cancel_poll_interval:
             self._cancel_checked_at = now
-            self._cancelled = self._store.cancel_requested(self.job_id)
+            self._cancelled = self._runtime.writes.cancel_requested(self.job_id)
         return self._cancelled
 
     def check_cancelled(self) -> None:

@@ -1,7 +1,7 @@
 """The producer side of the lifecycle: record a job, publish its message, mark it Queued.
 
 Created is inserted before the message is published, so a worker never receives a job
-the database does not know. Queued is written right after the broker took the message.
+the database does not know. Queued follows once the broker took the message.
 Every publish of a job type goes through here, including ones jobhub did not start
 itself (beat, ``task.delay()``, ``app.send_task(name)``, Celery's retries): the Celery app
 routes them in (see ``JobHubCelery.send_task``), so they become jobs like any other.
@@ -18,13 +18,13 @@ from typing import Any
 
 from celery.result import AsyncResult
 
-from jobhub.db.job_store import JobTypeInfo
+from jobhub.db.writes import NewJob
 from jobhub.definitions import JobDefinition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
 from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
 from jobhub.lifecycle import Transition
 from jobhub.runtime import Runtime
-from jobhub.task import ATTEMPT_HEADER
+from jobhub.task import ATTEMPT_HEADER, QUEUED_AT_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -62,34 +62,43 @@ class Dispatcher:
         """
         runtime = self._runtime
         now = runtime.clock()
-        info = JobTypeInfo(
+        new = NewJob(
+            id=job_id or uuid.uuid4(),
+            job_type=definition.name,
             category=definition.category,
             subcategory=definition.subcategory,
             description=description or definition.description,
+            parameters=spec.parameters,
+            identity=spec.identity,
+            organization=spec.organization,
+            client_request_id=spec.client_request_id,
+            key=spec.key,
             can_cancel=definition.can_cancel,
             can_rerun=definition.can_rerun,
-        )
-        job, new = runtime.jobs.insert(
-            spec,
-            info,
-            job_id=job_id or uuid.uuid4(),
-            now=now,
-            retention=runtime.settings.retention,
+            created_at=now,
+            purge_at=now + runtime.settings.retention,
             created_by=created_by or spec.identity,
         )
-        if not new:
-            logger.info("idempotent repeat", extra={"job_id": str(job.id), "action": "repeat"})
-            return job
+        if not runtime.writes.create(new):
+            existing = runtime.jobs.by_client_request(
+                spec.organization, spec.client_request_id or ""
+            )
+            if existing is None:  # pragma: no cover - deleted in between
+                raise DispatchError("the earlier job of this client request id just vanished")
+            logger.info("idempotent repeat", extra={"job_id": str(existing.id), "action": "repeat"})
+            return existing
         try:
-            queued_at = self.publish(definition.name, job.id, 1, job.parameters, options)
+            queued_at = self.publish(definition.name, new.id, 1, new.parameters, options)
         except DispatchError:
-            runtime.jobs.discard_unpublished(job.id)
+            runtime.jobs.discard_unpublished(new.id)
             raise
         logger.info(
             "job started",
-            extra={"job_id": str(job.id), "action": "start", "job_type": job.job_type},
+            extra={"job_id": str(new.id), "action": "start", "job_type": new.job_type},
         )
-        return replace(job, status=JobStatus.QUEUED, queued_at=queued_at, updated_at=queued_at)
+        return replace(
+            new.as_job(), status=JobStatus.QUEUED, queued_at=queued_at, updated_at=queued_at
+        )
 
     def publish(
         self,
@@ -131,23 +140,25 @@ class Dispatcher:
     def _send_recorded(
         self, name: str, args: Any, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
     ) -> tuple[AsyncResult, datetime]:  # type: ignore[type-arg]
-        """Send the message, then record Queued at the moment it was handed to the broker.
+        """Send the message, stamped with its publish time, and have Queued recorded.
 
-        The time is taken before sending: a worker may claim the job before the Queued
-        write lands, and the recorded times must still read queued <= started.
+        Queued is a deferred write (grouped with others, within milliseconds). The time is
+        taken before sending, so queued <= started holds even when a worker claims the job
+        before the write lands, and it travels in the message: a worker that finds Queued
+        missing (its producer died first) records it from there.
         """
         queued_at = self._runtime.clock()
-        result = self._send_task(name, args, kwargs, **options)
-        attempt = int(options["headers"][ATTEMPT_HEADER]) + int(options.get("retries") or 0)
-        self._runtime.jobs.apply(
-            [
-                Transition(
-                    job_id=uuid.UUID(result.id),
-                    attempt=attempt,
-                    status=JobStatus.QUEUED,
-                    at=queued_at,
-                )
-            ]
+        headers = dict(options["headers"])
+        headers[QUEUED_AT_HEADER] = queued_at.isoformat()
+        result = self._send_task(name, args, kwargs, **{**options, "headers": headers})
+        attempt = int(headers[ATTEMPT_HEADER]) + int(options.get("retries") or 0)
+        self._runtime.write_behind.transition(
+            Transition(
+                job_id=uuid.UUID(result.id),
+                attempt=attempt,
+                status=JobStatus.QUEUED,
+                at=queued_at,
+            )
         )
         return result, queued_at
 

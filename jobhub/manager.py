@@ -37,7 +37,7 @@ from uuid import UUID
 from jobhub.celery_app import JobHubCelery, create_celery_app
 from jobhub.config import Settings
 from jobhub.db import migrate
-from jobhub.db.job_store import TypeStatistics
+from jobhub.db.job_store import JobStore, TypeStatistics
 from jobhub.definitions import (
     JobDefinition,
     JobTypeState,
@@ -90,8 +90,14 @@ class JobManager:
         return cls(create_celery_app(settings))
 
     def close(self) -> None:
-        """Release database connections."""
+        """Write what is deferred and release database connections."""
         self._runtime.close()
+
+    @property
+    def _jobs(self) -> JobStore:
+        """The job store, after this process's deferred writes: reads see our own writes."""
+        self._runtime.settle()
+        return self._runtime.jobs
 
     def readiness(self) -> dict[str, str]:
         """Whether the database (at this code's schema) and the broker answer.
@@ -149,7 +155,7 @@ class JobManager:
         """The master list with each type's latest run (the ``Jobs`` property)."""
         records = {record.name: record for record in self._runtime.types.all()}
         definitions = [d for d in (find_definition(name) for name in records) if d is not None]
-        latest = self._runtime.jobs.latest_by_type([d.name for d in definitions])
+        latest = self._jobs.latest_by_type([d.name for d in definitions])
         return [
             JobTypeState(
                 definition=d,
@@ -164,7 +170,7 @@ class JobManager:
         """A job type with its start type and latest run (``GetJobInstance(Type)``)."""
         definition = resolve(job_type)
         record = self._runtime.types.get(definition.name)
-        latest = self._runtime.jobs.latest_by_type([definition.name])
+        latest = self._jobs.latest_by_type([definition.name])
         return JobTypeState(
             definition=definition,
             start_type=record.start_type if record else definition.start_type,
@@ -216,7 +222,7 @@ class JobManager:
 
     def get_job(self, job_id: UUID | str) -> Job:
         """One job by id (``GetJobInstance(Guid)``); raises JobNotFound."""
-        return self._runtime.jobs.get(_uuid(job_id))
+        return self._jobs.get(_uuid(job_id))
 
     def find_job(self, job_id: UUID | str) -> Job | None:
         """One job by id, or None (``api.job`` findJob)."""
@@ -243,11 +249,11 @@ class JobManager:
             limit=limit,
             offset=offset,
         )
-        return self._runtime.jobs.find(query)
+        return self._jobs.find(query)
 
     def find_page(self, query: JobQuery) -> Page:
         """One page of jobs for ``query`` and the cursor of the next page (keyset paging)."""
-        found = self._runtime.jobs.find(query)
+        found = self._jobs.find(query)
         more = len(found) == query.limit
         return Page(found, Cursor.after_job(found[-1]) if more and found else None)
 
@@ -277,23 +283,23 @@ class JobManager:
     def job_events(self, job_id: UUID | str) -> list[JobEvent]:
         """A job's history of transitions, oldest first."""
         self.get_job(job_id)
-        return self._runtime.jobs.events(_uuid(job_id))
+        return self._jobs.events(_uuid(job_id))
 
     def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]:
         """Messages the job posted for its user, in order (1C ``GetUserMessages``)."""
         self.get_job(job_id)
-        return self._runtime.jobs.messages(_uuid(job_id), after=after)
+        return self._jobs.messages(_uuid(job_id), after=after)
 
     def recent_events(self, after: int, *, limit: int = 500) -> list[tuple[int, str, JobEvent]]:
         """Every job's transitions recorded after event id ``after``: a live feed.
 
         Returns (event id, job type, event) in the order they were recorded.
         """
-        return self._runtime.jobs.events_since(after, limit=limit)
+        return self._jobs.events_since(after, limit=limit)
 
     def last_event_id(self) -> int:
         """The id of the newest event, to start a live feed from now."""
-        return self._runtime.jobs.last_event_id()
+        return self._jobs.last_event_id()
 
     @staticmethod
     def job_schema() -> dict[str, Any]:
@@ -310,7 +316,7 @@ class JobManager:
         job = self.get_job(job_id)
         if job.status.is_active:
             raise Conflict(f"job {job.id} is {job.status.label}; cancel it before deleting")
-        self._runtime.jobs.delete(job.id)
+        self._jobs.delete(job.id)
 
     def cancel_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
         """Cancel a job.
@@ -325,7 +331,7 @@ class JobManager:
             if job.status.is_terminal:
                 raise Conflict(f"job {job.id} already ended {job.status.label}")
             raise NotCancellable(f"job {job.id} is running and {job.job_type} cannot be cancelled")
-        status = self._runtime.jobs.request_cancel(
+        status = self._jobs.request_cancel(
             job.id, now=self._runtime.clock(), actor=actor, cancel_running=job.can_cancel
         )
         if status is None:  # it started or ended in between
@@ -347,7 +353,7 @@ class JobManager:
             raise NotRerunnable(f"job {job.id} is {job.status.label}; only ended jobs rerun")
         definition = resolve(job.job_type)
         runtime = self._runtime
-        attempt = runtime.jobs.rerun(
+        attempt = self._jobs.rerun(
             job.id,
             attempt=job.attempt,
             now=runtime.clock(),
@@ -359,8 +365,8 @@ class JobManager:
         try:
             self.app.dispatcher.publish(definition.name, job.id, attempt, job.parameters)
         except DispatchError as exc:
-            runtime.jobs.apply(
-                [
+            runtime.writes.write(
+                transitions=[
                     Transition(
                         job_id=job.id,
                         attempt=attempt,
@@ -393,7 +399,7 @@ class JobManager:
         interval = self.settings.wait_poll_interval if poll_interval is None else poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            found = self._runtime.jobs.get_many(ids)
+            found = self._jobs.get_many(ids)
             missing = [job_id for job_id in ids if job_id not in found]
             if missing:
                 raise JobNotFound(missing[0])
@@ -421,7 +427,7 @@ class JobManager:
             raise InvalidInput("batch_size must be at least 1")
         total = 0
         while True:
-            deleted = self._runtime.jobs.purge_expired(self._runtime.clock(), batch_size)
+            deleted = self._jobs.purge_expired(self._runtime.clock(), batch_size)
             if not deleted:
                 return total
             total += deleted
@@ -432,7 +438,7 @@ class JobManager:
         """How many jobs of each type were created in [since, until), by status."""
         if since >= until:
             raise InvalidInput("the period must end after it starts")
-        return self._runtime.jobs.statistics(since, until)
+        return self._jobs.statistics(since, until)
 
     def _revoke(self, job_id: UUID) -> None:
         """Tell workers to drop the message too, where the broker can broadcast."""

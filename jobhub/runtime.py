@@ -15,11 +15,14 @@ from jobhub.clock import Clock, utcnow
 from jobhub.config import Settings
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
+from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.type_store import JobTypeStore
+from jobhub.db.write_behind import WriteBehind
+from jobhub.db.writes import SqlWrites, Writes
 
 
 class Runtime:
-    """Settings, clock, engine and stores for one process."""
+    """Settings, clock, engine, stores and the lifecycle write path for one process."""
 
     def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
@@ -28,6 +31,8 @@ class Runtime:
         self._engine: Engine | None = None
         self._jobs: JobStore | None = None
         self._types: JobTypeStore | None = None
+        self._writes: Writes | None = None
+        self._write_behind: WriteBehind | None = None
 
     @property
     def engine(self) -> Engine:
@@ -40,6 +45,7 @@ class Runtime:
 
     @property
     def jobs(self) -> JobStore:
+        """Reads and the manager's own writes (cancel, rerun, purge), via SQLAlchemy."""
         engine = self.engine
         if self._jobs is None or self._jobs.engine is not engine:
             self._jobs = JobStore(engine)
@@ -52,7 +58,39 @@ class Runtime:
             self._types = JobTypeStore(engine)
         return self._types
 
+    @property
+    def writes(self) -> Writes:
+        """The lifecycle write path: the lean one on PostgreSQL, SQLAlchemy elsewhere."""
+        if self._writes is None:
+            engine = self.engine
+            if engine.dialect.name == "postgresql":
+                self._writes = PostgresWrites(
+                    engine.url.render_as_string(hide_password=False),
+                    connect_timeout=self.settings.database_timeout,
+                )
+            else:
+                self._writes = SqlWrites(engine)
+        return self._writes
+
+    @property
+    def write_behind(self) -> WriteBehind:
+        """Writes nobody waits for (Queued, progress, messages), grouped."""
+        if self._write_behind is None:
+            self._write_behind = WriteBehind(self.writes)
+        return self._write_behind
+
+    def settle(self) -> None:
+        """Write what this process deferred, so its own reads see its own writes."""
+        if self._write_behind is not None:
+            self._write_behind.flush()
+
     def close(self) -> None:
+        if self._write_behind is not None:
+            self._write_behind.close()
+            self._write_behind = None
+        if self._writes is not None:
+            self._writes.close()
+            self._writes = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -51,7 +51,7 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
         error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
         result = None
         logger.error("job result is not JSON", extra={"job_id": str(job_id), "action": "fail"})
-    runtime.jobs.apply(
+    runtime.write_behind.write_now(
         [
             Transition(
                 job_id=job_id,
@@ -93,7 +93,7 @@ def _on_failure(
         error.message,
         extra={"job_id": task_id, "action": "fail", "job_type": sender.name},
     )
-    runtime.jobs.apply(
+    runtime.write_behind.write_now(
         [
             Transition(
                 job_id=job_id,
@@ -122,7 +122,7 @@ def _on_revoked(sender: Any = None, request: Request | None = None, **_: Any) ->
     )
     if attempt is None:
         return
-    runtime.jobs.apply(
+    runtime.write_behind.write_now(
         [
             Transition(
                 job_id=job_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "jobhub_attempt"
 """Message header carrying the attempt a message was published for."""
+QUEUED_AT_HEADER = "jobhub_queued_at"
+"""Message header carrying when the message was handed to the broker (ISO 8601)."""
 
 
 def attempt_of(request: Context) -> int:
@@ -43,6 +46,15 @@ def attempt_of(request: Context) -> int:
     headers = request.headers or {}
     base = headers.get(ATTEMPT_HEADER, getattr(request, ATTEMPT_HEADER, 1))
     return int(base) + int(request.retries or 0)
+
+
+def queued_at_of(request: Context) -> datetime | None:
+    """When the delivered message was published, if jobhub stamped it."""
+    stamp = (request.headers or {}).get(QUEUED_AT_HEADER, getattr(request, QUEUED_AT_HEADER, None))
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
 
 
 def worker_id_of(request: Context) -> str:
@@ -63,7 +75,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         job_id = UUID(request.id)
         attempt = attempt_of(request)
         worker_id = worker_id_of(request)
-        claim = runtime.jobs.claim(
+        claim = [
             Transition(
                 job_id=job_id,
                 attempt=attempt,
@@ -71,15 +83,21 @@ class JobTask(Task):  # type: ignore[type-arg]
                 at=runtime.clock(),
                 worker_id=worker_id,
             )
-        )
-        if claim is None:
+        ]
+        queued_at = queued_at_of(request)
+        if queued_at is not None:  # recorded here if its producer died before writing it
+            claim.insert(
+                0, Transition(job_id=job_id, attempt=attempt, status=JobStatus.QUEUED, at=queued_at)
+            )
+        applied = runtime.writes.write(transitions=claim)[-1]
+        if applied is None:
             self._explain_skip(runtime.jobs, job_id, attempt)
             raise Ignore()
-        context = JobContext(app=app, claim=claim, worker_id=worker_id, parameters=kwargs)
+        context = JobContext(app=app, claim=applied, worker_id=worker_id, parameters=kwargs)
         try:
             return self.run(context, *args, **kwargs)  # type: ignore[no-any-return]
         except JobCancelled:
-            runtime.jobs.apply(
+            runtime.write_behind.write_now(
                 [
                     Transition(
                         job_id=job_id,

@@ -1,14 +1,14 @@
-"""Every statement about jobs, their events and their messages.
+"""Reading jobs, their events and messages, and the manager's own writes.
 
-Core statements only (no ORM sessions): the lifecycle write path is hot. Each transition
-is one guarded UPDATE whose WHERE clause is the forward-only rule of ``jobhub.lifecycle``,
-plus the event row, in one transaction; a batch of transitions shares the transaction.
+The manager's writes (cancel, rerun, delete, purge) are single guarded statements too; the
+lifecycle's hot writes (Created, transitions, progress, messages) live in ``writes.py``.
+SQLAlchemy Core only, no ORM sessions.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,22 +20,20 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Table,
-    and_,
     case,
     delete,
     func,
     insert,
     literal,
-    or_,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
+from jobhub.db.writes import PER_ATTEMPT_RESET, holds_key
 from jobhub.errors import JobNotFound, KeyConflict, StorageError
 from jobhub.jobs import (
     TERMINAL_RANK,
@@ -43,53 +41,16 @@ from jobhub.jobs import (
     JobError,
     JobEvent,
     JobMessage,
-    JobSpec,
     JobStatus,
     JSONValue,
 )
-from jobhub.lifecycle import Transition
 from jobhub.queries import JobQuery
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
 messages = cast(Table, JobMessageRow.__table__)
 
-_RANK = case((jobs.c.status >= TERMINAL_RANK, TERMINAL_RANK), else_=jobs.c.status)
 _TERMINAL = jobs.c.status >= TERMINAL_RANK
-_PER_ATTEMPT_RESET: dict[str, Any] = {
-    "queued_at": None,
-    "started_at": None,
-    "completed_at": None,
-    "worker_id": None,
-    "percent": 0,
-    "status_text": None,
-    "result": None,
-    "error_type": None,
-    "error_message": None,
-    "error_traceback": None,
-}
-"""What a new attempt starts without: the previous attempt's progress and outcome."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobTypeInfo:
-    """What a new job copies from its job type's declaration."""
-
-    category: str
-    subcategory: str
-    description: str
-    can_cancel: bool
-    can_rerun: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Claim:
-    """A worker's successful start of an attempt (the Processing transition applied)."""
-
-    job_id: uuid.UUID
-    attempt: int
-    identity: str | None
-    organization: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,86 +81,16 @@ class JobStore:
 
     # -- creating and deleting -------------------------------------------------------
 
-    def insert(
-        self,
-        spec: JobSpec,
-        info: JobTypeInfo,
-        *,
-        job_id: uuid.UUID,
-        now: datetime,
-        retention: timedelta,
-        created_by: str | None,
-    ) -> tuple[Job, bool]:
-        """Record a new job as Created; returns it and whether it is new.
-
-        An (organization, client request id) seen before returns the existing job; an
-        active job of the same type holding ``spec.key`` raises KeyConflict. Both are
-        enforced by unique indexes, not by reading first.
-        """
-        values = {
-            "id": job_id,
-            "job_type": spec.job_type,
-            "category": info.category,
-            "subcategory": info.subcategory,
-            "description": info.description,
-            "parameters": dict(spec.parameters),
-            "identity": spec.identity,
-            "organization": spec.organization,
-            "client_request_id": spec.client_request_id,
-            "concurrency_key": spec.key,
-            "status": int(JobStatus.CREATED),
-            "percent": 0,
-            "attempt": 1,
-            "can_cancel": info.can_cancel,
-            "can_rerun": info.can_rerun,
-            "created_at": now,
-            "updated_at": now,
-            "purge_at": now + retention,
-            "created_by": created_by,
-            "modified_by": created_by,
-        }
-        insert_stmt = self._insert_ignoring_client_request(values)
-        try:
-            with self._write() as connection:
-                row = connection.execute(insert_stmt.returning(*jobs.c)).first()
-                if row is not None:
-                    connection.execute(
-                        insert(events).values(
-                            job_id=job_id,
-                            at=now,
-                            status=int(JobStatus.CREATED),
-                            attempt=1,
-                            message=None,
-                        )
-                    )
-                    return _job_from_row(row._mapping), True
-                existing = connection.execute(
-                    select(jobs).where(
-                        jobs.c.organization == spec.organization,
-                        jobs.c.client_request_id == spec.client_request_id,
-                    )
-                ).first()
-        except IntegrityError as exc:
-            if spec.key is not None and _holds_key(exc):
-                raise KeyConflict(spec.job_type, spec.key) from exc
-            raise StorageError(f"could not record the job: {exc.orig}") from exc
-        if existing is None:  # pragma: no cover - the conflict row vanished in between
-            raise StorageError("client request id conflict without an existing job")
-        return _job_from_row(existing._mapping), False
-
-    def _insert_ignoring_client_request(self, values: Mapping[str, Any]) -> Any:
-        target = ["organization", "client_request_id"]
-        if self._dialect == "postgresql":
-            return (
-                postgresql.insert(jobs)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=target)
-            )
-        if self._dialect == "sqlite":
-            return (
-                sqlite.insert(jobs).values(**values).on_conflict_do_nothing(index_elements=target)
-            )
-        return insert(jobs).values(**values)
+    def by_client_request(self, organization: str, client_request_id: str) -> Job | None:
+        """The job an (organization, client request id) already started, if any."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(jobs).where(
+                    jobs.c.organization == organization,
+                    jobs.c.client_request_id == client_request_id,
+                )
+            ).first()
+        return None if row is None else _job_from_row(row._mapping)
 
     def discard_unpublished(self, job_id: uuid.UUID) -> None:
         """Delete a job whose first message never reached the broker (nothing is left)."""
@@ -233,124 +124,6 @@ class JobStore:
                 return 0
             # Events and messages go with their job (ON DELETE CASCADE).
             return connection.execute(delete(jobs).where(jobs.c.id.in_(expired))).rowcount
-
-    # -- the lifecycle ---------------------------------------------------------------
-
-    def apply(self, transitions: Sequence[Transition]) -> list[bool]:
-        """Apply transitions in one transaction; each reports whether it moved its job."""
-        applied: list[bool] = []
-        with self._write() as connection:
-            for transition in transitions:
-                applied.append(self._apply_one(connection, transition) is not None)
-        return applied
-
-    def claim(self, transition: Transition) -> Claim | None:
-        """Apply a Processing transition; None means "do not run it" (finished, or running
-        elsewhere, or an older attempt)."""
-        if transition.status is not JobStatus.PROCESSING:
-            raise ValueError("a claim is a Processing transition")
-        with self._write() as connection:
-            row = self._apply_one(connection, transition)
-        if row is None:
-            return None
-        return Claim(
-            job_id=transition.job_id,
-            attempt=transition.attempt,
-            identity=row.identity,
-            organization=row.organization,
-        )
-
-    def _apply_one(self, connection: Connection, transition: Transition) -> Any:
-        attempt = transition.attempt
-        same_attempt = jobs.c.attempt == attempt
-        newer_attempt = and_(jobs.c.attempt < attempt, jobs.c.status < TERMINAL_RANK)
-        if transition.status is JobStatus.QUEUED:
-            same = and_(same_attempt, jobs.c.queued_at.is_(None))
-            status: Any = case(
-                (and_(same_attempt, jobs.c.status > int(JobStatus.QUEUED)), jobs.c.status),
-                else_=int(JobStatus.QUEUED),
-            )
-        else:
-            same = and_(same_attempt, transition.status.rank > _RANK)
-            status = int(transition.status)
-        values: dict[str, Any] = {
-            name: case(
-                (jobs.c.attempt < attempt, literal(reset, jobs.c[name].type)), else_=jobs.c[name]
-            )
-            for name, reset in _PER_ATTEMPT_RESET.items()
-        }
-        values.update(_transition_values(transition))
-        values["status"] = status
-        values["attempt"] = attempt
-        # a late Queued must not move the update time back
-        at = literal(transition.at, jobs.c.updated_at.type)
-        values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
-        statement = (
-            update(jobs)
-            .where(jobs.c.id == transition.job_id, or_(newer_attempt, same))
-            .values(values)
-            .returning(jobs.c.identity, jobs.c.organization)
-        )
-        row = connection.execute(statement).first()
-        if row is not None:
-            connection.execute(
-                insert(events).values(
-                    job_id=transition.job_id,
-                    at=transition.at,
-                    status=int(transition.status),
-                    attempt=attempt,
-                    worker_id=transition.worker_id,
-                    message=transition.message,
-                )
-            )
-        return row
-
-    def report(
-        self,
-        job_id: uuid.UUID,
-        attempt: int,
-        now: datetime,
-        *,
-        percent: int | None = None,
-        status_text: str | None = None,
-    ) -> bool:
-        """Store progress of a running attempt; False when it is no longer running."""
-        values: dict[str, Any] = {"updated_at": now}
-        if percent is not None:
-            values["percent"] = percent
-        if status_text is not None:
-            values["status_text"] = status_text
-        with self._write() as connection:
-            return bool(
-                connection.execute(
-                    update(jobs)
-                    .where(
-                        jobs.c.id == job_id,
-                        jobs.c.attempt == attempt,
-                        jobs.c.status == int(JobStatus.PROCESSING),
-                    )
-                    .values(values)
-                ).rowcount
-            )
-
-    def add_message(
-        self, job_id: uuid.UUID, attempt: int, now: datetime, level: str, text: str
-    ) -> None:
-        """Append a user message to a job."""
-        with self._write() as connection:
-            connection.execute(
-                insert(messages).values(
-                    job_id=job_id, attempt=attempt, at=now, level=level, text=text
-                )
-            )
-
-    def cancel_requested(self, job_id: uuid.UUID) -> bool:
-        """Whether someone asked this job to stop."""
-        with self._read() as connection:
-            value = connection.execute(
-                select(jobs.c.cancel_requested_at).where(jobs.c.id == job_id)
-            ).scalar_one_or_none()
-        return value is not None
 
     def request_cancel(
         self, job_id: uuid.UUID, *, now: datetime, actor: str | None, cancel_running: bool
@@ -407,7 +180,7 @@ class JobStore:
         None means the job was not finished at ``attempt`` any more. A key now held by
         another active job raises KeyConflict.
         """
-        values: dict[str, Any] = dict(_PER_ATTEMPT_RESET)
+        values: dict[str, Any] = dict(PER_ATTEMPT_RESET)
         values.update(
             status=int(JobStatus.CREATED),
             attempt=attempt + 1,
@@ -437,7 +210,7 @@ class JobStore:
                     )
                 )
         except IntegrityError as exc:
-            if _holds_key(exc):
+            if holds_key(exc.orig):
                 job = self.get(job_id)
                 raise KeyConflict(job.job_type, job.key or "") from exc
             raise StorageError(f"could not rerun the job: {exc.orig}") from exc
@@ -581,40 +354,6 @@ class JobStore:
                 TypeStatistics(job_type=row.job_type, status=JobStatus(row.status), count=row.n)
                 for row in connection.execute(statement)
             ]
-
-
-def _holds_key(exc: IntegrityError) -> bool:
-    """Whether the violated constraint is the one-active-job-per-key index.
-
-    PostgreSQL names the index; SQLite names its columns.
-    """
-    text = str(exc.orig)
-    return "uq_jobs_active_key" in text or "jobs.concurrency_key" in text
-
-
-def _transition_values(transition: Transition) -> dict[str, Any]:
-    """The columns a transition sets besides status, attempt and the update time."""
-    status = transition.status
-    values: dict[str, Any] = {}
-    if transition.message is not None:
-        values["status_text"] = transition.message
-    if status is JobStatus.QUEUED:
-        values["queued_at"] = transition.at
-    elif status is JobStatus.PROCESSING:
-        values["started_at"] = transition.at
-        values["worker_id"] = transition.worker_id
-    else:
-        values["completed_at"] = transition.at
-        if transition.worker_id is not None:
-            values["worker_id"] = transition.worker_id
-    if status is JobStatus.COMPLETED:
-        values["percent"] = 100
-        values["result"] = transition.result
-    if status is JobStatus.COMPLETED_WITH_ERRORS and transition.error is not None:
-        values["error_type"] = transition.error.type
-        values["error_message"] = transition.error.message
-        values["error_traceback"] = transition.error.traceback
-    return values
 
 
 def _event_from_row(row: RowMapping) -> JobEvent:

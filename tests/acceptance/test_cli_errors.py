@@ -83,7 +83,8 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_bad_input_prints_one_line_exits_with_its_code_and_writes_nothing(
     case: Case, settings: Settings, manager: JobManager, engine: Engine
 ) -> None:
-    manager.start_job("diagnostics.sleep", {"steps": 1})  # a job already there, left Queued
+    job = manager.start_job("diagnostics.sleep", {"steps": 1})  # a job already there, Queued
+    manager.get_job(job.id)  # its deferred Queued write is in: reads settle them first
     before = _rows(engine)
     env = settings_env(settings)
     if case.database_down:

@@ -36,6 +36,7 @@ from jobhub import (
     WaitTimeout,
 )
 from jobhub.clock import utcnow
+from jobhub.db.writes import NewMessage
 from jobhub.lifecycle import Transition
 from jobhub.schema import job_record
 from tests import services as svc
@@ -76,7 +77,7 @@ def run_as_worker(
 ) -> Job:
     """Move a job on as a worker would: Processing, then ``end`` if given."""
     job = manager.get_job(job_id)
-    store = manager.app.runtime.jobs
+    writes = manager.app.runtime.writes
     steps = [
         Transition(
             job_id=job_id,
@@ -90,7 +91,7 @@ def run_as_worker(
         steps.append(
             Transition(job_id=job_id, attempt=job.attempt, status=end, at=utcnow(), result=result)
         )
-    assert store.apply(steps) == [True] * len(steps)
+    assert all(applied is not None for applied in writes.write(transitions=steps))
     return manager.get_job(job_id)
 
 
@@ -461,7 +462,9 @@ def test_delete_removes_an_ended_job_with_its_events_and_messages(
 ) -> None:
     job = manager.start_job("diagnostics.echo")
     keep = manager.start_job("diagnostics.echo")
-    manager.app.runtime.jobs.add_message(job.id, 1, utcnow(), "info", "hello")
+    manager.app.runtime.writes.write(
+        messages=[NewMessage(job_id=job.id, attempt=1, at=utcnow(), level="info", text="hello")]
+    )
     manager.cancel_job(job.id)
     assert rows_of(database_url, "job_events", [job.id]) == 3
     assert rows_of(database_url, "job_messages", [job.id]) == 1

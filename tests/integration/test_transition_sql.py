@@ -1,7 +1,8 @@
 """The forward-only rule as the job store's SQL, checked against the pure rule.
 
 Every (row position x incoming transition) combination is set up on a fresh row with SQL
-and applied through ``JobStore.apply``, on PostgreSQL and on SQLite; the outcome must be
+and applied through the lifecycle write path (``PostgresWrites`` on PostgreSQL, ``SqlWrites``
+on SQLite); the outcome must be
 what ``jobhub.lifecycle.applies``/``apply`` say, with one event per applied transition.
 Also: claims of finished or already running attempts, and late duplicate signals.
 """
@@ -11,18 +12,20 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 
 from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
-from jobhub.db.job_store import JobStore
 from jobhub.db.models import JobEventRow, JobRow
+from jobhub.db.pg_writes import PostgresWrites
+from jobhub.db.writes import Applied, SqlWrites, Writes
 from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobStatus, JSONValue
 from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies
 from jobhub.lifecycle import apply as apply_rule
@@ -37,34 +40,50 @@ BACKENDS = ("postgresql", "sqlite")
 # -- a database of each backend for each test ----------------------------------------------
 
 
+@dataclass
+class Backend:
+    """A write path under test and an engine to set rows up and read them back."""
+
+    writes: Writes
+    engine: Engine
+
+    def apply(self, transitions: list[Transition]) -> list[bool]:
+        return [applied is not None for applied in self.writes.write(transitions=transitions)]
+
+    def claim(self, transition: Transition) -> Applied | None:
+        return self.writes.write(transitions=[transition])[0]
+
+
 @pytest.fixture
-def postgresql_store(database_url: str) -> Iterator[JobStore]:
-    """This test's own migrated PostgreSQL database."""
+def postgresql_store(database_url: str) -> Iterator[Backend]:
+    """This test's own migrated PostgreSQL database, written through ``PostgresWrites``."""
     engine = make_engine(Settings(database_url=database_url))
-    yield JobStore(engine)
+    writes = PostgresWrites(database_url, connect_timeout=5)
+    yield Backend(writes, engine)
+    writes.close()
     engine.dispose()
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[JobStore]:
-    """This test's own SQLite file, migrated with ``jobhub.db.migrate.upgrade``."""
+def sqlite_store(tmp_path: Path) -> Iterator[Backend]:
+    """This test's own SQLite file, migrated, written through ``SqlWrites``."""
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.sqlite3")
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    yield JobStore(engine)
+    yield Backend(SqlWrites(engine), engine)
     engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest) -> JobStore:
-    return cast(JobStore, request.getfixturevalue(f"{request.param}_store"))
+def store(request: pytest.FixtureRequest) -> Backend:
+    return cast(Backend, request.getfixturevalue(f"{request.param}_store"))
 
 
 # -- rows set up with SQL ------------------------------------------------------------------
 
 
 def insert_job(
-    store: JobStore,
+    store: Backend,
     *,
     attempt: int,
     status: JobStatus,
@@ -104,13 +123,13 @@ def insert_job(
     return job_id
 
 
-def read_row(store: JobStore, job_id: uuid.UUID) -> dict[str, Any]:
+def read_row(store: Backend, job_id: uuid.UUID) -> dict[str, Any]:
     with store.engine.connect() as connection:
         row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).one()
     return dict(row._mapping)
 
 
-def read_events(store: JobStore, job_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
+def read_events(store: Backend, job_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
     """(attempt, status, worker id) of each event of the job, oldest first."""
     statement = (
         select(EVENTS.c.attempt, EVENTS.c.status, EVENTS.c.worker_id)
@@ -121,7 +140,7 @@ def read_events(store: JobStore, job_id: uuid.UUID) -> list[tuple[int, int, str 
         return [(r.attempt, r.status, r.worker_id) for r in connection.execute(statement)]
 
 
-def count_events(store: JobStore, job_id: uuid.UUID) -> int:
+def count_events(store: Backend, job_id: uuid.UUID) -> int:
     statement = select(func.count()).select_from(EVENTS).where(EVENTS.c.job_id == job_id)
     with store.engine.connect() as connection:
         return int(connection.execute(statement).scalar_one())
@@ -141,7 +160,7 @@ def _describe(position: Position) -> str:
     return f"(attempt {position.attempt}, {position.status.label}, {queued})"
 
 
-def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: JobStore) -> None:
+def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: Backend) -> None:
     assert len(POSITIONS) * len(INCOMING) == 360
     mismatches: list[str] = []
     for current, (attempt, status) in itertools.product(POSITIONS, INCOMING):
@@ -173,7 +192,7 @@ def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: JobStor
     assert not mismatches, f"{len(mismatches)} disagreements:\n" + "\n".join(mismatches)
 
 
-def test_batch_of_transitions_applies_in_order_in_one_call(store: JobStore) -> None:
+def test_batch_of_transitions_applies_in_order_in_one_call(store: Backend) -> None:
     job_id = insert_job(store, attempt=1, status=JobStatus.CREATED, queued=False)
     steps = [
         Transition(job_id=job_id, attempt=1, status=JobStatus.QUEUED, at=LATER),
@@ -195,7 +214,7 @@ def test_batch_of_transitions_applies_in_order_in_one_call(store: JobStore) -> N
 # -- claims ----------------------------------------------------------------------------------
 
 
-def test_claim_of_a_queued_job_starts_it_and_reports_who_submitted_it(store: JobStore) -> None:
+def test_claim_of_a_queued_job_starts_it_and_reports_who_submitted_it(store: Backend) -> None:
     job_id = insert_job(store, attempt=1, status=JobStatus.QUEUED, queued=True)
 
     claim = store.claim(
@@ -215,7 +234,7 @@ def test_claim_of_a_queued_job_starts_it_and_reports_who_submitted_it(store: Job
 @pytest.mark.parametrize("terminal", sorted(TERMINAL_STATUSES), ids=lambda s: s.label)
 @pytest.mark.parametrize("attempt", [1, 2], ids=["same-attempt", "newer-attempt"])
 def test_claim_of_a_finished_job_is_refused_and_changes_nothing(
-    store: JobStore, terminal: JobStatus, attempt: int
+    store: Backend, terminal: JobStatus, attempt: int
 ) -> None:
     job_id = insert_job(store, attempt=1, status=terminal, queued=True, worker_id="w0")
     before = read_row(store, job_id)
@@ -232,7 +251,7 @@ def test_claim_of_a_finished_job_is_refused_and_changes_nothing(
 
 
 def test_duplicate_delivery_cannot_claim_a_job_already_processing_at_that_attempt(
-    store: JobStore,
+    store: Backend,
 ) -> None:
     job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True, worker_id="w1")
     before = read_row(store, job_id)
@@ -248,14 +267,19 @@ def test_duplicate_delivery_cannot_claim_a_job_already_processing_at_that_attemp
     assert count_events(store, job_id) == 0
 
 
-def test_claim_rejects_a_transition_that_is_not_processing(store: JobStore) -> None:
-    job_id = insert_job(store, attempt=1, status=JobStatus.QUEUED, queued=True)
-    with pytest.raises(ValueError, match="Processing"):
-        store.claim(Transition(job_id=job_id, attempt=1, status=JobStatus.COMPLETED, at=LATER))
-    assert read_row(store, job_id)["status"] == int(JobStatus.QUEUED)
+def test_applied_transition_reports_the_status_it_carried(store: Backend) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+
+    applied = store.claim(
+        Transition(job_id=job_id, attempt=1, status=JobStatus.COMPLETED, at=LATER, result=[1])
+    )
+
+    assert applied is not None
+    assert applied.status is JobStatus.COMPLETED
+    assert read_row(store, job_id)["result"] == [1]
 
 
-def test_late_duplicate_processing_after_completed_changes_nothing(store: JobStore) -> None:
+def test_late_duplicate_processing_after_completed_changes_nothing(store: Backend) -> None:
     job_id = insert_job(
         store,
         attempt=1,

@@ -1,0 +1,317 @@
+"""The lifecycle write path on PostgreSQL: lean statements on one reused connection.
+
+Each process keeps one psycopg connection for it (reconnected once if it breaks), with
+server-side prepared statements. A group of transitions is one ``UPDATE ... FROM
+unnest(...)`` whose WHERE clause is the forward-only rule and whose CTE appends the
+event rows, so a batch of any size is one statement and one commit. No ORM, no
+statement building per call: the SQL below is all there is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import Jsonb
+
+from jobhub.db.writes import Applied, NewJob, NewMessage, Progress, holds_key
+from jobhub.errors import KeyConflict, SchemaOutOfDate, StorageError, StorageUnavailable
+from jobhub.jobs import JobStatus
+from jobhub.lifecycle import Transition
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CREATE = """
+WITH job AS (
+    INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
+                      organization, client_request_id, concurrency_key, status, percent, attempt,
+                      can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
+                      modified_by)
+    VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
+            %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
+            0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
+            %(purge_at)s, %(created_by)s, %(created_by)s)
+    ON CONFLICT (organization, client_request_id) DO NOTHING
+    RETURNING id, created_at
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt) SELECT id, created_at, 0, 1 FROM job
+)
+SELECT id FROM job
+"""
+
+# The forward-only rule (jobhub.lifecycle) for a batch: t.* is the transition, j.* the row
+# before it. "newer" means the transition belongs to a later attempt than the row.
+TRANSITIONS = """
+WITH t AS (
+    SELECT * FROM unnest(%s::uuid[], %s::int[], %s::smallint[], %s::timestamptz[], %s::text[],
+                         %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::text[])
+        AS t(id, attempt, status, at, worker_id, message, result, error_type, error_message,
+             error_traceback)
+), moved AS (
+    UPDATE jobs j SET
+        status = CASE WHEN t.status = 1 AND j.attempt = t.attempt AND j.status > 1
+                      THEN j.status ELSE t.status END,
+        attempt = t.attempt,
+        updated_at = GREATEST(j.updated_at, t.at),
+        queued_at = CASE WHEN t.status = 1 THEN t.at
+                         WHEN j.attempt < t.attempt THEN NULL ELSE j.queued_at END,
+        started_at = CASE WHEN t.status = 2 THEN t.at
+                          WHEN j.attempt < t.attempt THEN NULL ELSE j.started_at END,
+        completed_at = CASE WHEN t.status >= 3 THEN t.at
+                            WHEN j.attempt < t.attempt THEN NULL ELSE j.completed_at END,
+        worker_id = CASE WHEN t.status = 2 OR (t.status >= 3 AND t.worker_id IS NOT NULL)
+                         THEN t.worker_id
+                         WHEN j.attempt < t.attempt THEN NULL ELSE j.worker_id END,
+        percent = CASE WHEN t.status = 3 THEN 100
+                       WHEN j.attempt < t.attempt THEN 0 ELSE j.percent END,
+        status_text = CASE WHEN t.message IS NOT NULL THEN t.message
+                           WHEN j.attempt < t.attempt THEN NULL ELSE j.status_text END,
+        result = CASE WHEN t.status = 3 THEN t.result
+                      WHEN j.attempt < t.attempt THEN NULL ELSE j.result END,
+        error_type = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL THEN t.error_type
+                          WHEN j.attempt < t.attempt THEN NULL ELSE j.error_type END,
+        error_message = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL THEN t.error_message
+                             WHEN j.attempt < t.attempt THEN NULL ELSE j.error_message END,
+        error_traceback = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL
+                               THEN t.error_traceback
+                               WHEN j.attempt < t.attempt THEN NULL ELSE j.error_traceback END
+    FROM t
+    WHERE j.id = t.id AND (
+        (j.attempt < t.attempt AND j.status < 3)
+        OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
+                                           ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
+    RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
+              j.organization
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
+    SELECT id, at, status, attempt, worker_id, message FROM moved
+)
+SELECT id, status, identity, organization FROM moved
+"""
+
+PROGRESS = """
+UPDATE jobs j SET
+    percent = COALESCE(p.percent, j.percent),
+    status_text = COALESCE(p.status_text, j.status_text),
+    updated_at = GREATEST(j.updated_at, p.at)
+FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[], %s::smallint[], %s::text[])
+    AS p(id, attempt, at, percent, status_text)
+WHERE j.id = p.id AND j.attempt = p.attempt AND j.status = 2
+"""
+
+MESSAGES = """
+INSERT INTO job_messages (job_id, attempt, at, level, text)
+SELECT id, attempt, at, level, text
+FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[], %s::text[], %s::text[])
+    WITH ORDINALITY AS m(id, attempt, at, level, text, n)
+ORDER BY n
+"""
+
+CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
+
+
+class PostgresWrites:
+    """The ``Writes`` of one process on PostgreSQL (thread-safe; one connection)."""
+
+    def __init__(self, url: str, *, connect_timeout: float) -> None:
+        self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._connect_timeout = max(1, int(connect_timeout))
+        self._lock = threading.Lock()
+        self._connection: psycopg.Connection[Any] | None = None
+        self._pid = os.getpid()
+
+    def create(self, job: NewJob) -> bool:
+        params = {
+            "id": job.id,
+            "job_type": job.job_type,
+            "category": job.category,
+            "subcategory": job.subcategory,
+            "description": job.description,
+            "parameters": Jsonb(dict(job.parameters)),
+            "identity": job.identity,
+            "organization": job.organization,
+            "client_request_id": job.client_request_id,
+            "key": job.key,
+            "can_cancel": job.can_cancel,
+            "can_rerun": job.can_rerun,
+            "created_at": job.created_at,
+            "purge_at": job.purge_at,
+            "created_by": job.created_by,
+        }
+        try:
+            row = self._run(lambda c: c.execute(CREATE, params, prepare=True).fetchone())
+        except pg_errors.UniqueViolation as exc:
+            if job.key is not None and holds_key(exc.diag.constraint_name or exc):
+                raise KeyConflict(job.job_type, job.key) from exc
+            if exc.diag.constraint_name == "pk_jobs":
+                return True  # a retry after a lost reply: our own insert had landed
+            raise StorageError(f"could not record the job: {exc}") from exc
+        return row is not None
+
+    def write(
+        self,
+        transitions: Sequence[Transition] = (),
+        progress: Sequence[Progress] = (),
+        messages: Sequence[NewMessage] = (),
+    ) -> list[Applied | None]:
+        waves = _waves(transitions)
+        if not progress and not messages and len(waves) <= 1:
+            if not waves:
+                return []
+            return self._run(lambda c: _transitions(c, waves[0]))  # one statement, one commit
+
+        def everything(connection: psycopg.Connection[Any]) -> list[Applied | None]:
+            with connection.transaction():
+                if messages:
+                    connection.execute(MESSAGES, _message_columns(messages), prepare=True)
+                if progress:
+                    connection.execute(PROGRESS, _progress_columns(progress), prepare=True)
+                found: dict[int, Applied | None] = {}
+                for wave in waves:
+                    for index, applied in zip(
+                        wave.keys(), _transitions(connection, wave), strict=True
+                    ):
+                        found[index] = applied
+                return [found[index] for index in range(len(transitions))]
+
+        return self._run(everything)
+
+    def cancel_requested(self, job_id: uuid.UUID) -> bool:
+        row = self._run(lambda c: c.execute(CANCEL_REQUESTED, (job_id,), prepare=True).fetchone())
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
+
+    # -- the connection ------------------------------------------------------------------
+
+    def _run(self, action: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``action`` on this process's connection; reconnect once if it was broken.
+
+        Every statement here is safe to repeat: transitions are guarded by the forward-only
+        rule, a repeated Created insert finds its own row.
+        """
+        with self._lock, _translated():
+            for tries_left in (1, 0):
+                connection = self._connect()
+                try:
+                    return action(connection)
+                except psycopg.OperationalError:
+                    if not connection.broken or not tries_left:
+                        raise
+                    logger.warning("database connection lost; reconnecting")
+                    self._connection = None
+            raise AssertionError("unreachable")
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        if self._pid != os.getpid():  # forked: the parent owns that socket
+            self._connection, self._pid = None, os.getpid()
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=self._connect_timeout,
+                application_name="jobhub",
+            )
+        return self._connection
+
+
+def _transitions(
+    connection: psycopg.Connection[Any], wave: dict[int, Transition]
+) -> list[Applied | None]:
+    """One UPDATE for transitions of distinct jobs; what each moved, in order."""
+    batch = list(wave.values())
+    rows = connection.execute(TRANSITIONS, _transition_columns(batch), prepare=True).fetchall()
+    moved = {row[0]: row for row in rows}
+    result: list[Applied | None] = []
+    for transition in batch:
+        row = moved.get(transition.job_id)
+        result.append(
+            None
+            if row is None
+            else Applied(
+                job_id=transition.job_id,
+                attempt=transition.attempt,
+                status=JobStatus(row[1]),
+                identity=row[2],
+                organization=row[3],
+            )
+        )
+    return result
+
+
+def _waves(transitions: Sequence[Transition]) -> list[dict[int, Transition]]:
+    """Split into groups with each job at most once (one UPDATE moves a row once)."""
+    waves: list[dict[int, Transition]] = []
+    seen: list[set[uuid.UUID]] = []
+    for index, transition in enumerate(transitions):
+        free = next((n for n, ids in enumerate(seen) if transition.job_id not in ids), None)
+        if free is None:
+            waves.append({})
+            seen.append(set())
+            free = len(waves) - 1
+        waves[free][index] = transition
+        seen[free].add(transition.job_id)
+    return waves
+
+
+def _transition_columns(batch: Sequence[Transition]) -> tuple[list[Any], ...]:
+    return (
+        [t.job_id for t in batch],
+        [t.attempt for t in batch],
+        [int(t.status) for t in batch],
+        [t.at for t in batch],
+        [t.worker_id for t in batch],
+        [t.message for t in batch],
+        [Jsonb(t.result) if t.status is JobStatus.COMPLETED else None for t in batch],
+        [t.error.type if t.error else None for t in batch],
+        [t.error.message if t.error else None for t in batch],
+        [t.error.traceback if t.error else None for t in batch],
+    )
+
+
+def _progress_columns(batch: Sequence[Progress]) -> tuple[list[Any], ...]:
+    return (
+        [p.job_id for p in batch],
+        [p.attempt for p in batch],
+        [p.at for p in batch],
+        [p.percent for p in batch],
+        [p.status_text for p in batch],
+    )
+
+
+def _message_columns(batch: Sequence[NewMessage]) -> tuple[list[Any], ...]:
+    return (
+        [m.job_id for m in batch],
+        [m.attempt for m in batch],
+        [m.at for m in batch],
+        [m.level for m in batch],
+        [m.text for m in batch],
+    )
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """psycopg errors as jobhub's (unique violations pass: the caller knows their meaning)."""
+    try:
+        yield
+    except pg_errors.UniqueViolation:
+        raise
+    except pg_errors.UndefinedTable as exc:
+        raise SchemaOutOfDate() from exc
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        raise StorageUnavailable(f"database unavailable: {first}") from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"database error: {exc}") from exc
