@@ -23,8 +23,8 @@ from jobhub.definitions import JobDefinition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
 from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
 from jobhub.lifecycle import Transition
+from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
 from jobhub.runtime import Runtime
-from jobhub.task import ATTEMPT_HEADER, QUEUED_AT_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Dispatcher:
             purge_at=now + runtime.settings.retention,
             created_by=created_by or spec.identity,
         )
-        if not runtime.writes.create(new):
+        if not runtime.relaxed_writes.create(new):
             existing = runtime.jobs.by_client_request(
                 spec.organization, spec.client_request_id or ""
             )
@@ -87,8 +87,10 @@ class Dispatcher:
                 raise DispatchError("the earlier job of this client request id just vanished")
             logger.info("idempotent repeat", extra={"job_id": str(existing.id), "action": "repeat"})
             return existing
+        extra = dict(options or {})
+        extra["headers"] = {**(extra.get("headers") or {}), JOB_HEADER: job_header(new)}
         try:
-            queued_at = self.publish(definition.name, new.id, 1, new.parameters, options)
+            queued_at = self.publish(definition.name, new.id, 1, new.parameters, extra)
         except DispatchError:
             runtime.jobs.discard_unpublished(new.id)
             raise

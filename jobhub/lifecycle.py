@@ -13,7 +13,8 @@ Celery's retry path, a canceller. The rule that keeps the lifecycle straight com
 
 Queued is special: the producer writes it right after publishing, and a fast worker can
 overtake it. So Queued is recorded once per attempt (its time and its event) even when
-the status has already moved on; it then leaves the status alone.
+the status has already moved on; it then leaves the status alone. A worker's claim
+carries the message's publish time and records Queued itself if nobody did.
 
 The job store compiles this same rule into the WHERE clause of its UPDATE statements; a
 test checks the SQL and these functions agree on every case.
@@ -54,6 +55,10 @@ class Transition:
     """The return value, for Completed."""
     error: JobError | None = None
     """What went wrong, for CompletedWithErrors."""
+    queued_at: datetime | None = None
+    """When the message that brought it was published. A transition that applies records
+    Queued at that time too, when its attempt has no Queued yet (its producer died before
+    writing it)."""
 
     def __post_init__(self) -> None:
         if self.status not in MOVABLE_STATUSES:
@@ -87,14 +92,27 @@ def apply(current: Position, transition: Transition) -> Position:
     """The position after ``transition``; unchanged when it does not apply."""
     if not applies(current, transition):
         return current
+    hinted = transition.queued_at is not None
     if transition.attempt > current.attempt:
         return Position(
-            transition.attempt, transition.status, transition.status is JobStatus.QUEUED
+            transition.attempt,
+            transition.status,
+            transition.status is JobStatus.QUEUED or hinted,
         )
     # A late Queued records itself but keeps the status the job already has.
     status = transition.status if transition.status.rank > current.status.rank else current.status
-    queued = current.queued_recorded or transition.status is JobStatus.QUEUED
+    queued = current.queued_recorded or transition.status is JobStatus.QUEUED or hinted
     return Position(current.attempt, status, queued)
+
+
+def records_queued(current: Position, transition: Transition) -> bool:
+    """Whether an applying transition also records its attempt's Queued (from its hint)."""
+    return (
+        transition.queued_at is not None
+        and transition.status is not JobStatus.QUEUED
+        and applies(current, transition)
+        and (transition.attempt > current.attempt or not current.queued_recorded)
+    )
 
 
 def can_rerun(status: JobStatus) -> bool:

@@ -32,6 +32,7 @@ class Runtime:
         self._jobs: JobStore | None = None
         self._types: JobTypeStore | None = None
         self._writes: Writes | None = None
+        self._relaxed_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
 
     @property
@@ -60,23 +61,44 @@ class Runtime:
 
     @property
     def writes(self) -> Writes:
-        """The lifecycle write path: the lean one on PostgreSQL, SQLAlchemy elsewhere."""
+        """The durable lifecycle write path: claims and terminal transitions.
+
+        On PostgreSQL the lean path with its own connection; SQLAlchemy elsewhere.
+        """
         if self._writes is None:
-            engine = self.engine
-            if engine.dialect.name == "postgresql":
-                self._writes = PostgresWrites(
-                    engine.url.render_as_string(hide_password=False),
-                    connect_timeout=self.settings.database_timeout,
-                )
-            else:
-                self._writes = SqlWrites(engine)
+            self._writes = self._make_writes(durable=True)
         return self._writes
+
+    @property
+    def relaxed_writes(self) -> Writes:
+        """The write path for what is repaired if a database crash loses it.
+
+        A producer's Created insert (a worker recreates the row from the message) and the
+        deferred writes (Queued is recorded again by the claim; progress is superseded)
+        commit without waiting for PostgreSQL's WAL flush: what the producer pays per job
+        is one round trip, not one disk flush. Visibility and ordering are unchanged;
+        only a crash of the database server itself (not a clean restart) can drop the
+        last fraction of a second of such commits.
+        """
+        if self._relaxed_writes is None:
+            self._relaxed_writes = self._make_writes(durable=False)
+        return self._relaxed_writes
+
+    def _make_writes(self, *, durable: bool) -> Writes:
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            return PostgresWrites(
+                engine.url.render_as_string(hide_password=False),
+                connect_timeout=self.settings.database_timeout,
+                durable=durable,
+            )
+        return SqlWrites(engine)
 
     @property
     def write_behind(self) -> WriteBehind:
         """Writes nobody waits for (Queued, progress, messages), grouped."""
         if self._write_behind is None:
-            self._write_behind = WriteBehind(self.writes)
+            self._write_behind = WriteBehind(deferred=self.relaxed_writes, durable=self.writes)
         return self._write_behind
 
     def settle(self) -> None:
@@ -88,9 +110,10 @@ class Runtime:
         if self._write_behind is not None:
             self._write_behind.close()
             self._write_behind = None
-        if self._writes is not None:
-            self._writes.close()
-            self._writes = None
+        for writes in (self._writes, self._relaxed_writes):
+            if writes is not None:
+                writes.close()
+        self._writes = self._relaxed_writes = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

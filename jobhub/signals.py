@@ -24,7 +24,8 @@ from celery.worker.request import Request
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.jobs import JobError, JobStatus
 from jobhub.lifecycle import Transition
-from jobhub.task import ATTEMPT_HEADER, JobTask, attempt_of, worker_id_of
+from jobhub.messages import ATTEMPT_HEADER, attempt_of, worker_id_of
+from jobhub.task import JobTask
 
 logger = logging.getLogger(__name__)
 

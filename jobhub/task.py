@@ -4,13 +4,15 @@ Before a body runs, the worker claims the attempt with the Processing transition
 that does not apply means the job must not run here: it was cancelled while queued, it
 already finished (a duplicate delivery), it runs elsewhere, or the message is from an
 older attempt. Such a message is acknowledged and dropped with Celery's ``Ignore``.
+
+One more case: the job's row is missing because the database crashed before the
+producer's insert reached its disk. The message carries the row (``jobhub.messages``), so
+the worker recreates it and goes on; nothing accepted is lost.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -18,48 +20,18 @@ from celery import Task
 from celery.exceptions import Ignore
 
 from jobhub.context import JobContext
-from jobhub.db.job_store import JobStore
-from jobhub.errors import JobCancelled, JobNotFound
+from jobhub.db.writes import Applied
+from jobhub.errors import JobCancelled, JobNotFound, KeyConflict
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import Transition
+from jobhub.messages import attempt_of, origin_of, queued_at_of, worker_id_of
 
 if TYPE_CHECKING:
-    from celery.app.task import Context
-
     from jobhub.celery_app import JobHubCelery
     from jobhub.definitions import JobDefinition
+    from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-ATTEMPT_HEADER = "jobhub_attempt"
-"""Message header carrying the attempt a message was published for."""
-QUEUED_AT_HEADER = "jobhub_queued_at"
-"""Message header carrying when the message was handed to the broker (ISO 8601)."""
-
-
-def attempt_of(request: Context) -> int:
-    """The attempt a delivered message belongs to.
-
-    jobhub stamps the attempt on every message it publishes; Celery's own retries copy the
-    headers and count ``retries`` up, so both add up to the attempt.
-    """
-    headers = request.headers or {}
-    base = headers.get(ATTEMPT_HEADER, getattr(request, ATTEMPT_HEADER, 1))
-    return int(base) + int(request.retries or 0)
-
-
-def queued_at_of(request: Context) -> datetime | None:
-    """When the delivered message was published, if jobhub stamped it."""
-    stamp = (request.headers or {}).get(QUEUED_AT_HEADER, getattr(request, QUEUED_AT_HEADER, None))
-    try:
-        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        return None
-
-
-def worker_id_of(request: Context) -> str:
-    """Which worker process runs it: the Celery node name and the process id."""
-    return f"{request.hostname or 'worker'}/{os.getpid()}"
 
 
 class JobTask(Task):  # type: ignore[type-arg]
@@ -75,23 +47,18 @@ class JobTask(Task):  # type: ignore[type-arg]
         job_id = UUID(request.id)
         attempt = attempt_of(request)
         worker_id = worker_id_of(request)
-        claim = [
-            Transition(
-                job_id=job_id,
-                attempt=attempt,
-                status=JobStatus.PROCESSING,
-                at=runtime.clock(),
-                worker_id=worker_id,
-            )
-        ]
-        queued_at = queued_at_of(request)
-        if queued_at is not None:  # recorded here if its producer died before writing it
-            claim.insert(
-                0, Transition(job_id=job_id, attempt=attempt, status=JobStatus.QUEUED, at=queued_at)
-            )
-        applied = runtime.writes.write(transitions=claim)[-1]
+        claim = Transition(
+            job_id=job_id,
+            attempt=attempt,
+            status=JobStatus.PROCESSING,
+            at=runtime.clock(),
+            worker_id=worker_id,
+            queued_at=queued_at_of(request),  # records Queued if its producer died first
+        )
+        applied = runtime.writes.write(transitions=[claim])[0]
         if applied is None:
-            self._explain_skip(runtime.jobs, job_id, attempt)
+            applied = self._claim_lost_row(runtime, claim, kwargs)
+        if applied is None:
             raise Ignore()
         context = JobContext(app=app, claim=applied, worker_id=worker_id, parameters=kwargs)
         try:
@@ -112,19 +79,37 @@ class JobTask(Task):  # type: ignore[type-arg]
             logger.info("job cancelled", extra={"job_id": str(job_id), "action": "cancelled"})
             raise Ignore() from None
 
-    def _explain_skip(self, store: JobStore, job_id: UUID, attempt: int) -> None:
+    def _claim_lost_row(
+        self, runtime: Runtime, claim: Transition, parameters: dict[str, Any]
+    ) -> Applied | None:
+        """Recreate a row the database lost, from the message, and claim again; or say
+        why the message is not run."""
+        job_id = claim.job_id
         try:
-            job = store.get(job_id)
+            job = runtime.jobs.get(job_id)
         except JobNotFound:
+            origin = origin_of(self.request, self.name, parameters)
+            if origin is None:
+                logger.warning(
+                    "message for an unknown job dropped",
+                    extra={"job_id": str(job_id), "action": "skip", "job_type": self.name},
+                )
+                return None
+            try:
+                runtime.writes.create(origin)
+            except KeyConflict as exc:
+                logger.error("lost job %s cannot be recreated: %s", job_id, exc)
+                return None
             logger.warning(
-                "message for an unknown job dropped",
-                extra={"job_id": str(job_id), "action": "skip", "job_type": self.name},
+                "job row was missing; recreated from its message",
+                extra={"job_id": str(job_id), "action": "recreate"},
             )
-            return
+            return runtime.writes.write(transitions=[claim])[0]
         logger.info(
             "message not run: job is %s at attempt %d (message attempt %d)",
             job.status.label,
             job.attempt,
-            attempt,
+            claim.attempt,
             extra={"job_id": str(job_id), "action": "skip"},
         )
+        return None

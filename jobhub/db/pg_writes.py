@@ -2,13 +2,15 @@
 
 Each process keeps one psycopg connection for it (reconnected once if it breaks), with
 server-side prepared statements. A group of transitions is one ``UPDATE ... FROM
-unnest(...)`` whose WHERE clause is the forward-only rule and whose CTE appends the
-event rows, so a batch of any size is one statement and one commit. No ORM, no
-statement building per call: the SQL below is all there is.
+jsonb_to_recordset(...)`` (the batch travels as one JSON parameter) whose WHERE clause is
+the forward-only rule and whose CTEs append the event rows, so a batch of any size is one
+statement and one commit. No ORM, no statement building per call: the SQL below is all
+there is.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -49,12 +51,26 @@ SELECT id FROM job
 
 # The forward-only rule (jobhub.lifecycle) for a batch: t.* is the transition, j.* the row
 # before it. "newer" means the transition belongs to a later attempt than the row.
-TRANSITIONS = """
-WITH t AS (
-    SELECT * FROM unnest(%s::uuid[], %s::int[], %s::smallint[], %s::timestamptz[], %s::text[],
-                         %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::text[])
-        AS t(id, attempt, status, at, worker_id, message, result, error_type, error_message,
-             error_traceback)
+_BATCH = """
+    SELECT * FROM jsonb_to_recordset(%s::jsonb)
+        AS t(id uuid, attempt int, status smallint, at timestamptz, worker_id text,
+             message text, result jsonb, error_type text, error_message text,
+             error_traceback text, queued_at timestamptz)
+"""
+_SINGLE = """
+    SELECT %s::uuid AS id, %s::int AS attempt, %s::smallint AS status, %s::timestamptz AS at,
+           %s::text AS worker_id, %s::text AS message, %s::jsonb AS result,
+           %s::text AS error_type, %s::text AS error_message, %s::text AS error_traceback,
+           %s::timestamptz AS queued_at
+"""
+_RULE = """
+WITH t AS ({source}), old AS (
+    -- for transitions that carry their message's publish time: the row as it is now,
+    -- locked, says whether the attempt still lacks its Queued (only these rows are locked)
+    SELECT j.id, (j.attempt < t.attempt OR j.queued_at IS NULL) AS record_queued
+    FROM jobs j JOIN t ON j.id = t.id
+    WHERE t.queued_at IS NOT NULL AND t.status <> 1
+    FOR UPDATE OF j
 ), moved AS (
     UPDATE jobs j SET
         status = CASE WHEN t.status = 1 AND j.attempt = t.attempt AND j.status > 1
@@ -62,6 +78,7 @@ WITH t AS (
         attempt = t.attempt,
         updated_at = GREATEST(j.updated_at, t.at),
         queued_at = CASE WHEN t.status = 1 THEN t.at
+                         WHEN old.record_queued IS TRUE THEN t.queued_at
                          WHEN j.attempt < t.attempt THEN NULL ELSE j.queued_at END,
         started_at = CASE WHEN t.status = 2 THEN t.at
                           WHEN j.attempt < t.attempt THEN NULL ELSE j.started_at END,
@@ -83,46 +100,66 @@ WITH t AS (
         error_traceback = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL
                                THEN t.error_traceback
                                WHEN j.attempt < t.attempt THEN NULL ELSE j.error_traceback END
-    FROM t
+    FROM t LEFT JOIN old ON old.id = t.id
     WHERE j.id = t.id AND (
         (j.attempt < t.attempt AND j.status < 3)
         OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
-              j.organization
+              j.organization, old.record_queued, t.queued_at
 ), event AS (
     INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
+    SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
+    UNION ALL
     SELECT id, at, status, attempt, worker_id, message FROM moved
 )
 SELECT id, status, identity, organization FROM moved
 """
+TRANSITIONS = _RULE.format(source=_BATCH)
+"""A batch of transitions of distinct jobs, as one JSON parameter."""
+TRANSITION = _RULE.format(source=_SINGLE)
+"""The same for one transition, its fields as plain parameters (cheaper to send)."""
 
 PROGRESS = """
 UPDATE jobs j SET
     percent = COALESCE(p.percent, j.percent),
     status_text = COALESCE(p.status_text, j.status_text),
     updated_at = GREATEST(j.updated_at, p.at)
-FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[], %s::smallint[], %s::text[])
-    AS p(id, attempt, at, percent, status_text)
+FROM jsonb_to_recordset(%s::jsonb)
+    AS p(id uuid, attempt int, at timestamptz, percent smallint, status_text text)
 WHERE j.id = p.id AND j.attempt = p.attempt AND j.status = 2
 """
 
 MESSAGES = """
 INSERT INTO job_messages (job_id, attempt, at, level, text)
 SELECT id, attempt, at, level, text
-FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[], %s::text[], %s::text[])
-    WITH ORDINALITY AS m(id, attempt, at, level, text, n)
+FROM jsonb_to_recordset(%s::jsonb)
+    AS m(n int, id uuid, attempt int, at timestamptz, level text, text text)
 ORDER BY n
 """
 
 CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
 
+SESSION_OPTIONS = (
+    "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off"
+    " -c enable_hashjoin=off -c enable_mergejoin=off"
+)
+"""Settings of the write path's own connection. Every statement above finds its rows by
+primary key; planning each execution again (PostgreSQL's choice for statements over
+``jsonb_to_recordset`` of a parameter) costs more than running it, and on a young table
+with no statistics yet the planner would pick a sequential scan. So: one generic plan,
+index only."""
+RELAXED_OPTIONS = "-c synchronous_commit=off"
+"""For writes whose loss in a PostgreSQL crash something else repairs (see ``Runtime``)."""
+
 
 class PostgresWrites:
     """The ``Writes`` of one process on PostgreSQL (thread-safe; one connection)."""
 
-    def __init__(self, url: str, *, connect_timeout: float) -> None:
+    def __init__(self, url: str, *, connect_timeout: float, durable: bool = True) -> None:
+        """``durable=False`` commits without waiting for the WAL flush (see ``Runtime``)."""
         self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._options = SESSION_OPTIONS if durable else f"{SESSION_OPTIONS} {RELAXED_OPTIONS}"
         self._connect_timeout = max(1, int(connect_timeout))
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[Any] | None = None
@@ -169,18 +206,17 @@ class PostgresWrites:
             return self._run(lambda c: _transitions(c, waves[0]))  # one statement, one commit
 
         def everything(connection: psycopg.Connection[Any]) -> list[Applied | None]:
-            with connection.transaction():
+            # One transaction, sent as one pipeline: one round trip whatever the count.
+            with connection.pipeline(), connection.transaction():
                 if messages:
                     connection.execute(MESSAGES, _message_columns(messages), prepare=True)
                 if progress:
                     connection.execute(PROGRESS, _progress_columns(progress), prepare=True)
+                sent = [(wave, _send_transitions(connection, wave)) for wave in waves]
                 found: dict[int, Applied | None] = {}
-                for wave in waves:
-                    for index, applied in zip(
-                        wave.keys(), _transitions(connection, wave), strict=True
-                    ):
-                        found[index] = applied
-                return [found[index] for index in range(len(transitions))]
+                for wave, cursor in sent:
+                    found.update(zip(wave.keys(), _moved(wave, cursor), strict=True))
+            return [found[index] for index in range(len(transitions))]
 
         return self._run(everything)
 
@@ -223,19 +259,26 @@ class PostgresWrites:
                 autocommit=True,
                 connect_timeout=self._connect_timeout,
                 application_name="jobhub",
+                options=self._options,
             )
         return self._connection
 
 
-def _transitions(
+def _send_transitions(
     connection: psycopg.Connection[Any], wave: dict[int, Transition]
-) -> list[Applied | None]:
-    """One UPDATE for transitions of distinct jobs; what each moved, in order."""
-    batch = list(wave.values())
-    rows = connection.execute(TRANSITIONS, _transition_columns(batch), prepare=True).fetchall()
-    moved = {row[0]: row for row in rows}
+) -> psycopg.Cursor[Any]:
+    """Send one UPDATE for transitions of distinct jobs (results are read later)."""
+    if len(wave) == 1:
+        (one,) = wave.values()
+        return connection.execute(TRANSITION, _transition_params(one), prepare=True)
+    return connection.execute(TRANSITIONS, _transition_columns(list(wave.values())), prepare=True)
+
+
+def _moved(wave: dict[int, Transition], cursor: psycopg.Cursor[Any]) -> list[Applied | None]:
+    """What each transition of ``wave`` moved, in order, from its UPDATE's rows."""
+    moved = {row[0]: row for row in cursor.fetchall()}
     result: list[Applied | None] = []
-    for transition in batch:
+    for transition in wave.values():
         row = moved.get(transition.job_id)
         result.append(
             None
@@ -249,6 +292,12 @@ def _transitions(
             )
         )
     return result
+
+
+def _transitions(
+    connection: psycopg.Connection[Any], wave: dict[int, Transition]
+) -> list[Applied | None]:
+    return _moved(wave, _send_transitions(connection, wave))
 
 
 def _waves(transitions: Sequence[Transition]) -> list[dict[int, Transition]]:
@@ -266,38 +315,79 @@ def _waves(transitions: Sequence[Transition]) -> list[dict[int, Transition]]:
     return waves
 
 
-def _transition_columns(batch: Sequence[Transition]) -> tuple[list[Any], ...]:
+def _transition_params(t: Transition) -> tuple[Any, ...]:
+    error = t.error
     return (
-        [t.job_id for t in batch],
-        [t.attempt for t in batch],
-        [int(t.status) for t in batch],
-        [t.at for t in batch],
-        [t.worker_id for t in batch],
-        [t.message for t in batch],
-        [Jsonb(t.result) if t.status is JobStatus.COMPLETED else None for t in batch],
-        [t.error.type if t.error else None for t in batch],
-        [t.error.message if t.error else None for t in batch],
-        [t.error.traceback if t.error else None for t in batch],
+        t.job_id,
+        t.attempt,
+        int(t.status),
+        t.at,
+        t.worker_id,
+        t.message,
+        Jsonb(t.result) if t.status is JobStatus.COMPLETED else None,
+        error.type if error else None,
+        error.message if error else None,
+        error.traceback if error else None,
+        t.queued_at,
     )
 
 
-def _progress_columns(batch: Sequence[Progress]) -> tuple[list[Any], ...]:
+def _transition_columns(batch: Sequence[Transition]) -> tuple[str]:
+    """A batch as the one JSON parameter ``jsonb_to_recordset`` reads (cheapest to send)."""
     return (
-        [p.job_id for p in batch],
-        [p.attempt for p in batch],
-        [p.at for p in batch],
-        [p.percent for p in batch],
-        [p.status_text for p in batch],
+        json.dumps(
+            [
+                {
+                    "id": str(t.job_id),
+                    "attempt": t.attempt,
+                    "status": int(t.status),
+                    "at": t.at.isoformat(),
+                    "worker_id": t.worker_id,
+                    "message": t.message,
+                    "result": t.result if t.status is JobStatus.COMPLETED else None,
+                    "error_type": t.error.type if t.error else None,
+                    "error_message": t.error.message if t.error else None,
+                    "error_traceback": t.error.traceback if t.error else None,
+                    "queued_at": t.queued_at.isoformat() if t.queued_at else None,
+                }
+                for t in batch
+            ]
+        ),
     )
 
 
-def _message_columns(batch: Sequence[NewMessage]) -> tuple[list[Any], ...]:
+def _progress_columns(batch: Sequence[Progress]) -> tuple[str]:
     return (
-        [m.job_id for m in batch],
-        [m.attempt for m in batch],
-        [m.at for m in batch],
-        [m.level for m in batch],
-        [m.text for m in batch],
+        json.dumps(
+            [
+                {
+                    "id": str(p.job_id),
+                    "attempt": p.attempt,
+                    "at": p.at.isoformat(),
+                    "percent": p.percent,
+                    "status_text": p.status_text,
+                }
+                for p in batch
+            ]
+        ),
+    )
+
+
+def _message_columns(batch: Sequence[NewMessage]) -> tuple[str]:
+    return (
+        json.dumps(
+            [
+                {
+                    "n": n,
+                    "id": str(m.job_id),
+                    "attempt": m.attempt,
+                    "at": m.at.isoformat(),
+                    "level": m.level,
+                    "text": m.text,
+                }
+                for n, m in enumerate(batch)
+            ]
+        ),
     )
 
 

@@ -46,8 +46,18 @@ class _Pending:
 class WriteBehind:
     """Groups one process's unawaited writes; ``flush`` makes them durable now."""
 
-    def __init__(self, writes: Writes, *, delay: float = 0.005, max_pending: int = 100_000) -> None:
-        self._writes = writes
+    def __init__(
+        self,
+        *,
+        deferred: Writes,
+        durable: Writes,
+        delay: float = 0.005,
+        max_pending: int = 100_000,
+    ) -> None:
+        """``deferred`` writes the groups in the background; ``durable`` serves
+        ``write_now``, whose transitions must be on disk when it returns."""
+        self._deferred = deferred
+        self._durable = durable
         self._delay = delay
         self._max_pending = max_pending
         self._lock = threading.Condition()
@@ -123,7 +133,7 @@ class WriteBehind:
             pending, self._pending = self._pending, _Pending()
             taken = len(pending)
         try:
-            applied = self._writes.write(
+            applied = self._durable.write(
                 transitions=[*pending.transitions, *transitions],
                 progress=list(pending.progress.values()),
                 messages=pending.messages,
@@ -160,7 +170,7 @@ class WriteBehind:
                 pending, self._pending = self._pending, _Pending()
                 taken = len(pending)
             try:
-                self._writes.write(
+                self._deferred.write(
                     transitions=pending.transitions,
                     progress=list(pending.progress.values()),
                     messages=pending.messages,

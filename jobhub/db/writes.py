@@ -318,6 +318,9 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         for name, reset in PER_ATTEMPT_RESET.items()
     }
     values.update(_transition_values(transition))
+    record_queued = _missing_queued(connection, transition)
+    if record_queued:
+        values["queued_at"] = literal(transition.queued_at, jobs.c.queued_at.type)
     values["status"] = status
     values["attempt"] = attempt
     # a late Queued must not move the update time back
@@ -332,6 +335,15 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
     row = connection.execute(statement).first()
     if row is None:
         return None
+    if record_queued:
+        connection.execute(
+            insert(events).values(
+                job_id=transition.job_id,
+                at=transition.queued_at,
+                status=int(JobStatus.QUEUED),
+                attempt=attempt,
+            )
+        )
     connection.execute(
         insert(events).values(
             job_id=transition.job_id,
@@ -349,6 +361,18 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         identity=row.identity,
         organization=row.organization,
     )
+
+
+def _missing_queued(connection: Connection, transition: Transition) -> bool:
+    """Whether a transition with a publish time must record its attempt's Queued too."""
+    if transition.queued_at is None or transition.status is JobStatus.QUEUED:
+        return False
+    row = connection.execute(
+        select(jobs.c.attempt, jobs.c.queued_at)
+        .where(jobs.c.id == transition.job_id)
+        .with_for_update()
+    ).first()
+    return row is not None and (row.attempt < transition.attempt or row.queued_at is None)
 
 
 def _transition_values(transition: Transition) -> dict[str, Any]:

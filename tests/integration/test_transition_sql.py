@@ -23,17 +23,19 @@ from sqlalchemy import Engine, Table, func, insert, select
 from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
-from jobhub.db.models import JobEventRow, JobRow
+from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.db.pg_writes import PostgresWrites
-from jobhub.db.writes import Applied, SqlWrites, Writes
-from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobStatus, JSONValue
-from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies
+from jobhub.db.writes import Applied, NewMessage, SqlWrites, Writes
+from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobError, JobStatus, JSONValue
+from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies, records_queued
 from jobhub.lifecycle import apply as apply_rule
 
 JOBS = cast(Table, JobRow.__table__)
 EVENTS = cast(Table, JobEventRow.__table__)
+MESSAGES = cast(Table, JobMessageRow.__table__)
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
+PUBLISHED = T0 + timedelta(minutes=4)
 BACKENDS = ("postgresql", "sqlite")
 
 
@@ -152,7 +154,12 @@ POSITIONS = [
     Position(attempt, status, queued)
     for attempt, status, queued in itertools.product((1, 2), sorted(STORED_STATUSES), (False, True))
 ]
-INCOMING = list(itertools.product((1, 2, 3), sorted(MOVABLE_STATUSES)))
+INCOMING = [
+    (attempt, status, hinted)
+    for attempt, status in itertools.product((1, 2, 3), sorted(MOVABLE_STATUSES))
+    for hinted in ((False, True) if status is not JobStatus.QUEUED else (False,))
+]
+"""(attempt, status, whether it carries its message's publish time)."""
 
 
 def _describe(position: Position) -> str:
@@ -160,10 +167,14 @@ def _describe(position: Position) -> str:
     return f"(attempt {position.attempt}, {position.status.label}, {queued})"
 
 
-def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: Backend) -> None:
-    assert len(POSITIONS) * len(INCOMING) == 360
-    mismatches: list[str] = []
-    for current, (attempt, status) in itertools.product(POSITIONS, INCOMING):
+@pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "one-batch"])
+def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(
+    store: Backend, together: bool
+) -> None:
+    """Each combination alone (one-row statement) and all at once (one batch statement)."""
+    assert len(POSITIONS) * len(INCOMING) == 648
+    cases = []
+    for current, (attempt, status, hinted) in itertools.product(POSITIONS, INCOMING):
         job_id = insert_job(
             store,
             attempt=current.attempt,
@@ -171,24 +182,42 @@ def test_sql_guard_agrees_with_the_pure_rule_on_every_combination(store: Backend
             queued=current.queued_recorded,
         )
         transition = Transition(
-            job_id=job_id, attempt=attempt, status=status, at=LATER, worker_id="w1"
+            job_id=job_id,
+            attempt=attempt,
+            status=status,
+            at=LATER,
+            worker_id="w1",
+            queued_at=PUBLISHED if hinted else None,
         )
+        cases.append((current, transition))
+    transitions = [transition for _, transition in cases]
+    if together:
+        outcomes = store.apply(transitions)
+    else:
+        outcomes = [store.apply([transition])[0] for transition in transitions]
+
+    mismatches: list[str] = []
+    for (current, transition), applied in zip(cases, outcomes, strict=True):
+        attempt, status = transition.attempt, transition.status
         expected_applied = applies(current, transition)
         expected = apply_rule(current, transition)
-
-        (applied,) = store.apply([transition])
-
-        row = read_row(store, job_id)
+        expected_queued = records_queued(current, transition)
+        row = read_row(store, transition.job_id)
         got = Position(row["attempt"], JobStatus(row["status"]), row["queued_at"] is not None)
-        events = read_events(store, job_id)
+        events = read_events(store, transition.job_id)
         expected_events = [(attempt, int(status), "w1")] if expected_applied else []
-        case = f"{_describe(current)} + {status.label}@{attempt}"
+        if expected_queued:
+            expected_events.insert(0, (attempt, int(JobStatus.QUEUED), None))
+        hinted = " hinted" if transition.queued_at else ""
+        case = f"{_describe(current)} + {status.label}@{attempt}{hinted}"
         if applied != expected_applied:
             mismatches.append(f"{case}: applied={applied}, rule says {expected_applied}")
         if got != expected:
             mismatches.append(f"{case}: row is {_describe(got)}, rule says {_describe(expected)}")
         if events != expected_events:
             mismatches.append(f"{case}: events {events}, expected {expected_events}")
+        if expected_queued and row["queued_at"] != PUBLISHED:
+            mismatches.append(f"{case}: queued_at {row['queued_at']}, expected the hint")
     assert not mismatches, f"{len(mismatches)} disagreements:\n" + "\n".join(mismatches)
 
 
@@ -311,3 +340,58 @@ def test_late_duplicate_processing_after_completed_changes_nothing(store: Backen
     assert after["result"] == {"done": True}
     assert after == before
     assert count_events(store, job_id) == 0
+
+
+def test_one_batch_carries_each_job_its_own_result_error_and_text(store: Backend) -> None:
+    done = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+    failed = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+    error = JobError(type="ValueError", message="bad", traceback="Traceback ...")
+
+    outcome = store.apply(
+        [
+            Transition(
+                job_id=done,
+                attempt=1,
+                status=JobStatus.COMPLETED,
+                at=LATER,
+                result={"rows": [1, 2], "note": "ünïcode"},
+                message="all done",
+            ),
+            Transition(
+                job_id=failed,
+                attempt=1,
+                status=JobStatus.COMPLETED_WITH_ERRORS,
+                at=LATER,
+                error=error,
+            ),
+        ]
+    )
+
+    assert outcome == [True, True]
+    row = read_row(store, done)
+    assert row["result"] == {"rows": [1, 2], "note": "ünïcode"}
+    assert row["status_text"] == "all done"
+    assert row["percent"] == 100
+    row = read_row(store, failed)
+    assert (row["error_type"], row["error_message"], row["error_traceback"]) == (
+        "ValueError",
+        "bad",
+        "Traceback ...",
+    )
+    assert row["result"] is None
+
+
+def test_messages_in_one_write_keep_their_order(store: Backend) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+    texts = [f"message {n}" for n in range(25)]
+
+    store.writes.write(
+        messages=[
+            NewMessage(job_id=job_id, attempt=1, at=LATER, level="info", text=text)
+            for text in texts
+        ]
+    )
+
+    statement = select(MESSAGES.c.text).where(MESSAGES.c.job_id == job_id).order_by(MESSAGES.c.id)
+    with store.engine.connect() as connection:
+        assert [row.text for row in connection.execute(statement)] == texts
