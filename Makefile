@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test lint format up down clean
+.PHONY: help venv run test bench lint format up down clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ run: $(STAMP) ## Run jobhub on the embedded default (no servers): worker, beat, 
 
 test: $(STAMP) ## Run every test (PostgreSQL and Redis found or started; see README)
 	$(BIN)/pytest
+
+bench: $(STAMP) ## Benchmark jobhub against plain Celery (see README, Performance)
+	$(BIN)/python -m jobhub.bench
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check .

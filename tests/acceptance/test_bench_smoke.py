@@ -1,0 +1,94 @@
+"""``python -m jobhub.bench --smoke``: the benchmark harness still runs end to end.
+
+The smoke run (N=200, one round of A, B and J on real prefork workers, a small lag
+phase) must exit 0 and report, in its JSON, every job of every configuration completed
+exactly once, positive rates, database commits for the configurations that persist, and
+the Completed-lag figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from typing import Any
+
+from tests import services as svc
+from tests.conftest import subprocess_env
+
+SMOKE_JOBS = 200
+SMOKE_LAG_JOBS = 100
+
+
+def _run_smoke(services: svc.Services) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobhub.bench",
+            "--smoke",
+            "--json",
+            "--postgres",
+            svc.libpq_url(services.postgres_url),
+            "--redis",
+            services.redis_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env({}),
+        timeout=240,
+        check=False,
+    )
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
+    services: svc.Services,
+) -> None:
+    result = _run_smoke(services)
+
+    assert result.returncode == 0, (
+        f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
+    doc = json.loads(result.stdout)
+    assert doc["mode"] == "smoke"
+    runs = {run["config"]: run for run in doc["runs"]}
+    assert sorted(runs) == ["A", "B", "J"]
+    assert len(doc["runs"]) == 3
+    for name, run in runs.items():
+        assert run["jobs"] == SMOKE_JOBS, name
+        assert run["completed"] == SMOKE_JOBS, name
+        assert run["exactly_once"] is True, (name, run["violations"])
+        assert run["violations"] == [], name
+        assert _positive(run["jobs_per_second"]), name
+        assert _positive(run["enqueue_rate"]), name
+        assert run["latency"]["count"] == SMOKE_JOBS, name
+        assert _positive(run["latency"]["p50_ms"]), name
+        assert run["latency"]["p99_ms"] >= run["latency"]["p50_ms"], name
+        assert _positive(run["worker_peak"]["total_kb"]), name
+    assert _positive(runs["B"]["commits_per_job"])
+    assert _positive(runs["J"]["commits_per_job"])
+    assert doc["exactly_once"] is True
+    assert doc["violations"] == []
+
+    lag = doc["lag"]
+    assert lag["jobs"] == SMOKE_LAG_JOBS
+    assert lag["exactly_once"] is True, lag["violations"]
+    assert lag["lag"]["count"] == SMOKE_LAG_JOBS
+    assert _positive(lag["lag"]["p50_ms"])
+    assert lag["lag"]["p99_ms"] >= lag["lag"]["p50_ms"]
+    assert _positive(lag["target_rate"])
+
+    pairs = doc["ratios"]["pairs"]
+    assert len(pairs) == 1
+    assert _positive(pairs[0]["J/A"])
+    assert _positive(pairs[0]["J/B"])
+    assert {t["name"] for t in doc["targets"]} >= {
+        "J/A end-to-end jobs/s",
+        "J/B end-to-end jobs/s",
+        "Completed visible after task returned, p99 at half peak rate",
+    }
