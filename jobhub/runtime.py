@@ -32,7 +32,7 @@ class Runtime:
         self._jobs: JobStore | None = None
         self._types: JobTypeStore | None = None
         self._writes: Writes | None = None
-        self._relaxed_writes: Writes | None = None
+        self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
 
     @property
@@ -61,45 +61,28 @@ class Runtime:
 
     @property
     def writes(self) -> Writes:
-        """The durable lifecycle write path: claims and terminal transitions.
-
-        On PostgreSQL the lean path with its own connection; SQLAlchemy elsewhere.
-        """
+        """The lifecycle write path (see ``jobhub.db.pg_writes`` for what it promises)."""
         if self._writes is None:
-            self._writes = self._make_writes(durable=True)
+            self._writes = self._make_writes()
         return self._writes
-
-    @property
-    def relaxed_writes(self) -> Writes:
-        """The write path for what is repaired if a database crash loses it.
-
-        A producer's Created insert (a worker recreates the row from the message) and the
-        deferred writes (Queued is recorded again by the claim; progress is superseded)
-        commit without waiting for PostgreSQL's WAL flush: what the producer pays per job
-        is one round trip, not one disk flush. Visibility and ordering are unchanged;
-        only a crash of the database server itself (not a clean restart) can drop the
-        last fraction of a second of such commits.
-        """
-        if self._relaxed_writes is None:
-            self._relaxed_writes = self._make_writes(durable=False)
-        return self._relaxed_writes
-
-    def _make_writes(self, *, durable: bool) -> Writes:
-        engine = self.engine
-        if engine.dialect.name == "postgresql":
-            return PostgresWrites(
-                engine.url.render_as_string(hide_password=False),
-                connect_timeout=self.settings.database_timeout,
-                durable=durable,
-            )
-        return SqlWrites(engine)
 
     @property
     def write_behind(self) -> WriteBehind:
         """Writes nobody waits for (Queued, progress, messages), grouped."""
         if self._write_behind is None:
-            self._write_behind = WriteBehind(deferred=self.relaxed_writes, durable=self.writes)
+            # its own connection: a flush never makes a producer's insert or a claim wait
+            self._deferred_writes = self._make_writes()
+            self._write_behind = WriteBehind(deferred=self._deferred_writes, now=self.writes)
         return self._write_behind
+
+    def _make_writes(self) -> Writes:
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            return PostgresWrites(
+                engine.url.render_as_string(hide_password=False),
+                connect_timeout=self.settings.database_timeout,
+            )
+        return SqlWrites(engine)
 
     def settle(self) -> None:
         """Write what this process deferred, so its own reads see its own writes."""
@@ -110,10 +93,10 @@ class Runtime:
         if self._write_behind is not None:
             self._write_behind.close()
             self._write_behind = None
-        for writes in (self._writes, self._relaxed_writes):
+        for writes in (self._writes, self._deferred_writes):
             if writes is not None:
                 writes.close()
-        self._writes = self._relaxed_writes = None
+        self._writes = self._deferred_writes = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

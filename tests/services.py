@@ -77,6 +77,8 @@ class ThrowawayPostgres:
 
     root: Path
     port: int = field(default_factory=free_port)
+    fast: bool = True
+    """Commits that do not wait for the WAL (tests run faster; a crash loses them)."""
     _as_user: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -115,10 +117,9 @@ class ThrowawayPostgres:
         return self
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        if self.fast:
+            options += " -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

@@ -1,11 +1,27 @@
 """The lifecycle write path on PostgreSQL: lean statements on one reused connection.
 
-Each process keeps one psycopg connection for it (reconnected once if it breaks), with
-server-side prepared statements. A group of transitions is one ``UPDATE ... FROM
-jsonb_to_recordset(...)`` (the batch travels as one JSON parameter) whose WHERE clause is
-the forward-only rule and whose CTEs append the event rows, so a batch of any size is one
-statement and one commit. No ORM, no statement building per call: the SQL below is all
-there is.
+Each process keeps one psycopg connection for it, with server-side prepared statements. A
+group of transitions is one ``UPDATE ... FROM jsonb_to_recordset(...)`` (the batch travels
+as one JSON parameter) whose WHERE clause is the forward-only rule and whose CTEs append
+the event rows, so a batch of any size is one statement and one commit. No ORM, no
+statement building per call: the SQL below is all there is.
+
+Commits do not wait for the WAL flush (``synchronous_commit=off``): a write is visible,
+ordered and safe from the death of any client process once its statement returns, and
+PostgreSQL's WAL writer puts it on disk within a fraction of a second (at most three
+``wal_writer_delay``, 600 ms by default). Waiting for that flush on every transition cost
+a worker a third of its throughput. What the relaxed flush risks is a crash of the
+database server itself (not a clean restart) losing the last fraction of a second of
+commits, and three things cover it:
+
+* each process keeps what it wrote in the last ``REPLAY_WINDOW`` and, when it finds its
+  connection broken, writes it again after reconnecting; the forward-only rule makes the
+  replay change nothing that had survived;
+* a job's message carries its row, so a worker recreates a Created row that was lost;
+* a claim carries the message's publish time, so a lost Queued is recorded again.
+
+Only a database crash together with the death of the writing process within the same
+second can still lose a transition.
 """
 
 from __future__ import annotations
@@ -14,7 +30,9 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -141,55 +159,39 @@ ORDER BY n
 CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
 
 SESSION_OPTIONS = (
-    "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off"
-    " -c enable_hashjoin=off -c enable_mergejoin=off"
+    "-c synchronous_commit=off -c plan_cache_mode=force_generic_plan"
+    " -c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off"
 )
-"""Settings of the write path's own connection. Every statement above finds its rows by
-primary key; planning each execution again (PostgreSQL's choice for statements over
-``jsonb_to_recordset`` of a parameter) costs more than running it, and on a young table
-with no statistics yet the planner would pick a sequential scan. So: one generic plan,
-index only."""
-RELAXED_OPTIONS = "-c synchronous_commit=off"
-"""For writes whose loss in a PostgreSQL crash something else repairs (see ``Runtime``)."""
+"""Settings of the write path's own connection. Commits as described above. Every
+statement here finds its rows by primary key; planning each execution again (PostgreSQL's
+choice for statements over ``jsonb_to_recordset`` of a parameter) costs more than running
+it, and on a young table with no statistics yet the planner would pick a sequential scan.
+So: one generic plan, index only."""
+
+REPLAY_WINDOW = 1.0
+"""Seconds of recent writes a process writes again after losing its connection."""
 
 
 class PostgresWrites:
     """The ``Writes`` of one process on PostgreSQL (thread-safe; one connection)."""
 
-    def __init__(self, url: str, *, connect_timeout: float, durable: bool = True) -> None:
-        """``durable=False`` commits without waiting for the WAL flush (see ``Runtime``)."""
+    def __init__(self, url: str, *, connect_timeout: float) -> None:
         self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        self._options = SESSION_OPTIONS if durable else f"{SESSION_OPTIONS} {RELAXED_OPTIONS}"
         self._connect_timeout = max(1, int(connect_timeout))
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[Any] | None = None
         self._pid = os.getpid()
+        self._recent: deque[tuple[float, NewJob | Transition]] = deque()
+        self._replay_pending = False
 
     def create(self, job: NewJob) -> bool:
-        params = {
-            "id": job.id,
-            "job_type": job.job_type,
-            "category": job.category,
-            "subcategory": job.subcategory,
-            "description": job.description,
-            "parameters": Jsonb(dict(job.parameters)),
-            "identity": job.identity,
-            "organization": job.organization,
-            "client_request_id": job.client_request_id,
-            "key": job.key,
-            "can_cancel": job.can_cancel,
-            "can_rerun": job.can_rerun,
-            "created_at": job.created_at,
-            "purge_at": job.purge_at,
-            "created_by": job.created_by,
-        }
         try:
-            row = self._run(lambda c: c.execute(CREATE, params, prepare=True).fetchone())
+            row = self._run(lambda c: _create(c, job), remember=(job,))
         except pg_errors.UniqueViolation as exc:
             if job.key is not None and holds_key(exc.diag.constraint_name or exc):
                 raise KeyConflict(job.job_type, job.key) from exc
             if exc.diag.constraint_name == "pk_jobs":
-                return True  # a retry after a lost reply: our own insert had landed
+                return True  # written again after a lost reply: our own insert had landed
             raise StorageError(f"could not record the job: {exc}") from exc
         return row is not None
 
@@ -203,7 +205,7 @@ class PostgresWrites:
         if not progress and not messages and len(waves) <= 1:
             if not waves:
                 return []
-            return self._run(lambda c: _transitions(c, waves[0]))  # one statement, one commit
+            return self._run(lambda c: _transitions(c, waves[0]), remember=transitions)
 
         def everything(connection: psycopg.Connection[Any]) -> list[Applied | None]:
             # One transaction, sent as one pipeline: one round trip whatever the count.
@@ -218,7 +220,7 @@ class PostgresWrites:
                     found.update(zip(wave.keys(), _moved(wave, cursor), strict=True))
             return [found[index] for index in range(len(transitions))]
 
-        return self._run(everything)
+        return self._run(everything, remember=transitions)
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         row = self._run(lambda c: c.execute(CANCEL_REQUESTED, (job_id,), prepare=True).fetchone())
@@ -232,36 +234,98 @@ class PostgresWrites:
 
     # -- the connection ------------------------------------------------------------------
 
-    def _run(self, action: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``action`` on this process's connection; reconnect once if it was broken.
+    def _run(
+        self,
+        action: Callable[[psycopg.Connection[Any]], T],
+        remember: Sequence[NewJob | Transition] = (),
+    ) -> T:
+        """Run ``action`` on this process's connection; after a lost connection,
+        reconnect, write the recent writes again, and run it once more.
 
-        Every statement here is safe to repeat: transitions are guarded by the forward-only
+        Every write here is safe to repeat: transitions are guarded by the forward-only
         rule, a repeated Created insert finds its own row.
         """
         with self._lock, _translated():
             for tries_left in (1, 0):
                 connection = self._connect()
                 try:
-                    return action(connection)
+                    result = action(connection)
                 except psycopg.OperationalError:
+                    if connection.broken:
+                        self._connection = None
+                        self._replay_pending = True
                     if not connection.broken or not tries_left:
                         raise
                     logger.warning("database connection lost; reconnecting")
-                    self._connection = None
+                    continue
+                self._remember(remember)
+                return result
             raise AssertionError("unreachable")
 
+    def _remember(self, written: Sequence[NewJob | Transition]) -> None:
+        now = time.monotonic()
+        recent = self._recent
+        recent.extend((now, item) for item in written)
+        while recent and recent[0][0] < now - REPLAY_WINDOW:
+            recent.popleft()
+
+    def _replay(self, connection: psycopg.Connection[Any]) -> None:
+        """Write again what the lost connection committed last: the server may have
+        crashed before those commits reached its disk."""
+        items = [item for _, item in self._recent]
+        if not items:
+            return
+        logger.warning("writing the last %d writes again after reconnecting", len(items))
+        for item in items:
+            if isinstance(item, NewJob):
+                try:
+                    with connection.transaction():
+                        _create(connection, item)
+                except pg_errors.UniqueViolation:
+                    pass  # it survived (or its key is taken again): nothing to restore
+        transitions = [item for item in items if isinstance(item, Transition)]
+        for wave in _waves(transitions):
+            _transitions(connection, wave)
+
     def _connect(self) -> psycopg.Connection[Any]:
-        if self._pid != os.getpid():  # forked: the parent owns that socket
+        if self._pid != os.getpid():  # forked: the parent owns that socket and those writes
             self._connection, self._pid = None, os.getpid()
+            self._recent.clear()
+            self._replay_pending = False
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(
+            connection = psycopg.connect(
                 self._url,
                 autocommit=True,
                 connect_timeout=self._connect_timeout,
                 application_name="jobhub",
-                options=self._options,
+                options=SESSION_OPTIONS,
             )
+            if self._replay_pending:
+                self._replay(connection)
+                self._replay_pending = False
+            self._connection = connection
         return self._connection
+
+
+def _create(connection: psycopg.Connection[Any], job: NewJob) -> Any:
+    params = {
+        "id": job.id,
+        "job_type": job.job_type,
+        "category": job.category,
+        "subcategory": job.subcategory,
+        "description": job.description,
+        "parameters": Jsonb(dict(job.parameters)),
+        "identity": job.identity,
+        "organization": job.organization,
+        "client_request_id": job.client_request_id,
+        "key": job.key,
+        "can_cancel": job.can_cancel,
+        "can_rerun": job.can_rerun,
+        "created_at": job.created_at,
+        "purge_at": job.purge_at,
+        "created_by": job.created_by,
+    }
+    return connection.execute(CREATE, params, prepare=True).fetchone()
 
 
 def _send_transitions(

@@ -2,9 +2,9 @@
 
 What goes here: the producer's Queued transitions, and a running job's progress and user
 messages. What does not: Created (a worker must find the row), a worker's claim (it decides
-whether the job runs), and terminal transitions (they must be in the database before the
-broker message is acknowledged); those are written synchronously, and a terminal write
-takes whatever is pending along in the same transaction.
+whether the job runs), and terminal transitions (they must be committed before the broker
+message is acknowledged); those are written at once, and a terminal write takes whatever
+is pending along in the same transaction.
 
 The flush delay (``delay``, 5 ms by default) is the price: a process that dies within
 it loses what it had not written yet. For Queued the worker covers it (its claim records
@@ -44,20 +44,20 @@ class _Pending:
 
 
 class WriteBehind:
-    """Groups one process's unawaited writes; ``flush`` makes them durable now."""
+    """Groups one process's unawaited writes; ``flush`` writes them now."""
 
     def __init__(
         self,
         *,
         deferred: Writes,
-        durable: Writes,
+        now: Writes,
         delay: float = 0.005,
         max_pending: int = 100_000,
     ) -> None:
-        """``deferred`` writes the groups in the background; ``durable`` serves
-        ``write_now``, whose transitions must be on disk when it returns."""
+        """``deferred`` writes the groups in the background; ``now`` serves ``write_now``
+        (a separate connection, so the two never wait for each other)."""
         self._deferred = deferred
-        self._durable = durable
+        self._now = now
         self._delay = delay
         self._max_pending = max_pending
         self._lock = threading.Condition()
@@ -133,7 +133,7 @@ class WriteBehind:
             pending, self._pending = self._pending, _Pending()
             taken = len(pending)
         try:
-            applied = self._durable.write(
+            applied = self._now.write(
                 transitions=[*pending.transitions, *transitions],
                 progress=list(pending.progress.values()),
                 messages=pending.messages,

@@ -79,8 +79,8 @@ class NewJob:
     purge_at: datetime
     created_by: str | None
 
-    def as_job(self) -> Job:
-        """The job as it stands right after the insert."""
+    def as_job(self, *, queued_at: datetime | None = None) -> Job:
+        """The job as it stands right after the insert (and its publish, if ``queued_at``)."""
         return Job(
             id=self.id,
             job_type=self.job_type,
@@ -92,7 +92,7 @@ class NewJob:
             organization=self.organization,
             client_request_id=self.client_request_id,
             key=self.key,
-            status=JobStatus.CREATED,
+            status=JobStatus.CREATED if queued_at is None else JobStatus.QUEUED,
             status_text=None,
             percent=0,
             worker_id=None,
@@ -103,9 +103,9 @@ class NewJob:
             can_rerun=self.can_rerun,
             cancel_requested_at=None,
             created_at=self.created_at,
-            queued_at=None,
+            queued_at=queued_at,
             started_at=None,
-            updated_at=self.created_at,
+            updated_at=queued_at or self.created_at,
             completed_at=None,
             purge_at=self.purge_at,
             created_by=self.created_by,
