@@ -15,6 +15,7 @@ from jobhub import signals
 from jobhub.config import Settings
 from jobhub.definitions import TIME_LIMIT_GRACE, find_definition, load_job_modules
 from jobhub.dispatch import Dispatcher
+from jobhub.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from jobhub.runtime import Runtime
 
 
@@ -75,6 +76,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
         "include": list(settings.job_modules),
     }
+    if settings.effective_broker_url.startswith("redis://"):
+        # kombu's transport, without a new client per publish and acknowledgement.
+        config["broker_transport"] = REDIS_TRANSPORT
     if settings.worker_concurrency is not None:
         config["worker_concurrency"] = settings.worker_concurrency
     if settings.embedded_broker:

@@ -32,6 +32,8 @@ def plain_config(broker_url: str, queue: str, result_backend: str | None) -> dic
     """jobhub's Celery settings, with or without Celery's own database result backend."""
     config = celery_config(Settings(broker_url=broker_url, queue=queue))
     config["include"] = []
+    # Plain Celery publishes through kombu's own Redis transport, not jobhub's.
+    config.pop("broker_transport", None)
     if result_backend is None:
         config["task_ignore_result"] = True
     else:

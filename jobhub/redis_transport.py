@@ -1,0 +1,47 @@
+"""kombu's Redis transport, with one client per channel for its blocking commands.
+
+kombu builds a new ``redis.Redis`` for every publish, every acknowledgement and every
+event it sends (``Channel.conn_or_acquire``). The client is only a façade over the
+channel's connection pool, but building one fills its 170-entry table of response
+callbacks, which costs about 0.2 ms: a third of a plain publish. The client is
+thread-safe (each command takes a connection from the pool) and the pool checks for a
+fork, so one per channel serves all of them; it is rebuilt whenever kombu replaces the
+pool (after a fork or a lost connection). Nothing else changes: the same pool, the same
+commands, the same asynchronous client for consuming.
+
+jobhub's Celery app uses this transport when the broker URL is ``redis://``
+(see ``celery_app.celery_config``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+
+TRANSPORT = "jobhub.redis_transport:Transport"
+"""The value of Celery's ``broker_transport`` setting that selects this transport."""
+
+
+class Channel(kombu_redis.Channel):
+    """A Redis channel that keeps the client of its blocking commands."""
+
+    _blocking_client: Any = None
+
+    @contextmanager
+    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+        if client:
+            yield client
+            return
+        cached = self._blocking_client
+        if cached is None or cached.connection_pool is not self.pool:
+            cached = self._blocking_client = self._create_client()  # type: ignore[attr-defined]
+        yield cached
+
+
+class Transport(kombu_redis.Transport):
+    """kombu's Redis transport with ``Channel`` above."""
+
+    Channel = Channel
