@@ -14,4 +14,15 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 24 * 60 * 60.0,
         "kwargs": {"batch_size": 500},
     },
+    "reap lost jobs": {
+        "task": "maintenance.reap_lost_jobs",
+        "schedule": 30.0,
+    },
+    "publish stranded jobs": {
+        "task": "maintenance.reconcile_outbox",
+        "schedule": 30.0,
+    },
 }
+
+RECOVERY_ENTRIES = ("reap lost jobs", "publish stranded jobs")
+"""The entries whose interval ``JOBHUB_MAINTENANCE_INTERVAL`` replaces."""

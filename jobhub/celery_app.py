@@ -102,15 +102,19 @@ def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
     app = JobHubCelery(settings)
     app.conf.update(celery_config(settings))
     load_job_modules(settings.job_modules)
-    app.conf.beat_schedule = _static_schedules()
+    app.conf.beat_schedule = _static_schedules(settings)
     signals.connect()
     return app
 
 
-def _static_schedules() -> dict[str, Any]:
+def _static_schedules(settings: Settings) -> dict[str, Any]:
     import beat_schedule
 
-    return dict(beat_schedule.BEAT_SCHEDULE)
+    schedules = {name: dict(entry) for name, entry in beat_schedule.BEAT_SCHEDULE.items()}
+    if settings.maintenance_interval is not None:
+        for name in beat_schedule.RECOVERY_ENTRIES:
+            schedules[name]["schedule"] = settings.maintenance_interval
+    return schedules
 
 
 _default_app: JobHubCelery | None = None

@@ -58,6 +58,18 @@ class Settings:
     """Seconds a producer waits for the broker before failing a start."""
     database_timeout: float = 5.0
     """Seconds to wait when connecting to the database before failing."""
+    heartbeat_interval: float = 10.0
+    """Seconds between a worker's heartbeats in the ``workers`` table."""
+    worker_timeout: float = 60.0
+    """A worker silent this long is lost: the reaper recovers its Processing jobs."""
+    publish_grace: float = 30.0
+    """A job still Created this long after its last change was never published: the
+    outbox reconciler publishes it."""
+    requeue_grace: float = 300.0
+    """A Queued job whose message is this old and no longer on the broker is published
+    again."""
+    maintenance_interval: float | None = None
+    """Seconds between beat's reaper and outbox runs; None keeps ``beat_schedule.py``'s."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +94,11 @@ class Settings:
             "default_time_limit",
             "publish_timeout",
             "database_timeout",
+            "heartbeat_interval",
+            "worker_timeout",
+            "publish_grace",
+            "requeue_grace",
+            "maintenance_interval",
         ):
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):

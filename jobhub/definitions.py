@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from celery import shared_task
@@ -45,6 +46,11 @@ class JobDefinition:
     can_rerun: bool = True
     time_limit: float | None = None
     """Seconds a run may take; None means the configured default."""
+    max_retries: int = 0
+    """Times a run whose worker was lost is queued again as a new attempt before it ends
+    CompletedWithErrors ("worker lost"). Only for jobs that are safe to run again."""
+    retention: timedelta | None = None
+    """How long its jobs are kept; None means ``Settings.retention``."""
     func: Callable[..., JSONValue] = field(repr=False, compare=False)
 
     def validate(self, values: Mapping[str, object]) -> dict[str, JSONValue]:
@@ -87,6 +93,8 @@ def job(
     can_cancel: bool = True,
     can_rerun: bool = True,
     time_limit: float | None = None,
+    max_retries: int = 0,
+    retention: timedelta | None = None,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
     """Declare a job type. The function receives a ``JobContext`` and the parameters.
 
@@ -99,6 +107,9 @@ def job(
     """
     from jobhub.task import JobTask
 
+    if max_retries < 0:
+        raise ConfigurationError(f"job type {name!r}: max_retries must be 0 or more")
+
     def decorate(func: Callable[Concatenate[JobContext, P], R]) -> JobTask:
         definition = JobDefinition(
             name=name,
@@ -110,6 +121,8 @@ def job(
             can_cancel=can_cancel,
             can_rerun=can_rerun,
             time_limit=time_limit,
+            max_retries=max_retries,
+            retention=retention,
             func=func,
         )
         register_definition(definition)

@@ -75,7 +75,7 @@ class Dispatcher:
             can_cancel=definition.can_cancel,
             can_rerun=definition.can_rerun,
             created_at=now,
-            purge_at=now + runtime.settings.retention,
+            purge_at=now + (definition.retention or runtime.settings.retention),
             created_by=created_by or spec.identity,
         )
         if not runtime.writes.create(new):

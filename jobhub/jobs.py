@@ -147,6 +147,8 @@ class Job:
     purge_at: datetime
     created_by: str | None
     modified_by: str | None
+    retries: int = 0
+    """Attempts queued automatically in this run because a worker was lost."""
 
     @property
     def is_terminal(self) -> bool:

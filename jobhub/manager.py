@@ -38,6 +38,7 @@ from jobhub.celery_app import JobHubCelery, create_celery_app
 from jobhub.config import Settings
 from jobhub.db import migrate
 from jobhub.db.job_store import JobStore, TypeStatistics
+from jobhub.db.worker_store import WorkerState
 from jobhub.definitions import (
     JobDefinition,
     JobTypeState,
@@ -66,7 +67,9 @@ from jobhub.jobs import (
     StartType,
 )
 from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
+from jobhub.outbox import Outbox, OutboxReport
 from jobhub.queries import Cursor, JobQuery, Page
+from jobhub.reaper import Reaper, ReapReport
 from jobhub.schema import job_json_schema
 from jobhub.vocab import QUERY_GROUPS, ApiJobState
 
@@ -358,7 +361,7 @@ class JobManager:
             attempt=job.attempt,
             now=runtime.clock(),
             actor=actor,
-            retention=self.settings.retention,
+            retention=definition.retention or self.settings.retention,
         )
         if attempt is None:
             raise NotRerunnable(f"job {job.id} changed meanwhile; try again")
@@ -433,6 +436,18 @@ class JobManager:
             total += deleted
             if on_batch is not None:
                 on_batch(total)
+
+    def reap_lost_jobs(self, *, limit: int = 500) -> ReapReport:
+        """Recover the Processing jobs of lost workers (see ``jobhub.reaper``)."""
+        return Reaper(self.app).reap(limit=limit)
+
+    def reconcile_outbox(self, *, limit: int = 500) -> OutboxReport:
+        """Publish jobs stranded in Created or vanished from the broker (``jobhub.outbox``)."""
+        return Outbox(self.app).reconcile(limit=limit)
+
+    def workers(self) -> list[WorkerState]:
+        """Every worker seen, with its last heartbeat (in the database's clock)."""
+        return self._runtime.workers.all()
 
     def job_statistics(self, since: datetime, until: datetime) -> list[TypeStatistics]:
         """How many jobs of each type were created in [since, until), by status."""

@@ -12,13 +12,13 @@ task id = job id) with a few headers:
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobhub.db.writes import NewJob
+from jobhub.heartbeat import worker_id
 from jobhub.jobs import JSONValue
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ def queued_at_of(request: Context) -> datetime | None:
 
 
 def worker_id_of(request: Context) -> str:
-    """Which worker process runs it: the Celery node name and the process id."""
-    return f"{request.hostname or 'worker'}/{os.getpid()}"
+    """Which worker process runs it: node name, this start's token, process id."""
+    return worker_id(request.hostname or "worker")
 
 
 def job_header(job: NewJob) -> dict[str, JSONValue]:

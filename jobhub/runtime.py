@@ -17,6 +17,7 @@ from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.type_store import JobTypeStore
+from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
 from jobhub.db.writes import SqlWrites, Writes
 
@@ -31,6 +32,7 @@ class Runtime:
         self._engine: Engine | None = None
         self._jobs: JobStore | None = None
         self._types: JobTypeStore | None = None
+        self._workers: WorkerStore | None = None
         self._writes: Writes | None = None
         self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
@@ -58,6 +60,14 @@ class Runtime:
         if self._types is None or self._types.engine is not engine:
             self._types = JobTypeStore(engine)
         return self._types
+
+    @property
+    def workers(self) -> WorkerStore:
+        """Worker heartbeats, and the database's clock."""
+        engine = self.engine
+        if self._workers is None or self._workers.engine is not engine:
+            self._workers = WorkerStore(engine)
+        return self._workers
 
     @property
     def writes(self) -> Writes:

@@ -48,6 +48,7 @@ class JobRecord(TypedDict):
     percent: int
     worker_id: str | None
     attempt: int
+    retries: int
     result: JsonValue
     error: ErrorRecord | None
     can_cancel: bool
@@ -111,6 +112,7 @@ def job_record(job: Job) -> JobRecord:
         "percent": job.percent,
         "worker_id": job.worker_id,
         "attempt": job.attempt,
+        "retries": job.retries,
         "result": job.result,
         "error": error,
         "can_cancel": job.can_cancel,

@@ -4,7 +4,10 @@
 * ``task_failure``  -> CompletedWithErrors, with error type, message and traceback
   (also sent by the worker's main process for a hard time limit or a lost worker);
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
-* ``worker_ready``  -> the worker registers the job types it can run.
+* ``worker_ready``  -> the worker registers the job types it can run and starts its
+  heartbeat; ``worker_shutdown`` stops it;
+* a pool process that died under a job (``WorkerLostError``, in the main process) hands
+  the job to ``jobhub.reaper`` at once.
 
 Processing is written by ``JobTask`` when it claims the attempt, Created and Queued by
 the dispatcher. Receivers only act on jobhub's own tasks. ``connect()`` is idempotent.
@@ -17,14 +20,17 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from billiard.exceptions import WorkerLostError
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.worker.request import Request
 
 from jobhub.errors import JobHubError, JobNotFound
+from jobhub.heartbeat import Heartbeat
 from jobhub.jobs import JobError, JobStatus
 from jobhub.lifecycle import Transition
 from jobhub.messages import ATTEMPT_HEADER, attempt_of, worker_id_of
+from jobhub.reaper import Reaper
 from jobhub.task import JobTask
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,7 @@ def connect() -> None:
     signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="jobhub.failure")
     signals.task_revoked.connect(_on_revoked, weak=False, dispatch_uid="jobhub.revoked")
     signals.worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="jobhub.ready")
+    signals.worker_shutdown.connect(_on_worker_shutdown, weak=False, dispatch_uid="jobhub.shutdown")
 
 
 def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
@@ -82,6 +89,10 @@ def _on_failure(
     in_request = request is not None and request.id == task_id
     attempt = attempt_of(request) if in_request else _current_attempt(runtime, job_id)
     if attempt is None:
+        return
+    if isinstance(exception, WorkerLostError) and not in_request:
+        why = f"worker process lost: {exception}"
+        Reaper(sender.app).recover_by_id(job_id, attempt, why)  # type: ignore[arg-type]
         return
     error = JobError(
         type=type(exception).__name__ if exception is not None else "Error",
@@ -149,6 +160,20 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
             runtime.types.register(definition.name, definition.start_type, now, overwrite=False)
     except JobHubError as exc:
         logger.warning("could not register job types: %s", exc)
+    global _heartbeat
+    node = getattr(sender, "hostname", None) or "worker"
+    _heartbeat = Heartbeat(runtime.workers, node, runtime.settings.heartbeat_interval)
+    _heartbeat.start()
+
+
+_heartbeat: Heartbeat | None = None
+
+
+def _on_worker_shutdown(**_: Any) -> None:
+    global _heartbeat
+    if _heartbeat is not None:
+        _heartbeat.stop()
+        _heartbeat = None
 
 
 def _current_attempt(runtime: Any, job_id: UUID) -> int | None:

@@ -120,7 +120,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "JOBHUB_CANCEL_POLL_INTERVAL": str(settings.cancel_poll_interval),
         "JOBHUB_DEFAULT_TIME_LIMIT": str(settings.default_time_limit),
         "JOBHUB_RETENTION": f"{settings.retention.total_seconds()}s",
+        "JOBHUB_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
+        "JOBHUB_WORKER_TIMEOUT": str(settings.worker_timeout),
+        "JOBHUB_PUBLISH_GRACE": str(settings.publish_grace),
+        "JOBHUB_REQUEUE_GRACE": str(settings.requeue_grace),
     }
+    if settings.maintenance_interval is not None:
+        env["JOBHUB_MAINTENANCE_INTERVAL"] = str(settings.maintenance_interval)
     if settings.database_url is not None:
         env["JOBHUB_DATABASE_URL"] = settings.database_url
     if settings.broker_url is not None:

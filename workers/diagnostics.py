@@ -19,6 +19,7 @@ class CanaryError(RuntimeError):
         Param("seconds", float, default=1.0, minimum=0, maximum=3600, description="per step"),
         Param("fail_at_step", int, required=False, minimum=1, description="fail at this step"),
     ],
+    max_retries=2,  # it only sleeps: safe to run again when its worker is lost
 )
 def sleep(
     ctx: JobContext, *, steps: int, seconds: float, fail_at_step: int | None = None

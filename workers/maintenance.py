@@ -1,6 +1,8 @@
-"""Maintenance: keeping the job history within its retention."""
+"""Maintenance: the job history within its retention; recovering lost and stranded jobs."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from jobhub import JobContext, JSONValue, Param, job
 
@@ -20,3 +22,43 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     purged = ctx.manager.purge_expired_jobs(batch_size=batch_size, on_batch=report)
     ctx.message(f"purged {purged} expired jobs")
     return {"purged": purged}
+
+
+@job(
+    "maintenance.reap_lost_jobs",
+    description="Queues again, or ends as worker lost, the running jobs of workers that died",
+    category="Maintenance",
+    subcategory="Recovery",
+    params=[Param("limit", int, default=500, minimum=1, maximum=100_000)],
+    can_cancel=False,
+    retention=timedelta(days=1),
+)
+def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
+    report = ctx.manager.reap_lost_jobs(limit=limit)
+    if report.requeued or report.failed:
+        ctx.message(f"{len(report.requeued)} queued again, {len(report.failed)} ended lost")
+    return {
+        "examined": report.examined,
+        "requeued": [str(job_id) for job_id in report.requeued],
+        "failed": [str(job_id) for job_id in report.failed],
+    }
+
+
+@job(
+    "maintenance.reconcile_outbox",
+    description="Publishes jobs stranded in Created and jobs whose message the broker lost",
+    category="Maintenance",
+    subcategory="Recovery",
+    params=[Param("limit", int, default=500, minimum=1, maximum=100_000)],
+    can_cancel=False,
+    retention=timedelta(days=1),
+)
+def reconcile_outbox(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
+    report = ctx.manager.reconcile_outbox(limit=limit)
+    if report.published or report.republished:
+        ctx.message(f"{len(report.published)} published, {len(report.republished)} again")
+    return {
+        "published": [str(job_id) for job_id in report.published],
+        "republished": [str(job_id) for job_id in report.republished],
+        "broker_checked": report.broker_checked,
+    }

@@ -8,7 +8,7 @@ SQLAlchemy Core only, no ORM sessions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -180,25 +180,59 @@ class JobStore:
         None means the job was not finished at ``attempt`` any more. A key now held by
         another active job raises KeyConflict.
         """
-        values: dict[str, Any] = dict(PER_ATTEMPT_RESET)
-        values.update(
-            status=int(JobStatus.CREATED),
-            attempt=attempt + 1,
-            cancel_requested_at=None,
-            updated_at=now,
-            purge_at=now + retention,
-            modified_by=actor,
+        return self._reopen(
+            job_id,
+            attempt,
+            _TERMINAL,
+            {
+                "retries": 0,
+                "cancel_requested_at": None,
+                "updated_at": now,
+                "purge_at": now + retention,
+                "modified_by": actor,
+            },
+            now=now,
+            message=f"rerun by {actor}" if actor else "rerun",
         )
+
+    def requeue_lost(
+        self, job_id: uuid.UUID, *, attempt: int, now: datetime, why: str
+    ) -> int | None:
+        """Reopen a job whose worker was lost mid-run as the next attempt in Created.
+
+        Only from Processing at ``attempt``: of several reapers, exactly one succeeds;
+        None for the others, or when the job moved on meanwhile.
+        """
+        return self._reopen(
+            job_id,
+            attempt,
+            jobs.c.status == int(JobStatus.PROCESSING),
+            {"retries": jobs.c.retries + 1, "updated_at": now},
+            now=now,
+            message=f"{why}; queued again as attempt {attempt + 1}",
+        )
+
+    def _reopen(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        condition: ColumnElement[bool],
+        changes: Mapping[str, Any],
+        *,
+        now: datetime,
+        message: str,
+    ) -> int | None:
+        values: dict[str, Any] = dict(PER_ATTEMPT_RESET)
+        values.update(changes, status=int(JobStatus.CREATED), attempt=attempt + 1)
         statement = (
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.attempt == attempt, _TERMINAL)
+            .where(jobs.c.id == job_id, jobs.c.attempt == attempt, condition)
             .values(values)
-            .returning(jobs.c.job_type, jobs.c.concurrency_key)
+            .returning(jobs.c.job_type)
         )
         try:
             with self._write() as connection:
-                row = connection.execute(statement).first()
-                if row is None:
+                if connection.execute(statement).first() is None:
                     return None
                 connection.execute(
                     insert(events).values(
@@ -206,14 +240,14 @@ class JobStore:
                         at=now,
                         status=int(JobStatus.CREATED),
                         attempt=attempt + 1,
-                        message=f"rerun by {actor}" if actor else "rerun",
+                        message=message,
                     )
                 )
         except IntegrityError as exc:
             if holds_key(exc.orig):
                 job = self.get(job_id)
                 raise KeyConflict(job.job_type, job.key or "") from exc
-            raise StorageError(f"could not rerun the job: {exc.orig}") from exc
+            raise StorageError(f"could not reopen the job: {exc.orig}") from exc
         return attempt + 1
 
     # -- reading ---------------------------------------------------------------------
@@ -229,6 +263,34 @@ class JobStore:
         with self._read() as connection:
             rows = connection.execute(select(jobs).where(jobs.c.id.in_(list(job_ids))))
             return {row.id: _job_from_row(row._mapping) for row in rows}
+
+    def take_for_publish(self, job: Job, *, now: datetime) -> bool:
+        """Compare-and-set on (status, attempt, updated_at): of several reconcilers that
+        found ``job`` stranded, exactly one gets True and publishes it."""
+        statement = (
+            update(jobs)
+            .where(
+                jobs.c.id == job.id,
+                jobs.c.status == int(job.status),
+                jobs.c.attempt == job.attempt,
+                jobs.c.updated_at == job.updated_at,
+            )
+            .values(updated_at=now)
+        )
+        with self._write() as connection:
+            return bool(connection.execute(statement).rowcount)
+
+    def oldest_in_status(
+        self, status: JobStatus, *, changed_before: datetime | None = None, limit: int = 500
+    ) -> list[Job]:
+        """Jobs in ``status`` (last changed before ``changed_before``), oldest first:
+        what the reaper and the outbox reconciler work through."""
+        statement = select(jobs).where(jobs.c.status == int(status))
+        if changed_before is not None:
+            statement = statement.where(jobs.c.updated_at < changed_before)
+        statement = statement.order_by(jobs.c.created_at, jobs.c.id).limit(limit)
+        with self._read() as connection:
+            return [_job_from_row(row._mapping) for row in connection.execute(statement)]
 
     def statuses(self, job_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, JobStatus]:
         """Just the statuses: what a wait loop polls."""
@@ -405,4 +467,5 @@ def _job_from_row(row: RowMapping) -> Job:
         purge_at=row["purge_at"],
         created_by=row["created_by"],
         modified_by=row["modified_by"],
+        retries=row["retries"],
     )

@@ -93,6 +93,8 @@ class JobRow(Base):
     percent: Mapped[int] = mapped_column(SmallInteger, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Attempts queued automatically in this run because a worker was lost."""
     result: Mapped[Any | None] = mapped_column(JSONDocument)
     error_type: Mapped[str | None] = mapped_column(String(200))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -182,3 +184,34 @@ class JobTypeRow(Base):
             "start_type IN ('Immediate', 'DelayStart', 'TimerOnly', 'Never')", name="start_type"
         ),
     )
+
+
+class WorkerRow(Base):
+    """A worker node and its heartbeat, in the database's clock (never a worker's own)."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+
+
+class DeadLetterRow(Base):
+    """A message a worker received and could not run as a job, kept for inspection."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(50))
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[str | None] = mapped_column(String(200))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[Any | None] = mapped_column(JSONDocument)
+    body: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_dead_letters_received", "received_at"),)

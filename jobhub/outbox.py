@@ -1,0 +1,93 @@
+"""Jobs the broker never got, or lost: published (again) by the outbox reconciler.
+
+* **Stranded in Created**: the producer inserted the row and died before publishing, or
+  a re-queue's publish failed. After ``Settings.publish_grace`` without a change, the
+  job is published.
+* **Vanished from the broker**: a Queued job whose message is no longer in the queue nor
+  reserved by a worker (Redis restarted without persistence), after
+  ``Settings.requeue_grace``. Only brokers that can be read (``jobhub.broker_probe``)
+  are checked; on the others, Queued jobs are left alone.
+
+Each job is taken by a compare-and-set on (status, attempt, last change), so of several
+reconcilers exactly one publishes it. If the original message turns up after all, the
+worker that gets the second one skips it (the claim applies once).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from jobhub.broker_probe import message_ids_on_broker
+from jobhub.errors import DispatchError
+from jobhub.jobs import Job, JobStatus
+
+if TYPE_CHECKING:
+    from jobhub.celery_app import JobHubCelery
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OutboxReport:
+    published: list[UUID] = field(default_factory=list)
+    """Stranded in Created, now published."""
+    republished: list[UUID] = field(default_factory=list)
+    """Queued, vanished from the broker, published again."""
+    broker_checked: bool = False
+
+
+class Outbox:
+    """Publishes stranded and vanished jobs, for one Celery app."""
+
+    def __init__(self, app: JobHubCelery) -> None:
+        self._app = app
+        self._runtime = app.runtime
+
+    def reconcile(self, *, limit: int = 500) -> OutboxReport:
+        runtime = self._runtime
+        settings = runtime.settings
+        now = runtime.workers.now()
+        report = OutboxReport()
+        stranded = runtime.jobs.oldest_in_status(
+            JobStatus.CREATED,
+            changed_before=now - timedelta(seconds=settings.publish_grace),
+            limit=limit,
+        )
+        for job in stranded:
+            if self._publish(job, "published by the outbox: its producer never did"):
+                report.published.append(job.id)
+        queued = runtime.jobs.oldest_in_status(
+            JobStatus.QUEUED,
+            changed_before=now - timedelta(seconds=settings.requeue_grace),
+            limit=limit,
+        )
+        if not queued:
+            return report
+        on_broker = message_ids_on_broker(self._app, settings.queue)
+        if on_broker is None:
+            return report
+        report.broker_checked = True
+        for job in queued:
+            if str(job.id) in on_broker:
+                continue
+            if self._publish(job, "published again: its message vanished from the broker"):
+                report.republished.append(job.id)
+        return report
+
+    def _publish(self, job: Job, why: str) -> bool:
+        runtime = self._runtime
+        if not runtime.jobs.take_for_publish(job, now=runtime.clock()):
+            return False  # another reconciler took it, or it moved on
+        try:
+            self._app.dispatcher.publish(job.job_type, job.id, job.attempt, job.parameters)
+        except DispatchError as exc:
+            logger.warning("outbox could not publish %s: %s", job.id, exc)
+            return False
+        logger.warning(
+            why, extra={"job_id": str(job.id), "action": "publish", "job_type": job.job_type}
+        )
+        return True
