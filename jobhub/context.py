@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from jobhub.db.writes import Applied, NewMessage, Progress
-from jobhub.errors import InvalidInput, JobCancelled
+from jobhub.errors import InvalidInput, JobCancelled, StorageError
 from jobhub.jobs import JSONValue
 
 if TYPE_CHECKING:
@@ -121,7 +121,10 @@ class JobContext:
         now = time.monotonic()
         if now - self._cancel_checked_at >= self._cancel_poll_interval:
             self._cancel_checked_at = now
-            self._cancelled = self._runtime.writes.cancel_requested(self.job_id)
+            try:
+                self._cancelled = self._runtime.writes.cancel_requested(self.job_id)
+            except StorageError as exc:  # the database is away: keep running
+                logger.warning("cannot read the cancel flag: %s", exc)
         return self._cancelled
 
     def check_cancelled(self) -> None:

@@ -80,7 +80,7 @@ class Outbox:
 
     def _publish(self, job: Job, why: str) -> bool:
         runtime = self._runtime
-        if not runtime.jobs.take_for_publish(job, now=runtime.clock()):
+        if not runtime.jobs.take_for_publish(job, now=runtime.clock(), why=why):
             return False  # another reconciler took it, or it moved on
         try:
             self._app.dispatcher.publish(job.job_type, job.id, job.attempt, job.parameters)

@@ -59,7 +59,7 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
         error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
         result = None
         logger.error("job result is not JSON", extra={"job_id": str(job_id), "action": "fail"})
-    runtime.write_behind.write_now(
+    runtime.write_behind.write_or_keep(
         [
             Transition(
                 job_id=job_id,
@@ -105,7 +105,7 @@ def _on_failure(
         error.message,
         extra={"job_id": task_id, "action": "fail", "job_type": sender.name},
     )
-    runtime.write_behind.write_now(
+    runtime.write_behind.write_or_keep(
         [
             Transition(
                 job_id=job_id,
@@ -134,7 +134,7 @@ def _on_revoked(sender: Any = None, request: Request | None = None, **_: Any) ->
     )
     if attempt is None:
         return
-    runtime.write_behind.write_now(
+    runtime.write_behind.write_or_keep(
         [
             Transition(
                 job_id=job_id,

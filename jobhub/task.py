@@ -5,6 +5,9 @@ that does not apply means the job must not run here: it was cancelled while queu
 already finished (a duplicate delivery), it runs elsewhere, or the message is from an
 older attempt. Such a message is acknowledged and dropped with Celery's ``Ignore``.
 
+While the database is unreachable the claim cannot decide: the job runs on its message's
+word, and the buffered claim applies when the database is back (``write_or_keep``).
+
 One more case: the job's row is missing because the database crashed before the
 producer's insert reached its disk. The message carries the row (``jobhub.messages``), so
 the worker recreates it and goes on; nothing accepted is lost.
@@ -55,16 +58,19 @@ class JobTask(Task):  # type: ignore[type-arg]
             worker_id=worker_id,
             queued_at=queued_at_of(request),  # records Queued if its producer died first
         )
-        applied = runtime.writes.write(transitions=[claim])[0]
-        if applied is None:
-            applied = self._claim_lost_row(runtime, claim, kwargs)
+        claimed = runtime.write_behind.write_or_keep([claim])
+        applied: Applied | None
+        if claimed is None:
+            applied = self._unconfirmed_claim(claim, kwargs)
+        else:
+            applied = claimed[0] or self._claim_lost_row(runtime, claim, kwargs)
         if applied is None:
             raise Ignore()
         context = JobContext(app=app, claim=applied, worker_id=worker_id, parameters=kwargs)
         try:
             return self.run(context, *args, **kwargs)  # type: ignore[no-any-return]
         except JobCancelled:
-            runtime.write_behind.write_now(
+            runtime.write_behind.write_or_keep(
                 [
                     Transition(
                         job_id=job_id,
@@ -78,6 +84,22 @@ class JobTask(Task):  # type: ignore[type-arg]
             )
             logger.info("job cancelled", extra={"job_id": str(job_id), "action": "cancelled"})
             raise Ignore() from None
+
+    def _unconfirmed_claim(self, claim: Transition, parameters: dict[str, Any]) -> Applied:
+        """The database is unreachable: run the job on its message's word; the claim is
+        buffered and applies (or not) when the database is back."""
+        logger.warning(
+            "database unreachable: running the job with its claim buffered",
+            extra={"job_id": str(claim.job_id), "action": "claim-buffered"},
+        )
+        origin = origin_of(self.request, self.name, parameters)
+        return Applied(
+            job_id=claim.job_id,
+            attempt=claim.attempt,
+            status=JobStatus.PROCESSING,
+            identity=origin.identity if origin else None,
+            organization=origin.organization if origin else "",
+        )
 
     def _claim_lost_row(
         self, runtime: Runtime, claim: Transition, parameters: dict[str, Any]

@@ -42,7 +42,12 @@ def make_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = max(1, int(settings.database_timeout))
         connect_args["application_name"] = "jobhub"
-    return create_engine(url, connect_args=connect_args, pool_size=5, max_overflow=10)
+    # pre-ping: after a database restart, a pooled connection is found dead and replaced
+    # before use instead of failing the caller once. The lifecycle hot path does not go
+    # through this engine (see jobhub.db.pg_writes), so the extra round trip stays off it.
+    return create_engine(
+        url, connect_args=connect_args, pool_size=5, max_overflow=10, pool_pre_ping=True
+    )
 
 
 def _prepare_sqlite(engine: Engine) -> None:

@@ -264,9 +264,10 @@ class JobStore:
             rows = connection.execute(select(jobs).where(jobs.c.id.in_(list(job_ids))))
             return {row.id: _job_from_row(row._mapping) for row in rows}
 
-    def take_for_publish(self, job: Job, *, now: datetime) -> bool:
+    def take_for_publish(self, job: Job, *, now: datetime, why: str) -> bool:
         """Compare-and-set on (status, attempt, updated_at): of several reconcilers that
-        found ``job`` stranded, exactly one gets True and publishes it."""
+        found ``job`` stranded, exactly one gets True and publishes it. ``why`` goes
+        into the job's history."""
         statement = (
             update(jobs)
             .where(
@@ -278,7 +279,14 @@ class JobStore:
             .values(updated_at=now)
         )
         with self._write() as connection:
-            return bool(connection.execute(statement).rowcount)
+            if not connection.execute(statement).rowcount:
+                return False
+            connection.execute(
+                insert(events).values(
+                    job_id=job.id, at=now, status=int(job.status), attempt=job.attempt, message=why
+                )
+            )
+        return True
 
     def oldest_in_status(
         self, status: JobStatus, *, changed_before: datetime | None = None, limit: int = 500

@@ -13,6 +13,13 @@ the terminal transition; a user message posted less than ``delay`` before its wo
 process was killed can be lost. While the database is unreachable, pending writes are
 kept and retried, up to ``max_pending`` (beyond that the oldest are dropped, with an
 error in the log).
+
+While the database is unreachable a worker keeps running jobs: ``write_or_keep`` puts its
+claims and terminal transitions in the same buffer instead of failing, and for a second
+after a failure does not even try, so no job waits for a connection timeout. This is the
+one case where a transition is not committed when its message is acknowledged: a worker
+process killed during a database outage loses what it buffered, and the reaper recovers
+its jobs.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from jobhub.db.writes import Applied, NewMessage, Progress, Writes
-from jobhub.errors import JobHubError
+from jobhub.errors import JobHubError, StorageUnavailable
 from jobhub.lifecycle import Transition
 
 logger = logging.getLogger(__name__)
@@ -41,6 +48,10 @@ class _Pending:
 
     def __len__(self) -> int:
         return len(self.transitions) + len(self.progress) + len(self.messages)
+
+
+UNREACHABLE_PAUSE = 1.0
+"""Seconds after a failed connection during which writes go straight to the buffer."""
 
 
 class WriteBehind:
@@ -66,6 +77,7 @@ class WriteBehind:
         self._written = 0  # count of items written (or dropped)
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._unreachable_until = 0.0  # time.monotonic() before which we do not try
         _live.add(self)
 
     # -- submitting ----------------------------------------------------------------------
@@ -147,6 +159,24 @@ class WriteBehind:
             self._lock.notify_all()
         return applied[len(pending.transitions) :]
 
+    def write_or_keep(self, transitions: list[Transition]) -> list[Applied | None] | None:
+        """``write_now``, or, while the database is unreachable, keep ``transitions`` for
+        the background writer and return None (the outcome is not known yet)."""
+        if time.monotonic() >= self._unreachable_until:
+            try:
+                return self.write_now(transitions)
+            except StorageUnavailable as exc:
+                logger.warning("database unreachable; buffering lifecycle writes: %s", exc)
+                self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
+        for transition in transitions:
+            self.transition(transition)
+        return None
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the last attempt to reach the database failed."""
+        return time.monotonic() < self._unreachable_until
+
     def close(self, timeout: float = 10.0) -> None:
         """Flush and stop the thread."""
         self.flush(timeout)
@@ -177,6 +207,8 @@ class WriteBehind:
                 )
             except JobHubError as exc:
                 logger.warning("deferred writes failed, retrying in %.2fs: %s", backoff, exc)
+                if isinstance(exc, StorageUnavailable):
+                    self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
                 with self._lock:
                     self._restore(pending)
                 time.sleep(backoff)
@@ -185,6 +217,7 @@ class WriteBehind:
             except Exception:
                 logger.exception("deferred writes failed; %d dropped", taken)
             backoff = 0.05
+            self._unreachable_until = 0.0
             with self._lock:
                 self._written += taken
                 self._lock.notify_all()

@@ -7,17 +7,24 @@ keeps ``make test`` within minutes.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
+from sqlalchemy import create_engine
 
-from jobhub import JobManager, JobStatus, Settings
+from jobhub import DispatchError, JobManager, JobStatus, Settings, StorageError
+from jobhub.db import migrate
 from tests import services as svc
 from tests.conftest import Process, Processes, settings_env
 
@@ -126,3 +133,143 @@ def test_duplicated_deliveries_end_each_job_once(
     terminal = _terminal_events(database_url)
     assert all(terminal[(str(job.id), 1)] == 1 for job in started)
     assert all(manager.get_job(job.id) == job for job in done)
+
+
+# -- server outages ----------------------------------------------------------------------
+
+
+def _produce(manager: JobManager, count: int, parameters: dict[str, object]) -> list[UUID]:
+    """Start ``count`` jobs, retrying the starts an outage refuses (those are not accepted)."""
+    accepted: list[UUID] = []
+    refused = 0
+    while len(accepted) < count:
+        try:
+            accepted.append(manager.start_job("diagnostics.sleep", parameters).id)
+        except (StorageError, DispatchError):
+            refused += 1
+            time.sleep(0.05)
+    return accepted
+
+
+def _histories(database_url: str) -> dict[str, list[tuple[int, int]]]:
+    with psycopg.connect(svc.libpq_url(database_url)) as connection:
+        rows = connection.execute(
+            "SELECT job_id::text, attempt, status FROM job_events ORDER BY id"
+        ).fetchall()
+    histories: dict[str, list[tuple[int, int]]] = {}
+    for job_id, attempt, status in rows:
+        histories.setdefault(job_id, []).append((int(attempt), int(status)))
+    return histories
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[svc.ThrowawayPostgres]:
+    root = Path(tempfile.mkdtemp(prefix="jobhub-restart-"))  # the postgres user must reach it
+    server = svc.ThrowawayPostgres(root).initialise()
+    server.start()
+    engine = create_engine(server.url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield server
+    server.stop("immediate")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_postgres_restart_during_a_run_loses_no_transition(
+    processes: Processes, settings: Settings, own_postgres: svc.ThrowawayPostgres
+) -> None:
+    on_own = replace(settings, database_url=own_postgres.url)
+    worker = processes.worker(on_own)
+    manager = JobManager.from_settings(on_own)
+    accepted: list[UUID] = []
+    producer = threading.Thread(
+        target=lambda: accepted.extend(_produce(manager, 2000, {"steps": 1, "seconds": 0}))
+    )
+    try:
+        producer.start()
+        _wait_for(lambda: len(manager.finished_jobs(limit=300)) >= 300, 60, "300 jobs done")
+        own_postgres.stop("fast")
+        time.sleep(3.0)  # workers keep running what they have; starts are refused
+        own_postgres.start()
+        producer.join(timeout=120)
+        done = manager.wait_for_completion(accepted, timeout=180)
+    finally:
+        producer.join(timeout=5)
+        manager.close()
+
+    assert len(accepted) == 2000
+    assert "running the job with its claim buffered" in worker.log()  # it kept working
+    assert {job.status for job in done} == {JobStatus.COMPLETED}
+    histories = _histories(own_postgres.url)
+    complete = [(1, 0), (1, 1), (1, 2), (1, 3)]
+    incomplete = {i: h for i, h in histories.items() if UUID(i) in set(accepted) and h != complete}
+    assert not incomplete, list(incomplete.items())[:5]
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[svc.ThrowawayRedis]:
+    server = svc.ThrowawayRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_redis_restart_under_load_loses_no_accepted_job(
+    processes: Processes, fast_recovery: Settings, own_redis: svc.ThrowawayRedis
+) -> None:
+    on_own = replace(fast_recovery, broker_url=own_redis.url, requeue_grace=2.0)
+    processes.worker(on_own)
+    processes.start("beat", ["beat"], settings_env(on_own))
+    manager = JobManager.from_settings(on_own)
+    try:
+        first = _produce(manager, 300, {"steps": 1, "seconds": 0.02})
+        own_redis.stop()  # nothing on disk: every message waiting or reserved is gone
+        time.sleep(1.0)
+        own_redis.start()
+        second = _produce(manager, 100, {"steps": 1, "seconds": 0.02})
+        done = manager.wait_for_completion(first + second, timeout=120)
+        republished = [
+            job.id
+            for job in done
+            if any("vanished" in (event.message or "") for event in manager.job_events(job.id))
+        ]
+    finally:
+        manager.close()
+
+    assert {job.status for job in done} == {JobStatus.COMPLETED}
+    assert republished, "no job needed the outbox: Redis lost nothing?"
+    print(f"\n{len(republished)} of {len(first)} jobs published again after the restart")
+
+
+# -- clocks ------------------------------------------------------------------------------
+
+
+def test_workers_with_skewed_clocks_keep_every_lifecycle_in_order(
+    manager: JobManager, processes: Processes, fast_recovery: Settings, database_url: str
+) -> None:
+    processes.start("beat", ["beat"], settings_env(fast_recovery))  # the reaper runs meanwhile
+    for skew in ("600", "-600"):  # ten minutes ahead, ten minutes behind
+        env = settings_env(fast_recovery) | {
+            "JOBHUB_JOB_MODULES": "workers,tests.support.skewed_clock",
+            "JOBHUB_TEST_CLOCK_SKEW": skew,
+        }
+        node = f"skew{skew}-{uuid.uuid4().hex[:6]}@localhost"
+        worker = processes.start("worker", ["worker", "--concurrency=1", f"--hostname={node}"], env)
+        worker.wait_for_log(" ready.", timeout=60)
+    started = [
+        manager.start_job("diagnostics.sleep", {"steps": 2, "seconds": 0.3}) for _ in range(20)
+    ]
+
+    done = manager.wait_for_completion([job.id for job in started], timeout=120)
+
+    assert {job.status for job in done} == {JobStatus.COMPLETED}
+    assert {job.retries for job in done} == {0}, "a skewed worker was taken for lost"
+    ran_on = {(job.worker_id or "").split("-")[0] for job in done}
+    assert ran_on == {"skew600", "skew"}, ran_on  # both clocks took part ("skew-600-...")
+    behind = [
+        job for job in done if job.started_at and job.queued_at and job.started_at < job.queued_at
+    ]
+    assert behind, "the clock skew did not take effect"
+    histories = _histories(database_url)
+    for job in done:
+        assert histories[str(job.id)] == [(1, 0), (1, 1), (1, 2), (1, 3)]
