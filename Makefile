@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test bench lint format up down clean
+.PHONY: help venv run test soak bench lint format up down clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ run: $(STAMP) ## Run jobhub on the embedded default (no servers): worker, beat, 
 
 test: $(STAMP) ## Run every test (PostgreSQL and Redis found or started; see README)
 	$(BIN)/pytest
+
+soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job (see README, Reliability)
+	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
 
 bench: $(STAMP) ## Benchmark jobhub against plain Celery (see README, Performance)
 	$(BIN)/python -m jobhub.bench

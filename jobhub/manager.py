@@ -39,6 +39,7 @@ from jobhub.config import Settings
 from jobhub.db import migrate
 from jobhub.db.job_store import JobStore, TypeStatistics
 from jobhub.db.worker_store import WorkerState
+from jobhub.dead_letters import DeadLetter
 from jobhub.definitions import (
     JobDefinition,
     JobTypeState,
@@ -68,6 +69,7 @@ from jobhub.jobs import (
 )
 from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
 from jobhub.outbox import Outbox, OutboxReport
+from jobhub.parameters import unstorable_text
 from jobhub.queries import Cursor, JobQuery, Page
 from jobhub.reaper import Reaper, ReapReport
 from jobhub.schema import job_json_schema
@@ -211,6 +213,14 @@ class JobManager:
         ):
             if text is not None and len(text) > MAX_TEXT:
                 raise InvalidInput(f"{label} is longer than {MAX_TEXT} characters")
+            if text is not None and unstorable_text(text, label) is not None:
+                raise InvalidInput(
+                    f"{label} is not storable text (a NUL character or invalid UTF-8)"
+                )
+        if description is not None and unstorable_text(description, "description") is not None:
+            raise InvalidInput(
+                "description is not storable text (a NUL character or invalid UTF-8)"
+            )
         spec = JobSpec(
             job_type=definition.name,
             parameters=values,
@@ -448,6 +458,12 @@ class JobManager:
     def workers(self) -> list[WorkerState]:
         """Every worker seen, with its last heartbeat (in the database's clock)."""
         return self._runtime.workers.all()
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The newest messages workers received and could not run as jobs."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        return self._runtime.dead_letters.recent(limit)
 
     def job_statistics(self, since: datetime, until: datetime) -> list[TypeStatistics]:
         """How many jobs of each type were created in [since, until), by status."""

@@ -172,6 +172,13 @@ def validate(
             result[param.name] = None
     if problems:
         raise InvalidParameters(job_type, problems)
+    for name, value in result.items():
+        where = unstorable_text(value, name)
+        if where is not None:
+            at = "" if where == name else f" at {where}"
+            problems[name] = f"not storable text{at} (a NUL character or invalid UTF-8)"
+    if problems:
+        raise InvalidParameters(job_type, problems)
     size = len(json.dumps(result, separators=(",", ":")).encode())
     if size > MAX_PARAMETERS_BYTES:
         raise InvalidParameters(
@@ -230,6 +237,30 @@ def _iso_datetime(value: object) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat()
+
+
+def unstorable_text(value: object, where: str) -> str | None:
+    """Where in ``value`` a string holds what no database text column can: NUL, or a lone
+    surrogate (what bytes that were not UTF-8 become when decoded with surrogateescape)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_text(key, where) or unstorable_text(item, f"{where}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable_text(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _describe(value: object) -> str:

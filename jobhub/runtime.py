@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from jobhub.clock import Clock, utcnow
 from jobhub.config import Settings
+from jobhub.db.dead_letter_store import DeadLetterStore
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
@@ -33,6 +34,7 @@ class Runtime:
         self._jobs: JobStore | None = None
         self._types: JobTypeStore | None = None
         self._workers: WorkerStore | None = None
+        self._dead_letters: DeadLetterStore | None = None
         self._writes: Writes | None = None
         self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
@@ -68,6 +70,14 @@ class Runtime:
         if self._workers is None or self._workers.engine is not engine:
             self._workers = WorkerStore(engine)
         return self._workers
+
+    @property
+    def dead_letters(self) -> DeadLetterStore:
+        """Messages workers received and could not run as jobs."""
+        engine = self.engine
+        if self._dead_letters is None or self._dead_letters.engine is not engine:
+            self._dead_letters = DeadLetterStore(engine)
+        return self._dead_letters
 
     @property
     def writes(self) -> Writes:

@@ -6,6 +6,7 @@
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
 * ``worker_ready``  -> the worker registers the job types it can run and starts its
   heartbeat; ``worker_shutdown`` stops it;
+* ``task_unknown`` / ``task_rejected`` -> a dead letter (``jobhub.dead_letters``);
 * a pool process that died under a job (``WorkerLostError``, in the main process) hands
   the job to ``jobhub.reaper`` at once.
 
@@ -25,6 +26,7 @@ from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.worker.request import Request
 
+from jobhub import dead_letters
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.heartbeat import Heartbeat
 from jobhub.jobs import JobError, JobStatus
@@ -42,6 +44,8 @@ def connect() -> None:
     signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="jobhub.failure")
     signals.task_revoked.connect(_on_revoked, weak=False, dispatch_uid="jobhub.revoked")
     signals.worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="jobhub.ready")
+    signals.task_unknown.connect(_on_unknown, weak=False, dispatch_uid="jobhub.unknown")
+    signals.task_rejected.connect(_on_rejected, weak=False, dispatch_uid="jobhub.rejected")
     signals.worker_shutdown.connect(_on_worker_shutdown, weak=False, dispatch_uid="jobhub.shutdown")
 
 
@@ -145,6 +149,31 @@ def _on_revoked(sender: Any = None, request: Request | None = None, **_: Any) ->
             )
         ]
     )
+
+
+def _on_unknown(
+    sender: Any = None, message: Any = None, exc: Any = None, name: Any = None, **_: Any
+) -> None:
+    _dead_letter(sender, message, "unknown task", f"no job type or task is named {name!r}")
+
+
+def _on_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: Any) -> None:
+    detail = f"{type(exc).__name__}: {exc}" if exc is not None else "not a task message"
+    _dead_letter(sender, message, "invalid message", detail)
+
+
+def _dead_letter(consumer: Any, message: Any, reason: str, detail: str) -> None:
+    runtime = getattr(getattr(consumer, "app", None), "runtime", None)
+    if runtime is None or message is None:
+        return
+    letter = dead_letters.from_message(
+        message,
+        reason=reason,
+        detail=detail,
+        worker=getattr(consumer, "hostname", None),
+        at=runtime.clock(),
+    )
+    dead_letters.record(runtime, letter)
 
 
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:

@@ -15,6 +15,7 @@ the worker recreates it and goes on; nothing accepted is lost.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from uuid import UUID
 from celery import Task
 from celery.exceptions import Ignore
 
+from jobhub import dead_letters
 from jobhub.context import JobContext
 from jobhub.db.writes import Applied
 from jobhub.errors import JobCancelled, JobNotFound, KeyConflict
@@ -112,10 +114,18 @@ class JobTask(Task):  # type: ignore[type-arg]
         except JobNotFound:
             origin = origin_of(self.request, self.name, parameters)
             if origin is None:
-                logger.warning(
-                    "message for an unknown job dropped",
-                    extra={"job_id": str(job_id), "action": "skip", "job_type": self.name},
+                letter = dead_letters.DeadLetter(
+                    id=None,
+                    received_at=runtime.clock(),
+                    reason="no job record",
+                    task_name=self.name,
+                    task_id=str(job_id),
+                    worker=claim.worker_id,
+                    detail="its job id is not in the database and it carries no job",
+                    headers=dead_letters.headers_of(self.request),
+                    body=json.dumps(parameters, default=str)[: dead_letters.BODY_LIMIT],
                 )
+                dead_letters.record(runtime, letter)
                 return None
             try:
                 runtime.writes.create(origin)

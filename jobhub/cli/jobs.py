@@ -255,6 +255,7 @@ def available(state: CliState, as_json: bool) -> None:
                     "can_cancel": d.can_cancel,
                     "can_rerun": d.can_rerun,
                     "time_limit": d.time_limit,
+                    "max_retries": d.max_retries,
                     "parameters": d.parameters_schema(),
                 }
                 for d in definitions

@@ -374,8 +374,11 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
         "diagnostics.echo",
         "diagnostics.sleep",
         "maintenance.purge_jobs",
+        "maintenance.reap_lost_jobs",
+        "maintenance.reconcile_outbox",
         "reports.job_statistics",
     ]
+    assert by_name["diagnostics.sleep"]["max_retries"] == 2
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
         assert entry["parameters"]["additionalProperties"] is False
@@ -440,6 +443,8 @@ COMMANDS = [
     "cancel",
     "rerun",
     "available",
+    "workers",
+    "dead-letters",
 ]
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
 import psycopg
@@ -21,6 +22,7 @@ import redis
 
 from jobhub import JobManager, JobStatus, Settings
 from jobhub.broker_probe import message_ids_on_broker
+from jobhub.db import migrate
 from jobhub.db.writes import NewJob
 from jobhub.lifecycle import Transition
 from tests import services as svc
@@ -246,3 +248,24 @@ def test_a_queued_job_whose_message_vanished_is_published_again(
     assert on_broker is not None
     assert {str(lost.id), str(kept.id)} <= on_broker
     assert sum(str(kept.id).encode() in raw for raw in _queue(settings)) == 1
+
+
+def test_the_reaper_and_the_outbox_work_on_the_embedded_default(tmp_path: Path) -> None:
+    embedded = Settings(data_dir=tmp_path / "data", worker_timeout=TIMEOUT, publish_grace=0.3)
+    manager = JobManager.from_settings(embedded)
+    try:
+        migrate.upgrade(manager.app.runtime.engine)
+        lost = manager.start_job("diagnostics.sleep", {"steps": 1, "seconds": 0})
+        manager.app.runtime.workers.beat("celery@here/abcd", "here", 1)
+        _claim(manager, lost.id, "celery@here/abcd")
+        stranded = _stranded(manager)
+        time.sleep(TIMEOUT + 0.2)
+
+        assert manager.reap_lost_jobs().requeued == [lost.id]
+        report = manager.reconcile_outbox()
+        assert report.published == [stranded.id]
+        assert not report.broker_checked  # the file broker keeps its messages on disk
+        assert manager.get_job(stranded.id).status is JobStatus.QUEUED
+        assert [w.name for w in manager.workers()] == ["celery@here/abcd"]
+    finally:
+        manager.close()
