@@ -27,10 +27,13 @@ from jobhub.errors import (
 from jobhub.jobs import Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue, StartType
 from jobhub.manager import JobManager
 from jobhub.parameters import Param
+from jobhub.schedule_rules import IntervalRule, WeeklyRule
+from jobhub.schedules import JobSchedule, ScheduleSpec
 
 __all__ = [
     "Conflict",
     "DispatchError",
+    "IntervalRule",
     "InvalidInput",
     "InvalidParameters",
     "JSONValue",
@@ -44,6 +47,7 @@ __all__ = [
     "JobManager",
     "JobMessage",
     "JobNotFound",
+    "JobSchedule",
     "JobStatus",
     "JobTypeState",
     "KeyConflict",
@@ -51,11 +55,13 @@ __all__ = [
     "NotFound",
     "NotRerunnable",
     "Param",
+    "ScheduleSpec",
     "Settings",
     "StartType",
     "StorageError",
     "StorageUnavailable",
     "UnknownJobType",
     "WaitTimeout",
+    "WeeklyRule",
     "job",
 ]

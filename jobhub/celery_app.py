@@ -74,6 +74,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "timezone": "UTC",
         "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
+        # the schedules live in the database; every beat fires each due time once in all
+        "beat_scheduler": "jobhub.beat:JobHubScheduler",
         "include": list(settings.job_modules),
     }
     if settings.effective_broker_url.startswith("redis://"):

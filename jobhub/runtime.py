@@ -17,6 +17,7 @@ from jobhub.db.dead_letter_store import DeadLetterStore
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
+from jobhub.db.schedule_store import ScheduleStore
 from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
@@ -35,6 +36,7 @@ class Runtime:
         self._types: JobTypeStore | None = None
         self._workers: WorkerStore | None = None
         self._dead_letters: DeadLetterStore | None = None
+        self._schedules: ScheduleStore | None = None
         self._writes: Writes | None = None
         self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
@@ -70,6 +72,14 @@ class Runtime:
         if self._workers is None or self._workers.engine is not engine:
             self._workers = WorkerStore(engine)
         return self._workers
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        """Runtime and static job schedules, as beat fires them."""
+        engine = self.engine
+        if self._schedules is None or self._schedules.engine is not engine:
+            self._schedules = ScheduleStore(engine)
+        return self._schedules
 
     @property
     def dead_letters(self) -> DeadLetterStore:

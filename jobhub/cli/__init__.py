@@ -92,6 +92,12 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-from jobhub.cli import db, health, jobs, processes  # noqa: E402  (commands register on the group)
+from jobhub.cli import (  # noqa: E402  (commands register on the group)
+    db,
+    health,
+    jobs,
+    processes,
+    schedule,
+)
 
-__all__ = ["cli", "db", "health", "jobs", "main", "processes"]
+__all__ = ["cli", "db", "health", "jobs", "main", "processes", "schedule"]

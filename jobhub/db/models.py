@@ -215,3 +215,32 @@ class DeadLetterRow(Base):
     body: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_dead_letters_received", "received_at"),)
+
+
+class JobScheduleRow(Base):
+    """When a job type starts on its own: beat's static entries and runtime schedules.
+
+    ``next_fire_at`` is the only column beat polls (indexed): a beat reads the schedules
+    that are due, never the whole table.
+    """
+
+    __tablename__ = "job_schedules"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    job_type: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    catch_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    next_fire_at: Mapped[datetime | None]
+    last_fire_at: Mapped[datetime | None]
+    last_job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    __table_args__ = (
+        CheckConstraint("source IN ('static', 'runtime')", name="source"),
+        Index("ix_job_schedules_next_fire", "next_fire_at"),
+        Index("ix_job_schedules_job_type", "job_type"),
+    )

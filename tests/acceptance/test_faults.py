@@ -64,6 +64,7 @@ def _terminal_events(database_url: str) -> dict[tuple[str, int], int]:
     return {(job_id, int(attempt)): int(count) for job_id, attempt, count in rows}
 
 
+@pytest.mark.timeout(180 + KILLS * 10)
 def test_workers_killed_mid_job_leave_no_job_stuck(
     manager: JobManager, processes: Processes, fast_recovery: Settings, database_url: str
 ) -> None:
