@@ -17,6 +17,7 @@ from jobhub.definitions import TIME_LIMIT_GRACE, find_definition, load_job_modul
 from jobhub.dispatch import Dispatcher
 from jobhub.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from jobhub.runtime import Runtime
+from jobhub.timer_pruning import PruneCancelledTimers
 
 
 class JobHubCelery(Celery):
@@ -105,6 +106,7 @@ def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
     app.conf.update(celery_config(settings))
     load_job_modules(settings.job_modules)
     app.conf.beat_schedule = _static_schedules(settings)
+    app.steps["worker"].add(PruneCancelledTimers)
     signals.connect()
     return app
 
