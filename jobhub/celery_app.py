@@ -15,6 +15,7 @@ from jobhub import signals
 from jobhub.config import Settings
 from jobhub.definitions import TIME_LIMIT_GRACE, find_definition, load_job_modules
 from jobhub.dispatch import Dispatcher
+from jobhub.file_transport import TRANSPORT as FILE_TRANSPORT
 from jobhub.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from jobhub.runtime import Runtime
 from jobhub.timer_pruning import PruneCancelledTimers
@@ -86,6 +87,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         config["worker_concurrency"] = settings.worker_concurrency
     if settings.embedded_broker:
         folder = settings.broker_folder
+        config["broker_transport"] = FILE_TRANSPORT  # kombu's, without half-written reads
         config["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
