@@ -193,7 +193,6 @@ class ScheduleRunner:
     def __init__(self, manager: JobManager) -> None:
         self._manager = manager
         self._runtime = manager.app.runtime
-        self._started_at: datetime | None = None
         self._delay_start_done = False
 
     @property
@@ -208,7 +207,6 @@ class ScheduleRunner:
     def start(self, static_entries: Mapping[str, Mapping[str, Any]]) -> None:
         """At beat start: write the static schedules, start the Immediate types."""
         now = self.now()
-        self._started_at = now
         self.store.replace_static(static_records(static_entries, now))
         minute = now.replace(second=0, microsecond=0).isoformat()
         for name in self._types_with(StartType.IMMEDIATE):
