@@ -20,8 +20,9 @@ from jobhub import JobManager, Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import jobs
+from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.jobs import JobStatus
-from jobhub.odata import compile_filter, order_by_clauses, parse_filter, parse_orderby
+from jobhub.odata import parse_filter, parse_orderby
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobhub.db.job_store import jobs
+from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.errors import InvalidInput
 from jobhub.jobs import JobStatus
 from jobhub.odata import (
@@ -30,8 +31,6 @@ from jobhub.odata import (
     Node,
     Not,
     Or,
-    compile_filter,
-    order_by_clauses,
     parse_filter,
     parse_orderby,
 )
