@@ -8,6 +8,7 @@ id changes, the inherited pool is dropped without closing the parent's sockets.
 from __future__ import annotations
 
 import os
+from typing import Protocol, TypeVar, cast
 
 from sqlalchemy import Engine
 
@@ -24,6 +25,17 @@ from jobhub.db.write_behind import WriteBehind
 from jobhub.db.writes import SqlWrites, Writes
 
 
+class Store(Protocol):
+    """A store: built on an engine, and bound to it."""
+
+    engine: Engine
+
+    def __init__(self, engine: Engine) -> None: ...
+
+
+StoreT = TypeVar("StoreT", bound=Store)
+
+
 class Runtime:
     """Settings, clock, engine, stores and the lifecycle write path for one process."""
 
@@ -32,11 +44,7 @@ class Runtime:
         self.clock = clock
         self._pid = os.getpid()
         self._engine: Engine | None = None
-        self._jobs: JobStore | None = None
-        self._types: JobTypeStore | None = None
-        self._workers: WorkerStore | None = None
-        self._dead_letters: DeadLetterStore | None = None
-        self._schedules: ScheduleStore | None = None
+        self._stores: dict[type[Store], Store] = {}
         self._writes: Writes | None = None
         self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
@@ -50,44 +58,37 @@ class Runtime:
             self._engine = make_engine(self.settings)
         return self._engine
 
+    def _store(self, kind: type[StoreT]) -> StoreT:
+        """The store of ``kind`` on this process's engine, built once per engine."""
+        engine = self.engine
+        store = self._stores.get(kind)
+        if store is None or store.engine is not engine:
+            store = self._stores[kind] = kind(engine)
+        return cast(StoreT, store)
+
     @property
     def jobs(self) -> JobStore:
         """Reads and the manager's own writes (cancel, rerun, purge), via SQLAlchemy."""
-        engine = self.engine
-        if self._jobs is None or self._jobs.engine is not engine:
-            self._jobs = JobStore(engine)
-        return self._jobs
+        return self._store(JobStore)
 
     @property
     def types(self) -> JobTypeStore:
-        engine = self.engine
-        if self._types is None or self._types.engine is not engine:
-            self._types = JobTypeStore(engine)
-        return self._types
+        return self._store(JobTypeStore)
 
     @property
     def workers(self) -> WorkerStore:
         """Worker heartbeats, and the database's clock."""
-        engine = self.engine
-        if self._workers is None or self._workers.engine is not engine:
-            self._workers = WorkerStore(engine)
-        return self._workers
+        return self._store(WorkerStore)
 
     @property
     def schedules(self) -> ScheduleStore:
         """Runtime and static job schedules, as beat fires them."""
-        engine = self.engine
-        if self._schedules is None or self._schedules.engine is not engine:
-            self._schedules = ScheduleStore(engine)
-        return self._schedules
+        return self._store(ScheduleStore)
 
     @property
     def dead_letters(self) -> DeadLetterStore:
         """Messages workers received and could not run as jobs."""
-        engine = self.engine
-        if self._dead_letters is None or self._dead_letters.engine is not engine:
-            self._dead_letters = DeadLetterStore(engine)
-        return self._dead_letters
+        return self._store(DeadLetterStore)
 
     @property
     def writes(self) -> Writes:
