@@ -217,8 +217,9 @@ class ScheduleRunner:
         now = self.now()
         if not self._delay_start_done:
             self._delay_start_done = True
-            latest = self._runtime.jobs.latest_by_type(self._types_with(StartType.DELAY_START))
-            for name in self._types_with(StartType.DELAY_START):
+            delayed = self._types_with(StartType.DELAY_START)
+            latest = self._runtime.jobs.latest_by_type(delayed)
+            for name in delayed:
                 if name not in latest:
                     self._start(name, {}, f"delay-start/{name}", "first start after beat")
         never = set(self._types_with(StartType.NEVER))

@@ -172,11 +172,6 @@ class WriteBehind:
             self.transition(transition)
         return None
 
-    @property
-    def unreachable(self) -> bool:
-        """Whether the last attempt to reach the database failed."""
-        return time.monotonic() < self._unreachable_until
-
     def close(self, timeout: float = 10.0) -> None:
         """Flush and stop the thread."""
         self.flush(timeout)

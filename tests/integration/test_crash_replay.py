@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -19,10 +19,10 @@ from sqlalchemy import create_engine
 
 from jobhub.db import migrate
 from jobhub.db.pg_writes import PostgresWrites
-from jobhub.db.writes import NewJob
 from jobhub.jobs import JobStatus
 from jobhub.lifecycle import Transition
 from tests.services import ThrowawayPostgres, libpq_url
+from tests.support.rows import echo_row
 
 
 @pytest.fixture
@@ -39,26 +39,6 @@ def crashable() -> Iterator[ThrowawayPostgres]:
     server.stop()
 
 
-def _new_job(now: datetime) -> NewJob:
-    return NewJob(
-        id=uuid.uuid4(),
-        job_type="diagnostics.echo",
-        category="Diagnostics",
-        subcategory="Echo",
-        description="crash test",
-        parameters={"message": "hi"},
-        identity=None,
-        organization="",
-        client_request_id=None,
-        key=None,
-        can_cancel=True,
-        can_rerun=True,
-        created_at=now,
-        purge_at=now + timedelta(days=30),
-        created_by=None,
-    )
-
-
 def _status(url: str, job_id: uuid.UUID) -> int | None:
     with psycopg.connect(libpq_url(url)) as connection:
         row = connection.execute("SELECT status FROM jobs WHERE id = %s", (job_id,)).fetchone()
@@ -70,7 +50,7 @@ def test_writes_lost_in_a_database_crash_are_written_again_after_reconnecting(
 ) -> None:
     writes = PostgresWrites(crashable.url, connect_timeout=5)
     now = datetime.now(UTC)
-    job = _new_job(now)
+    job = echo_row(now, "crash test")
     assert writes.create(job)
     processing = Transition(job_id=job.id, attempt=1, status=JobStatus.PROCESSING, at=now)
     assert writes.write(transitions=[processing])[0] is not None
@@ -80,7 +60,7 @@ def test_writes_lost_in_a_database_crash_are_written_again_after_reconnecting(
     crashable.start()
     assert _status(crashable.url, job.id) is None
 
-    later = _new_job(now)
+    later = echo_row(now, "crash test")
     assert writes.create(later)  # finds the connection broken, reconnects, replays
 
     assert _status(crashable.url, job.id) == JobStatus.PROCESSING

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -26,6 +25,7 @@ from jobhub.db import migrate
 from jobhub.db.writes import NewJob
 from jobhub.lifecycle import Transition
 from tests import services as svc
+from tests.support.rows import echo_row
 
 TIMEOUT = 0.5
 
@@ -173,24 +173,7 @@ def test_concurrent_reapers_recover_each_job_once(
 def _stranded(jobs: JobManager) -> NewJob:
     """A row whose producer died between the insert and the publish."""
     runtime = jobs.app.runtime
-    now = runtime.clock() - timedelta(seconds=5)
-    new = NewJob(
-        id=uuid.uuid4(),
-        job_type="diagnostics.echo",
-        category="Diagnostics",
-        subcategory="Echo",
-        description="stranded",
-        parameters={"message": "hello"},
-        identity=None,
-        organization="",
-        client_request_id=None,
-        key=None,
-        can_cancel=True,
-        can_rerun=True,
-        created_at=now,
-        purge_at=now + timedelta(days=1),
-        created_by=None,
-    )
+    new = echo_row(runtime.clock() - timedelta(seconds=5), "stranded")
     assert runtime.writes.create(new)
     return new
 
