@@ -70,6 +70,18 @@ class Settings:
     again."""
     maintenance_interval: float | None = None
     """Seconds between beat's reaper and outbox runs; None keeps ``beat_schedule.py``'s."""
+    inline_result_limit: int = 65536
+    """Bytes of JSON up to which a result is kept inline; a larger one becomes a document."""
+    documents_dir: Path | None = None
+    """Folder for result documents, shared by every host; None keeps them in the database."""
+    publish_link_ttl: timedelta = timedelta(days=30)
+    """How long a document and its publish link live (never past the job's purge time)."""
+    api_host: str = "127.0.0.1"
+    """Address ``jobhub api`` listens on."""
+    api_port: int = 8000
+    public_url: str | None = None
+    """The API's address as callers reach it (e.g. behind a proxy), for links; None uses
+    the address of each request."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,8 +98,16 @@ class Settings:
         if env.get("JOBHUB_JOB_MODULES"):
             modules = tuple(m.strip() for m in env["JOBHUB_JOB_MODULES"].split(",") if m.strip())
             values["job_modules"] = modules
-        if env.get("JOBHUB_RETENTION"):
-            values["retention"] = parse_duration(env["JOBHUB_RETENTION"])
+        for name in ("retention", "publish_link_ttl"):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = parse_duration(env[key])
+        if env.get("JOBHUB_DOCUMENTS_DIR"):
+            values["documents_dir"] = Path(env["JOBHUB_DOCUMENTS_DIR"])
+        for name in ("api_host", "public_url"):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = env[key].rstrip("/") if name == "public_url" else env[key]
         for name in (
             "wait_poll_interval",
             "cancel_poll_interval",
@@ -103,7 +123,12 @@ class Settings:
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
                 values[name] = parse_duration(env[key]).total_seconds()
-        for name in ("worker_concurrency", "prefetch_multiplier"):
+        for name in (
+            "worker_concurrency",
+            "prefetch_multiplier",
+            "inline_result_limit",
+            "api_port",
+        ):
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
                 values[name] = _positive_int(key, env[key])

@@ -51,6 +51,8 @@ class JobDefinition:
     CompletedWithErrors ("worker lost"). Only for jobs that are safe to run again."""
     retention: timedelta | None = None
     """How long its jobs are kept; None means ``Settings.retention``."""
+    type_code: int = 0
+    """Its numeric ``JobType`` in JobStatusRepr JSON (0: reserved, none declared)."""
     func: Callable[..., JSONValue] = field(repr=False, compare=False)
 
     def validate(self, values: Mapping[str, object]) -> dict[str, JSONValue]:
@@ -95,6 +97,7 @@ def job(
     time_limit: float | None = None,
     max_retries: int = 0,
     retention: timedelta | None = None,
+    type_code: int = 0,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
     """Declare a job type. The function receives a ``JobContext`` and the parameters.
 
@@ -109,6 +112,8 @@ def job(
 
     if max_retries < 0:
         raise ConfigurationError(f"job type {name!r}: max_retries must be 0 or more")
+    if not 0 <= type_code < 99:
+        raise ConfigurationError(f"job type {name!r}: type_code must be between 0 and 98")
 
     def decorate(func: Callable[Concatenate[JobContext, P], R]) -> JobTask:
         definition = JobDefinition(
@@ -123,6 +128,7 @@ def job(
             time_limit=time_limit,
             max_retries=max_retries,
             retention=retention,
+            type_code=type_code,
             func=func,
         )
         register_definition(definition)

@@ -77,6 +77,7 @@ class Dispatcher:
             created_at=now,
             purge_at=now + (definition.retention or runtime.settings.retention),
             created_by=created_by or spec.identity,
+            access_scope=spec.access_scope,
         )
         if not runtime.writes.create(new):
             existing = runtime.jobs.by_client_request(

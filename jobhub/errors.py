@@ -13,6 +13,9 @@
      │    ├── KeyConflict          an active job of the same type holds the key
      │    ├── NotCancellable       the job is running and its type cannot be cancelled
      │    └── NotRerunnable        the job is not finished, or its type cannot be rerun
+     ├── AccessDenied              the caller may not do this
+     │    ├── NotAuthenticated     no valid API key
+     │    └── PermissionDenied     the key's role or the job's access scope forbids it
      ├── WaitTimeout               jobs were still unfinished when the wait ran out
      ├── StorageError              the database failed
      │    ├── StorageUnavailable   the database cannot be reached
@@ -99,6 +102,18 @@ class NotCancellable(Conflict):
 
 class NotRerunnable(Conflict):
     """The job cannot be rerun."""
+
+
+class AccessDenied(JobHubError):
+    """The caller may not do this."""
+
+
+class NotAuthenticated(AccessDenied):
+    """No valid API key was given."""
+
+
+class PermissionDenied(AccessDenied):
+    """The API key's role, or the job's access scope, does not allow this."""
 
 
 class WaitTimeout(JobHubError):

@@ -90,6 +90,28 @@ class StartType(enum.StrEnum):
     """Never starts by itself, not even on its schedules."""
 
 
+class AccessScope(enum.StrEnum):
+    """Who may read a job's result and documents (AIMS360 ``publishLinkAccessScope``)."""
+
+    PUBLIC = "Public"
+    """Anyone holding the publish link (signed, expiring); no key needed."""
+    PRIVATE = "Private"
+    """Only the submitter, authenticated."""
+    ORGANIZATION = "Organization"
+    """Anyone authenticated in the submitter's organization (AIMS360 PeopleInOrganization)."""
+
+    @classmethod
+    def parse(cls, text: str) -> AccessScope:
+        """A scope by name, any case; AIMS360's ``PeopleInOrganization`` too."""
+        key = text.strip().lower()
+        if key == "peopleinorganization":
+            return cls.ORGANIZATION
+        for scope in cls:
+            if key == scope.value.lower():
+                return scope
+        raise ValueError(f"unknown access scope {text!r} (Public, Private or Organization)")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec:
     """What a caller submits to start a job (parameters already validated)."""
@@ -104,6 +126,8 @@ class JobSpec:
     """The caller's own id for this request: submitting it twice returns the same job."""
     key: str | None = None
     """At most one active job per (job type, key), as 1C background job keys."""
+    access_scope: AccessScope = AccessScope.ORGANIZATION
+    """Who may read its result and documents."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +173,8 @@ class Job:
     modified_by: str | None
     retries: int = 0
     """Attempts queued automatically in this run because a worker was lost."""
+    access_scope: AccessScope = AccessScope.ORGANIZATION
+    """Who may read its result and documents."""
 
     @property
     def is_terminal(self) -> bool:

@@ -35,10 +35,12 @@ from datetime import time as time_of_day
 from typing import Any
 from uuid import UUID
 
-from jobhub import schedule_rules
+from jobhub import odata, schedule_rules
+from jobhub.api_keys import ApiKey, IssuedKey, Principal, Role, issue, secret_matches, split_token
 from jobhub.celery_app import JobHubCelery, create_celery_app
 from jobhub.config import Settings
 from jobhub.db import migrate
+from jobhub.db.document_store import remove_files
 from jobhub.db.job_store import JobStore, TypeStatistics
 from jobhub.db.worker_store import WorkerState
 from jobhub.dead_letters import DeadLetter
@@ -49,17 +51,21 @@ from jobhub.definitions import (
     find_definition,
     resolve,
 )
+from jobhub.documents import Document, LinkSigner
 from jobhub.errors import (
     Conflict,
     DispatchError,
     InvalidInput,
     JobHubError,
     JobNotFound,
+    NotAuthenticated,
     NotCancellable,
+    NotFound,
     NotRerunnable,
     WaitTimeout,
 )
 from jobhub.jobs import (
+    AccessScope,
     Job,
     JobError,
     JobEvent,
@@ -72,7 +78,7 @@ from jobhub.jobs import (
 from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
 from jobhub.outbox import Outbox, OutboxReport
 from jobhub.parameters import unstorable_text
-from jobhub.queries import Cursor, JobQuery, Page
+from jobhub.queries import MAX_LIMIT, MAX_SKIP, Cursor, JobQuery, Page
 from jobhub.reaper import Reaper, ReapReport
 from jobhub.schedules import JobSchedule, ScheduleSpec, runtime_records
 from jobhub.schema import job_json_schema
@@ -91,6 +97,7 @@ class JobManager:
         self.app = app
         self.settings = app.jobhub_settings
         self._runtime = app.runtime
+        self._link_signer: LinkSigner | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> JobManager:
@@ -198,6 +205,8 @@ class JobManager:
         client_request_id: str | None = None,
         key: str | None = None,
         description: str | None = None,
+        access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+        job_id: UUID | None = None,
     ) -> Job:
         """Start a job; returns it Queued.
 
@@ -205,8 +214,15 @@ class JobManager:
         written; KeyConflict when an active job of the type holds ``key``; DispatchError
         when the broker does not take the message (nothing is left behind). Submitting
         the same ``(organization, client_request_id)`` again returns the first job.
+        ``access_scope`` says who may read its result and documents. ``job_id`` is the id
+        the new job gets (default: a random one); a caller that passes one can tell a new
+        job from an idempotent repeat.
         """
         definition = resolve(job_type)
+        try:
+            scope = AccessScope.parse(access_scope)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
         values = definition.validate(parameters or {})
         for label, text in (
             ("identity", identity),
@@ -231,8 +247,9 @@ class JobManager:
             organization=organization,
             client_request_id=client_request_id,
             key=key,
+            access_scope=scope,
         )
-        return self.app.dispatcher.start(definition, spec, description=description)
+        return self.app.dispatcher.start(definition, spec, description=description, job_id=job_id)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -272,6 +289,34 @@ class JobManager:
         found = self._jobs.find(query)
         more = len(found) == query.limit
         return Page(found, Cursor.after_job(found[-1]) if more and found else None)
+
+    def query_jobs(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        organization: str | None = None,
+        count: bool = False,
+        fields: Mapping[str, odata.Field] = odata.FIELDS,
+    ) -> tuple[list[Job], int | None]:
+        """Jobs by an OData-style ``$filter`` and ``$orderby`` (``jobhub.odata``).
+
+        Returns the page and, when ``count``, how many match in all. ``organization``
+        confines the query to one tenant whatever the filter says; ``fields`` is the
+        vocabulary (``odata.AIMS360_FIELDS`` for that view). Raises InvalidFilter
+        (with the position) or InvalidInput before touching the database.
+        """
+        node = odata.parse_filter(filter, fields) if filter and filter.strip() else None
+        keys = odata.parse_orderby(orderby, fields) if orderby and orderby.strip() else []
+        if not 1 <= top <= MAX_LIMIT:
+            raise InvalidInput(f"$top must be between 1 and {MAX_LIMIT}")
+        if not 0 <= skip <= MAX_SKIP:
+            raise InvalidInput(f"$skip must be between 0 and {MAX_SKIP}")
+        return self._jobs.query(
+            node, keys, top=top, skip=skip, organization=organization, count=count
+        )
 
     def jobs_in_state(self, state: ApiJobState | str, *, limit: int = 100) -> list[Job]:
         """Jobs by ``api.job`` state: pending (not started), running, finished (ended)."""
@@ -332,7 +377,7 @@ class JobManager:
         job = self.get_job(job_id)
         if job.status.is_active:
             raise Conflict(f"job {job.id} is {job.status.label}; cancel it before deleting")
-        self._jobs.delete(job.id)
+        remove_files(self.settings.documents_dir, self._jobs.delete(job.id))
 
     def cancel_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
         """Cancel a job.
@@ -443,10 +488,11 @@ class JobManager:
             raise InvalidInput("batch_size must be at least 1")
         total = 0
         while True:
-            deleted = self._jobs.purge_expired(self._runtime.clock(), batch_size)
+            deleted, files = self._jobs.purge_expired(self._runtime.clock(), batch_size)
             if not deleted:
                 return total
             total += deleted
+            remove_files(self.settings.documents_dir, files)
             if on_batch is not None:
                 on_batch(total)
 
@@ -526,6 +572,70 @@ class JobManager:
         if since >= until:
             raise InvalidInput("the period must end after it starts")
         return self._jobs.statistics(since, until)
+
+    # -- result documents and publish links ---------------------------------------------
+
+    def job_documents(self, job_ids: Iterable[UUID]) -> dict[UUID, list[Document]]:
+        """The documents of each job (a large result is one), oldest first."""
+        return self._runtime.documents.for_jobs(list(job_ids))
+
+    def get_document(self, document_id: UUID | str) -> Document:
+        """A document by id; raises NotFound."""
+        document = self._runtime.documents.get(_uuid(document_id))
+        if document is None:
+            raise NotFound(f"no document with id {document_id}")
+        return document
+
+    def document_content(self, document: Document) -> bytes:
+        """A document's bytes (from the database or the documents folder)."""
+        return self._runtime.documents.content(document.id, self.settings.documents_dir)
+
+    def publish_token(self, document: Document) -> str:
+        """The signed token of a document's publish link."""
+        return self._signer().token(document)
+
+    def publish_token_valid(self, token: str, document: Document) -> bool:
+        """Whether a publish link's token is genuine, for this document, and unexpired."""
+        return self._signer().valid(token, document, self._runtime.clock())
+
+    def _signer(self) -> LinkSigner:
+        if self._link_signer is None:
+            self._link_signer = LinkSigner(self._runtime.documents.signing_secret())
+        return self._link_signer
+
+    # -- API keys ---------------------------------------------------------------------
+
+    def create_api_key(self, *, identity: str, organization: str, role: Role | str) -> IssuedKey:
+        """Issue a key for the HTTP API; its token is in the result and nowhere else."""
+        try:
+            parsed = Role(role)
+        except ValueError:
+            raise InvalidInput(f"role must be viewer, operator or admin, not {role!r}") from None
+        for label, text in (("identity", identity), ("organization", organization)):
+            if not text.strip() or len(text) > MAX_TEXT or unstorable_text(text, label):
+                raise InvalidInput(f"{label} must be 1 to {MAX_TEXT} characters of text")
+        issued = issue(identity, organization, parsed, self._runtime.clock())
+        self._runtime.api_keys.add(issued)
+        return issued
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key at once; raises NotFound."""
+        if not self._runtime.api_keys.revoke(key_id, self._runtime.clock()):
+            raise NotFound(f"no API key with id {key_id!r}")
+
+    def api_keys(self) -> list[ApiKey]:
+        return self._runtime.api_keys.all()
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller a bearer token names; NotAuthenticated when it is not a live key."""
+        parts = split_token(token)
+        found = None if parts is None else self._runtime.api_keys.find(parts[0])
+        if parts is None or found is None:
+            raise NotAuthenticated("the API key is not valid")
+        key, secret_hash = found
+        if key.revoked_at is not None or not secret_matches(parts[1], secret_hash):
+            raise NotAuthenticated("the API key is not valid")
+        return key.principal
 
     def _revoke(self, job_id: UUID) -> None:
         """Tell workers to drop the message too, where the broker can broadcast."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobhub.db.writes import NewJob
 from jobhub.heartbeat import worker_id
-from jobhub.jobs import JSONValue
+from jobhub.jobs import AccessScope, JSONValue
 
 if TYPE_CHECKING:
     from celery.app.task import Context
@@ -69,6 +69,7 @@ def job_header(job: NewJob) -> dict[str, JSONValue]:
         "created_at": job.created_at.isoformat(),
         "purge_at": job.purge_at.isoformat(),
         "created_by": job.created_by,
+        "access_scope": job.access_scope.value,
     }
 
 
@@ -96,6 +97,7 @@ def origin_of(
             created_at=datetime.fromisoformat(data["created_at"]),
             purge_at=datetime.fromisoformat(data["purge_at"]),
             created_by=data.get("created_by"),
+            access_scope=AccessScope.parse(str(data.get("access_scope") or "Organization")),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +39,7 @@ from uuid import UUID
 
 from jobhub.errors import InvalidInput
 from jobhub.jobs import STORED_STATUSES, JobStatus
+from jobhub.vocab import AIMS360_STATUS
 
 MAX_FILTER_LENGTH = 2000
 MAX_DEPTH = 20
@@ -72,6 +74,8 @@ class FieldKind(enum.StrEnum):
     DATETIME = "datetime"
     STATUS = "status"
     """A status label (``'Completed'``) or its numeric code, compared as the code."""
+    AIMS360_STATUS = "aims360 status"
+    """An AIMS360 jobStatus (Queued, Inprogress, Completed, Failed); eq and ne only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +118,37 @@ FIELDS = _fields(
     ("purgeAt", "purge_at", _K.DATETIME),
 )
 """The documented $filter/$orderby names (public API names, case-sensitive)."""
+
+
+def _aims360_fields(*entries: tuple[str, str]) -> MappingProxyType[str, Field]:
+    fields = {name: FIELDS[native] for name, native in entries}
+    fields["jobStatus"] = Field(name="status", column="status", kind=FieldKind.AIMS360_STATUS)
+    return MappingProxyType(fields)
+
+
+AIMS360_FIELDS = _aims360_fields(
+    ("jobId", "id"),
+    ("jobID", "id"),
+    ("categoryName", "category"),
+    ("subCategoryName", "subcategory"),
+    ("jobDescription", "description"),
+    ("clientID", "organization"),
+    ("accountCode", "organization"),
+    ("clientRequestId", "clientRequestId"),
+    ("percentCompleted", "percent"),
+    ("createdBy", "identity"),
+    ("createdDate", "createdAt"),
+    ("modifiedDate", "updatedAt"),
+    ("startDate", "startedAt"),
+    ("completedDate", "completedAt"),
+    ("purgeDateTime", "purgeAt"),
+)
+"""The AIMS360 backgroundjob names, for its OData view; each stands for a native field."""
+
+_AIMS360_STATUSES = {
+    label.lower(): frozenset(s for s, name in AIMS360_STATUS.items() if name == label)
+    for label in sorted(set(AIMS360_STATUS.values()))
+}
 
 _EXPECTED_LITERAL = {
     _K.GUID: "a guid",
@@ -315,16 +350,18 @@ _RESERVED = frozenset({"and", "or", *_OPERATORS, "null", "true", "false"})
 """Words that are never a field, so their misplacement reads as a syntax error."""
 
 
-def parse_filter(text: str) -> Node:
+def parse_filter(text: str, fields: Mapping[str, Field] = FIELDS) -> Node:
     """Parse and type-check a ``$filter``; raises InvalidFilter, never anything else.
 
-    An empty filter is an error here: the caller decides what "no filter" means.
+    ``fields`` is the vocabulary (``FIELDS``, or ``AIMS360_FIELDS`` for that view). An
+    empty filter is an error here: the caller decides what "no filter" means.
     """
-    return _Parser(text).filter()
+    return _Parser(text, fields).filter()
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, fields: Mapping[str, Field]) -> None:
+        self.fields = fields
         self.lexer = _Lexer(text)
         self.depth = 0
         self.comparisons = 0
@@ -395,7 +432,7 @@ class _Parser:
             )
         self.lexer.take()
         argument = self._expect("word", "a field name")
-        field = _field(argument)
+        field = _field(argument, self.fields)
         if field.kind is not FieldKind.TEXT:
             raise InvalidFilter(
                 f"expected a text field for {function}(), not {field.name!r}", argument.position
@@ -409,23 +446,40 @@ class _Parser:
             text=str(text.value),
         )
 
-    def _comparison(self, name: _Token) -> Comparison:
-        field = _field(name)
+    def _comparison(self, name: _Token) -> Node:
+        field = _field(name, self.fields)
         op_token = self.lexer.take()
         op = next((o for o in _OPERATORS if op_token.text.lower() == o), None)
         if op_token.kind != "word" or op is None:
             raise InvalidFilter(
                 "expected a comparison operator (eq, ne, gt, ge, lt, le)", op_token.position
             )
+        if field.kind is FieldKind.AIMS360_STATUS:
+            return _aims360_status(op, op_token, self.lexer.take())
         value = _coerce(field, op, self.lexer.take())
         return Comparison(field=field.name, op=op, value=value)
 
 
-def _field(token: _Token) -> Field:
-    field = FIELDS.get(token.text)
+def _aims360_status(op: Operator, op_token: _Token, token: _Token) -> Node:
+    """``jobStatus eq 'Failed'`` as the jobhub statuses it stands for."""
+    if op not in ("eq", "ne"):
+        raise InvalidFilter("expected eq or ne for jobStatus", op_token.position)
+    statuses = _AIMS360_STATUSES.get(str(token.value).lower()) if token.kind == "string" else None
+    if statuses is None:
+        raise InvalidFilter(
+            "expected 'Queued', 'Inprogress', 'Completed' or 'Failed'", token.position
+        )
+    parts = tuple(Comparison(field="status", op=op, value=int(s)) for s in sorted(statuses))
+    if len(parts) == 1:
+        return parts[0]
+    return Or(operands=parts) if op == "eq" else And(operands=parts)
+
+
+def _field(token: _Token, fields: Mapping[str, Field] = FIELDS) -> Field:
+    field = fields.get(token.text)
     if field is not None:
         return field
-    hint = next((f" (did you mean {n!r}?)" for n in FIELDS if n.lower() == token.text.lower()), "")
+    hint = next((f" (did you mean {n!r}?)" for n in fields if n.lower() == token.text.lower()), "")
     raise InvalidFilter(f"unknown field {token.text!r}{hint}", token.position)
 
 
@@ -441,6 +495,11 @@ def _coerce(field: Field, op: Operator, token: _Token) -> Value:
     kind = field.kind
     if token.kind == _LITERAL_TOKEN.get(kind):
         return token.value
+    if kind is FieldKind.GUID and token.kind == "string":
+        try:  # AIMS360 clients quote ids: jobId eq 'd29fac30-...'
+            return UUID(str(token.value))
+        except ValueError:
+            raise InvalidFilter("expected a guid", token.position) from None
     if kind is FieldKind.STATUS and token.kind in ("string", "number"):
         status = _status(token.value)
         if status is None:
@@ -469,7 +528,7 @@ def _status(value: Value) -> JobStatus | None:
 # -- $orderby ----------------------------------------------------------------------------
 
 
-def parse_orderby(text: str) -> list[tuple[str, bool]]:
+def parse_orderby(text: str, fields: Mapping[str, Field] = FIELDS) -> list[tuple[str, bool]]:
     """``"createdAt desc, id"`` as [(jobs column, descending)]; raises InvalidFilter."""
     lexer = _Lexer(text)
     keys: list[tuple[str, bool]] = []
@@ -479,7 +538,9 @@ def parse_orderby(text: str) -> list[tuple[str, bool]]:
             raise InvalidFilter("expected a field name", token.position)
         if len(keys) == MAX_ORDERBY_KEYS:
             raise InvalidFilter(f"expected at most {MAX_ORDERBY_KEYS} keys", token.position)
-        field = _field(token)
+        field = _field(token, fields)
+        if field.kind is FieldKind.AIMS360_STATUS:
+            field = FIELDS["status"]
         direction = lexer.peek()
         word = direction.text.lower() if direction.kind == "word" else None
         if word in ("asc", "desc"):

@@ -17,6 +17,8 @@ from jobhub.errors import InvalidInput
 from jobhub.jobs import Job, JobStatus
 
 MAX_LIMIT = 1000
+MAX_SKIP = 1_000_000
+"""Beyond this, page with a cursor: an offset is read and thrown away row by row."""
 
 
 @dataclass(frozen=True, slots=True)

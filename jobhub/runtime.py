@@ -14,7 +14,9 @@ from sqlalchemy import Engine
 
 from jobhub.clock import Clock, utcnow
 from jobhub.config import Settings
+from jobhub.db.api_key_store import ApiKeyStore
 from jobhub.db.dead_letter_store import DeadLetterStore
+from jobhub.db.document_store import DocumentStore
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
@@ -89,6 +91,16 @@ class Runtime:
     def dead_letters(self) -> DeadLetterStore:
         """Messages workers received and could not run as jobs."""
         return self._store(DeadLetterStore)
+
+    @property
+    def documents(self) -> DocumentStore:
+        """Result documents and the publish-link secret."""
+        return self._store(DocumentStore)
+
+    @property
+    def api_keys(self) -> ApiKeyStore:
+        """The HTTP API's keys (hashed)."""
+        return self._store(ApiKeyStore)
 
     @property
     def writes(self) -> Writes:

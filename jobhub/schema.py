@@ -7,12 +7,15 @@ by pydantic, so the two cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import JsonValue, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from jobhub.documents import Document, response_type
 from jobhub.jobs import Job, JobEvent, JobMessage
 from jobhub.vocab import API_JOB_STATUS
 
@@ -26,6 +29,17 @@ class ErrorRecord(TypedDict):
     type: str
     message: str
     traceback: str | None
+
+
+class DocumentRecord(TypedDict):
+    """A stored output of the job; ``link`` is its publish link where one was made."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    expires_at: str
+    link: str | None
 
 
 class JobRecord(TypedDict):
@@ -62,6 +76,11 @@ class JobRecord(TypedDict):
     purge_at: str
     created_by: str | None
     modified_by: str | None
+    access_scope: Literal["Public", "Private", "Organization"]
+    response_type: Literal["In-line JSON", "Publishlink"] | None
+    """In-line JSON: ``result`` holds the output; Publishlink: ``documents`` do."""
+    publish_link: str | None
+    documents: list[DocumentRecord]
 
 
 class EventRecord(TypedDict):
@@ -85,8 +104,25 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def job_record(job: Job) -> JobRecord:
-    """The native JSON form of a job."""
+def job_record(
+    job: Job,
+    documents: Sequence[Document] = (),
+    links: Mapping[UUID, str] | None = None,
+) -> JobRecord:
+    """The native JSON form of a job, with its documents and their publish links."""
+    links = links or {}
+    kind = response_type(job, list(documents))
+    document_records: list[DocumentRecord] = [
+        {
+            "id": str(document.id),
+            "name": document.name,
+            "content_type": document.content_type,
+            "size": document.size,
+            "expires_at": document.expires_at.isoformat(),
+            "link": links.get(document.id),
+        }
+        for document in documents
+    ]
     error: ErrorRecord | None = None
     if job.error is not None:
         error = {
@@ -126,6 +162,10 @@ def job_record(job: Job) -> JobRecord:
         "purge_at": job.purge_at.isoformat(),
         "created_by": job.created_by,
         "modified_by": job.modified_by,
+        "access_scope": job.access_scope.value,
+        "response_type": None if kind is None else kind.value,
+        "publish_link": document_records[0]["link"] if document_records else None,
+        "documents": document_records,
     }
 
 

@@ -1,6 +1,7 @@
 """Celery signal receivers that persist how a job's attempt ended.
 
-* ``task_success``  -> Completed, with the result (which must be JSON);
+* ``task_success``  -> Completed, with the result (which must be JSON); a result larger
+  than ``Settings.inline_result_limit`` is stored as a document first (``jobhub.documents``);
 * ``task_failure``  -> CompletedWithErrors, with error type, message and traceback
   (also sent by the worker's main process for a hard time limit or a lost worker);
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
 
 from billiard.exceptions import WorkerLostError
 from celery import signals
@@ -27,6 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.worker.request import Request
 
 from jobhub import dead_letters
+from jobhub.documents import RESULT_CONTENT_TYPE, Document, result_document_name
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.heartbeat import Heartbeat
 from jobhub.jobs import JobError, JobStatus
@@ -34,6 +36,9 @@ from jobhub.lifecycle import Transition
 from jobhub.messages import ATTEMPT_HEADER, attempt_of, worker_id_of
 from jobhub.reaper import Reaper
 from jobhub.task import JobTask
+
+if TYPE_CHECKING:
+    from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +61,28 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
     job_id = UUID(request.id)
     runtime = sender.app.runtime  # type: ignore[attr-defined]
     status, error = JobStatus.COMPLETED, None
+    attempt = attempt_of(request)
     try:
-        json.dumps(result, allow_nan=False)
+        encoded = json.dumps(result, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         status = JobStatus.COMPLETED_WITH_ERRORS
         error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
         result = None
         logger.error("job result is not JSON", extra={"job_id": str(job_id), "action": "fail"})
+    else:
+        if len(encoded) > runtime.settings.inline_result_limit:
+            result = None
+            try:
+                _store_result_document(runtime, sender.name, job_id, attempt, encoded)
+            except JobHubError as exc:
+                status = JobStatus.COMPLETED_WITH_ERRORS
+                error = JobError(type="ResultNotStored", message=f"the result is lost: {exc}")
+                logger.error("result document not stored: %s", exc, extra={"job_id": str(job_id)})
     runtime.write_behind.write_or_keep(
         [
             Transition(
                 job_id=job_id,
-                attempt=attempt_of(request),
+                attempt=attempt,
                 status=status,
                 at=runtime.clock(),
                 worker_id=worker_id_of(request),
@@ -76,6 +91,25 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
             )
         ]
     )
+
+
+def _store_result_document(
+    runtime: Runtime, job_type: str, job_id: UUID, attempt: int, encoded: bytes
+) -> None:
+    """Keep a large result as the attempt's document; it expires with its publish link."""
+    now = runtime.clock()
+    purge_at = runtime.jobs.get(job_id).purge_at
+    document = Document(
+        id=uuid4(),
+        job_id=job_id,
+        attempt=attempt,
+        name=result_document_name(job_type, now),
+        content_type=RESULT_CONTENT_TYPE,
+        size=len(encoded),
+        created_at=now,
+        expires_at=min(now + runtime.settings.publish_link_ttl, purge_at),
+    )
+    runtime.documents.put(document, encoded, runtime.settings.documents_dir)
 
 
 def _on_failure(

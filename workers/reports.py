@@ -12,6 +12,7 @@ from jobhub import JobContext, JSONValue, Param, job
     description="Counts jobs by type and status over a period (default: the last 24 hours)",
     category="Reports",
     subcategory="Jobs",
+    type_code=3,  # JobStatusRepr's Export: it exports a summary of the job history
     params=[
         Param("since", datetime, required=False, description="start, ISO 8601 (inclusive)"),
         Param("until", datetime, required=False, description="end, ISO 8601 (exclusive)"),

@@ -93,6 +93,7 @@ def _fail(message: str, code: int) -> None:
 
 
 from jobhub.cli import (  # noqa: E402  (commands register on the group)
+    apikey,
     db,
     health,
     jobs,
@@ -100,4 +101,4 @@ from jobhub.cli import (  # noqa: E402  (commands register on the group)
     schedule,
 )
 
-__all__ = ["cli", "db", "health", "jobs", "main", "processes", "schedule"]
+__all__ = ["apikey", "cli", "db", "health", "jobs", "main", "processes", "schedule"]

@@ -1,7 +1,8 @@
-"""Long-running processes: ``worker``, ``beat``, ``flower``, and ``serve`` (all of them at once).
+"""Long-running processes: ``worker``, ``beat``, ``flower``, ``api``, and ``serve`` (all
+of them at once).
 
 ``worker``, ``beat`` and ``flower`` are Celery's own commands run on jobhub's app, so any
-Celery or Flower option can follow them.
+Celery or Flower option can follow them; ``api`` is uvicorn serving ``jobhub.api``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,39 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
 
 
 @cli.command()
+@click.option("--host", help="Address to listen on [default: JOBHUB_API_HOST or 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on [default: JOBHUB_API_PORT or 8000].",
+)
+@click.option("-l", "--loglevel", default="info", show_default=True)
+@pass_state
+def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> None:
+    """Serve the HTTP API (uvicorn). OpenAPI at /openapi.json, documentation at /docs.
+
+    Callers send an API key (`jobhub apikey create`) as `Authorization: Bearer ...`.
+
+    \b
+    Example:
+      jobhub api --port 8000 &
+      curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/jobs
+    """
+    import uvicorn
+
+    from jobhub.api import create_app
+
+    settings = state.settings
+    migrate.ensure_current(state.manager.app.runtime.engine)
+    uvicorn.run(
+        create_app(state.manager),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=loglevel.lower(),
+    )
+
+
+@cli.command()
 @click.option(
     "--start",
     "first_job",
@@ -109,6 +143,7 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
 )
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-beat", is_flag=True, help="Do not start Celery beat.")
+@click.option("--no-api", is_flag=True, help="Do not start the HTTP API.")
 @pass_state
 def serve(
     state: CliState,
@@ -116,9 +151,10 @@ def serve(
     params: Sequence[str],
     concurrency: int,
     no_beat: bool,
+    no_api: bool,
 ) -> None:
-    """Run jobhub on this machine: prepare the database, start a worker and beat, start a
-    first job and print every job's lifecycle as it moves, until Ctrl-C.
+    """Run jobhub on this machine: prepare the database, start a worker, beat and the HTTP
+    API, start a first job and print every job's lifecycle as it moves, until Ctrl-C.
 
     With no JOBHUB_* variables set this needs no server at all: the database is a SQLite
     file and the broker a folder, both under ./.jobhub. Logs go to .jobhub/*.log.
@@ -143,6 +179,13 @@ def serve(
         children.start("worker", ["worker", f"--concurrency={concurrency}"])
         if not no_beat:
             children.start("beat", ["beat"])
+        if not no_api:
+            children.start("api", ["api"])
+            click.echo(
+                f"HTTP API on http://{settings.api_host}:{settings.api_port} (docs at /docs); "
+                "a key for it: jobhub apikey create --identity you --organization local "
+                "--role admin"
+            )
         last_event = manager.last_event_id()
         if first is not None:
             job = manager.start_job(first_job, first, identity="jobhub serve")

@@ -8,7 +8,7 @@ SQLAlchemy Core only, no ORM sessions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,11 +32,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from jobhub.db.engine import translated_errors
-from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
+from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow
+from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.db.writes import PER_ATTEMPT_RESET, holds_key
 from jobhub.errors import JobNotFound, KeyConflict, StorageError
 from jobhub.jobs import (
     TERMINAL_RANK,
+    AccessScope,
     Job,
     JobError,
     JobEvent,
@@ -44,11 +46,13 @@ from jobhub.jobs import (
     JobStatus,
     JSONValue,
 )
+from jobhub.odata import Node
 from jobhub.queries import JobQuery
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
 messages = cast(Table, JobMessageRow.__table__)
+documents = cast(Table, DocumentRow.__table__)
 
 _TERMINAL = jobs.c.status >= TERMINAL_RANK
 
@@ -103,15 +107,23 @@ class JobStore:
                 )
             )
 
-    def delete(self, job_id: uuid.UUID) -> None:
-        """Delete a job with its events and messages (``api.job`` deleteJob)."""
+    def delete(self, job_id: uuid.UUID) -> list[str]:
+        """Delete a job with its events, messages and documents (``api.job`` deleteJob).
+
+        Returns the document files to remove (``document_store.remove_files``).
+        """
         with self._write() as connection:
+            files = _document_files(connection, [job_id])
             deleted = connection.execute(delete(jobs).where(jobs.c.id == job_id)).rowcount
         if not deleted:
             raise JobNotFound(job_id)
+        return files
 
-    def purge_expired(self, now: datetime, batch_size: int) -> int:
-        """Delete one batch of finished jobs whose purge time has passed; returns how many."""
+    def purge_expired(self, now: datetime, batch_size: int) -> tuple[int, list[str]]:
+        """Delete one batch of finished jobs whose purge time has passed.
+
+        Returns how many, and the document files to remove.
+        """
         with self._write() as connection:
             ids = (
                 select(jobs.c.id)
@@ -121,9 +133,11 @@ class JobStore:
             )
             expired = [row.id for row in connection.execute(ids)]
             if not expired:
-                return 0
-            # Events and messages go with their job (ON DELETE CASCADE).
-            return connection.execute(delete(jobs).where(jobs.c.id.in_(expired))).rowcount
+                return 0, []
+            files = _document_files(connection, expired)
+            # Events, messages and documents go with their job (ON DELETE CASCADE).
+            count = connection.execute(delete(jobs).where(jobs.c.id.in_(expired))).rowcount
+            return count, files
 
     def request_cancel(
         self, job_id: uuid.UUID, *, now: datetime, actor: str | None, cancel_running: bool
@@ -339,6 +353,35 @@ class JobStore:
         with self._read() as connection:
             return [_job_from_row(row._mapping) for row in connection.execute(statement)]
 
+    def query(
+        self,
+        node: Node | None,
+        keys: Sequence[tuple[str, bool]],
+        *,
+        top: int,
+        skip: int,
+        organization: str | None,
+        count: bool,
+    ) -> tuple[list[Job], int | None]:
+        """A page of jobs for a parsed OData filter and ordering, and the total if asked.
+
+        Ties (and no ordering) fall back to newest first, then id, so pages are stable.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if organization is not None:
+            conditions.append(jobs.c.organization == organization)
+        if node is not None:
+            conditions.append(compile_filter(node))
+        order = [*order_by_clauses(keys), jobs.c.created_at.desc(), jobs.c.id.desc()]
+        statement = select(jobs).where(*conditions).order_by(*order).limit(top).offset(skip)
+        with self._read() as connection:
+            found = [_job_from_row(row._mapping) for row in connection.execute(statement)]
+            total = None
+            if count:
+                counted = select(func.count()).select_from(jobs).where(*conditions)
+                total = int(connection.execute(counted).scalar_one())
+        return found, total
+
     def events(self, job_id: uuid.UUID) -> list[JobEvent]:
         """A job's history, oldest first."""
         # Lifecycle order, whichever writer reached the database first: the rule lets at
@@ -426,6 +469,14 @@ class JobStore:
             ]
 
 
+def _document_files(connection: Connection, job_ids: list[uuid.UUID]) -> list[str]:
+    """The files (under the documents folder) of these jobs' documents."""
+    statement = select(documents.c.path).where(
+        documents.c.job_id.in_(job_ids), documents.c.path.is_not(None)
+    )
+    return [row.path for row in connection.execute(statement)]
+
+
 def _event_from_row(row: RowMapping) -> JobEvent:
     return JobEvent(
         job_id=row["job_id"],
@@ -476,4 +527,5 @@ def _job_from_row(row: RowMapping) -> Job:
         created_by=row["created_by"],
         modified_by=row["modified_by"],
         retries=row["retries"],
+        access_scope=AccessScope(row["access_scope"]),
     )

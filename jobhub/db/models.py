@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -110,9 +111,16 @@ class JobRow(Base):
     purge_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(200))
     modified_by: Mapped[str | None] = mapped_column(String(200))
+    access_scope: Mapped[str] = mapped_column(
+        String(20), default="Organization", server_default="Organization"
+    )
+    """Who may read the result and documents: Public, Private or Organization."""
 
     __table_args__ = (
         CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),
+        CheckConstraint(
+            "access_scope IN ('Public', 'Private', 'Organization')", name="access_scope"
+        ),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
         CheckConstraint("attempt >= 1", name="attempt_positive"),
         Index(
@@ -244,3 +252,53 @@ class JobScheduleRow(Base):
         Index("ix_job_schedules_next_fire", "next_fire_at"),
         Index("ix_job_schedules_job_type", "job_type"),
     )
+
+
+class DocumentRow(Base):
+    """A job's result too large to keep inline, or another file it produced.
+
+    The bytes are in ``content`` (PostgreSQL or SQLite) or, when a documents folder is
+    configured, in the file ``path`` names under it. Rows go with their job (cascade); the
+    purge removes the files.
+    """
+
+    __tablename__ = "documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_documents_job", "job_id"),)
+
+
+class ApiKeyRow(Base):
+    """An HTTP API key: only a hash of its secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """The key's public part (``jh_<id>_<secret>``): what revoke and list name."""
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    identity: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="role"),)
+
+
+class SecretRow(Base):
+    """Secrets every jobhub process shares, created by the migration that needs them."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

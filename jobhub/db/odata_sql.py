@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
     Numeric,
+    Table,
     UnaryExpression,
     and_,
     func,
@@ -25,8 +26,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from jobhub.db.job_store import jobs
+from jobhub.db.models import JobRow
 from jobhub.odata import FIELDS, And, Match, Node, Not, Operator, Or, Value
+
+jobs = cast(Table, JobRow.__table__)
 
 
 def compile_filter(node: Node) -> ColumnElement[bool]:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.errors import KeyConflict, StorageError
-from jobhub.jobs import TERMINAL_RANK, Job, JobStatus, JSONValue
+from jobhub.jobs import TERMINAL_RANK, AccessScope, Job, JobStatus, JSONValue
 from jobhub.lifecycle import Transition
 
 jobs = cast(Table, JobRow.__table__)
@@ -78,6 +78,7 @@ class NewJob:
     created_at: datetime
     purge_at: datetime
     created_by: str | None
+    access_scope: AccessScope = AccessScope.ORGANIZATION
 
     def as_job(self, *, queued_at: datetime | None = None) -> Job:
         """The job as it stands right after the insert (and its publish, if ``queued_at``)."""
@@ -110,6 +111,7 @@ class NewJob:
             purge_at=self.purge_at,
             created_by=self.created_by,
             modified_by=self.created_by,
+            access_scope=self.access_scope,
         )
 
 
@@ -211,6 +213,7 @@ class SqlWrites:
                 purge_at=job.purge_at,
                 created_by=job.created_by,
                 modified_by=job.created_by,
+                access_scope=job.access_scope.value,
             )
             .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
             .returning(jobs.c.id)

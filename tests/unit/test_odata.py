@@ -17,6 +17,7 @@ from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.errors import InvalidInput
 from jobhub.jobs import JobStatus
 from jobhub.odata import (
+    AIMS360_FIELDS,
     FIELDS,
     MAX_COMPARISONS,
     MAX_DEPTH,
@@ -217,7 +218,6 @@ def test_field_names_are_case_sensitive() -> None:
         ("createdAt gt 5", 13, "expected a datetime"),
         ("createdAt gt '2026-01-01T00:00:00Z'", 13, "expected a datetime"),
         ("id eq 'x'", 6, "expected a guid"),
-        (f"id eq '{GUID}'", 6, "expected a guid"),
         (f"percent eq {GUID}", 11, "expected a number"),
         ("status eq 'Finished'", 10, "expected a status (Created, Queued"),
         ("status eq 7", 10, "expected a status"),
@@ -508,3 +508,41 @@ def test_order_by_clauses_put_nulls_first_ascending_only_on_nullable_columns() -
         "jobs.worker_id DESC NULLS LAST",
         "jobs.id ASC",
     ]
+
+
+def test_a_quoted_guid_is_a_guid_as_aims360_clients_write_it() -> None:
+    assert parse_filter(f"id eq '{GUID}'") == parse_filter(f"id eq {GUID}")
+
+
+def test_aims360_names_stand_for_native_fields() -> None:
+    aims = parse_filter(f"jobId eq '{GUID}' and percentCompleted ge 50", AIMS360_FIELDS)
+    assert aims == parse_filter(f"id eq {GUID} and percent ge 50")
+
+
+@pytest.mark.parametrize(
+    ("text", "native"),
+    [
+        ("jobStatus eq 'Completed'", "status eq 3"),
+        ("jobStatus eq 'queued'", "status eq 0 or status eq 1"),
+        ("jobStatus eq 'Failed'", "status eq 4 or status eq 5"),
+        ("jobStatus ne 'Failed'", "status ne 4 and status ne 5"),
+        ("jobStatus eq 'Inprogress'", "status eq 2"),
+    ],
+)
+def test_aims360_job_status_stands_for_its_jobhub_statuses(text: str, native: str) -> None:
+    assert parse_filter(text, AIMS360_FIELDS) == parse_filter(native)
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [("jobStatus gt 'Completed'", 10), ("jobStatus eq 'Running'", 13), ("jobStatus eq 3", 13)],
+)
+def test_aims360_job_status_takes_its_four_labels_with_eq_or_ne(text: str, position: int) -> None:
+    with pytest.raises(InvalidFilter) as caught:
+        parse_filter(text, AIMS360_FIELDS)
+    assert caught.value.position == position
+
+
+def test_native_names_are_not_aims360_names() -> None:
+    with pytest.raises(InvalidFilter, match="unknown field 'status'"):
+        parse_filter("status eq 'Completed'", AIMS360_FIELDS)

@@ -1,0 +1,44 @@
+"""The HTTP API's application factory: routes, errors as problems, one JobManager.
+
+``create_app`` builds a FastAPI app around a ``JobManager`` (made from ``JOBHUB_*``
+settings unless given), so the API reads and writes exactly what the CLI and the Python
+API do. Run it with ``jobhub api`` (uvicorn). OpenAPI is at ``/openapi.json``, the
+interactive documentation at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from jobhub.api import problems
+from jobhub.api.routes import aims360, documents, job_types, jobs, system
+from jobhub.config import Settings
+from jobhub.manager import JobManager
+
+
+def create_app(manager: JobManager | None = None, settings: Settings | None = None) -> FastAPI:
+    """The API on ``manager`` (or a new one on ``settings``, closed on shutdown)."""
+    owned = manager is None
+    used = manager if manager is not None else JobManager.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            used.close()
+
+    app = FastAPI(
+        title="jobhub",
+        version=version("jobhub"),
+        summary="Start, follow and query background jobs; read their results.",
+        lifespan=lifespan,
+    )
+    app.state.manager = used
+    problems.install(app)
+    for module in (jobs, job_types, documents, aims360, system):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,58 @@
+"""Request bodies, as pydantic models: they validate input and document it in OpenAPI.
+
+Field names are camelCase on the wire (``clientRequestId``); snake_case is accepted too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.alias_generators import to_camel
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class StartJob(Body):
+    """``POST /jobs``: what to run, with what, for whom to see."""
+
+    type: str = Field(min_length=1, max_length=200, description="the job type's name")
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    key: str | None = Field(
+        None, max_length=200, description="at most one active job of the type per key"
+    )
+    client_request_id: str | None = Field(
+        None,
+        max_length=200,
+        description="your id for this request: sending it again returns the same job (200)",
+    )
+    description: str | None = Field(None, max_length=2000)
+    access_scope: Literal["Public", "Private", "Organization", "PeopleInOrganization"] = Field(
+        "Organization", description="who may read the result and its documents"
+    )
+
+
+class Schedule(Body):
+    """One schedule: every ``interval``, or on ``days`` at ``at`` in ``tz``."""
+
+    interval: str | None = Field(None, description="e.g. 90s, 15m, 2h, 1d", examples=["15m"])
+    days: str | None = Field(
+        None, description="weekdays, e.g. Mon,Wed or Mon-Fri (all days when omitted)"
+    )
+    at: str | None = Field(None, description="wall-clock time, HH:MM[:SS]", examples=["09:30"])
+    tz: str = Field("UTC", description="an IANA time zone, e.g. Europe/Berlin")
+    start: datetime | None = Field(None, description="not before this instant")
+    stop: datetime | None = Field(None, description="not after this instant")
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    catch_up: bool = Field(
+        True, description="after an outage fire once for what was missed, or skip it"
+    )
+
+
+class Schedules(Body):
+    """``PUT /job-types/{name}/schedules``: the type's schedules, replacing the old ones."""
+
+    schedules: list[Schedule] = Field(max_length=100)

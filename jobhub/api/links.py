@@ -1,0 +1,46 @@
+"""Absolute URLs the API hands out: a job's address, its documents' publish links, pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import Request
+
+from jobhub.documents import Document, publish_path
+from jobhub.manager import JobManager
+
+
+def base_url(request: Request, manager: JobManager) -> str:
+    """``JOBHUB_PUBLIC_URL`` when set (behind a proxy), else the address called."""
+    public = manager.settings.public_url
+    return public if public else str(request.base_url).rstrip("/")
+
+
+def job_url(request: Request, manager: JobManager, job_id: UUID) -> str:
+    return f"{base_url(request, manager)}/jobs/{job_id}"
+
+
+def publish_links(
+    request: Request, manager: JobManager, documents: Iterable[Document]
+) -> dict[UUID, str]:
+    """Each document's signed publish link."""
+    base = base_url(request, manager)
+    return {d.id: base + publish_path(d, manager.publish_token(d)) for d in documents}
+
+
+def next_page(
+    request: Request, manager: JobManager, *, skip: int, size: int, top: int | None, more: bool
+) -> str | None:
+    """``@odata.nextLink``: this query again, past this page (None after the last page).
+
+    ``$top`` is what the caller wants in all, so the next link asks for what remains.
+    """
+    if not more or (top is not None and top <= size):
+        return None
+    params = {k: v for k, v in request.query_params.items() if k not in ("$skip", "$top")}
+    params["$skip"] = str(skip + size)
+    if top is not None:
+        params["$top"] = str(top - size)
+    return f"{base_url(request, manager)}{request.url.path}?{urlencode(params)}"

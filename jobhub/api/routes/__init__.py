@@ -1,0 +1,1 @@
+"""One module per resource; ``jobhub.api.app`` mounts their routers."""

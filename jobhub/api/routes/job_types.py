@@ -1,0 +1,82 @@
+"""``/job-types``: what can run, and each type's schedules (SanteDB's master list)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from jobhub import schedule_rules
+from jobhub.api.bodies import Schedule, Schedules
+from jobhub.api.security import Admin, Manager, Viewer
+from jobhub.definitions import JobTypeState
+from jobhub.schedules import ScheduleSpec, schedule_record
+
+router = APIRouter(prefix="/job-types", tags=["job types"])
+
+
+def type_record(state: JobTypeState) -> dict[str, Any]:
+    definition = state.definition
+    last = state.last_job
+    return {
+        "name": definition.name,
+        "description": definition.description,
+        "category": definition.category,
+        "subcategory": definition.subcategory,
+        "start_type": state.start_type.value,
+        "registered": state.registered,
+        "can_cancel": definition.can_cancel,
+        "can_rerun": definition.can_rerun,
+        "time_limit": definition.time_limit,
+        "type_code": definition.type_code,
+        "parameters": definition.parameters_schema(),
+        "last_job": None if last is None else {"id": str(last.id), "status": last.status.label},
+    }
+
+
+@router.get("", summary="The job types that can be started")
+def job_types(manager: Manager, caller: Viewer) -> dict[str, Any]:
+    """Each with its parameters' JSON Schema, start type, and whether it can be cancelled
+    or rerun. ``last_job`` is the newest run of any organization: only its status shows."""
+    return {
+        "value": [type_record(manager.get_job_instance(d)) for d in manager.available_job_types()]
+    }
+
+
+@router.get("/{name}", summary="One job type")
+def job_type(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
+    return type_record(manager.get_job_instance(name))
+
+
+@router.get("/{name}/schedules", summary="A job type's schedules")
+def get_schedules(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
+    """Static ones (``beat_schedule.py``) and runtime ones, with their last and next fire."""
+    return {"value": [schedule_record(s) for s in manager.get_job_schedules(name)]}
+
+
+@router.put("/{name}/schedules", summary="Replace a job type's schedules")
+def put_schedules(
+    name: str, body: Schedule | Schedules, manager: Manager, caller: Admin
+) -> dict[str, Any]:
+    """One schedule, or ``{"schedules": [...]}``; beat picks the change up within a
+    second. Bad input changes nothing."""
+    wanted = body.schedules if isinstance(body, Schedules) else [body]
+    specs = [
+        ScheduleSpec(
+            rule=schedule_rules.build_rule(
+                interval=s.interval, days=s.days, at=s.at, tz=s.tz, start=s.start, stop=s.stop
+            ),
+            parameters=s.parameters,
+            catch_up=s.catch_up,
+        )
+        for s in wanted
+    ]
+    schedules = manager.set_job_schedules(name, specs)
+    return {"value": [schedule_record(s) for s in schedules]}
+
+
+@router.delete("/{name}/schedules", status_code=204, summary="Clear a job type's schedules")
+def clear_schedules(name: str, manager: Manager, caller: Admin) -> Response:
+    """Removes the runtime schedules; static ones stay (they live in beat_schedule.py)."""
+    manager.clear_job_schedule(name)
+    return Response(status_code=204)

@@ -1,0 +1,155 @@
+"""``/jobs``: start, query (OData-style), read, follow, cancel and rerun jobs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from jobhub.api import links
+from jobhub.api.bodies import StartJob
+from jobhub.api.security import Manager, Operator, Viewer, check_output_access, visible_job
+from jobhub.api.views import JobViews, choose, etag, not_modified
+from jobhub.errors import Conflict
+from jobhub.jobs import JobStatus
+from jobhub.queries import MAX_LIMIT, MAX_SKIP
+from jobhub.schema import event_record, message_record
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+PAGE_SIZE = 100
+"""Jobs per response unless ``Prefer: odata.maxpagesize=N`` (up to 1,000) asks otherwise."""
+_MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
+
+
+@router.post("", status_code=201, summary="Start a job")
+def start_job(body: StartJob, request: Request, manager: Manager, caller: Operator) -> Response:
+    """201 with ``Location`` for a new job; 200 with the same job when ``clientRequestId``
+    was sent before; 409 when an active job holds ``key``; 404 for an unknown type; 422
+    naming each bad parameter."""
+    wanted = uuid.uuid4()
+    job = manager.start_job(
+        body.type,
+        body.parameters,
+        identity=caller.identity,
+        organization=caller.organization,
+        client_request_id=body.client_request_id,
+        key=body.key,
+        description=body.description,
+        access_scope=body.access_scope,
+        job_id=wanted,
+    )
+    response = JobViews(request, manager, caller).one(job, choose(request))
+    response.status_code = 201 if job.id == wanted else 200
+    response.headers["Location"] = links.job_url(request, manager, job.id)
+    return response
+
+
+@router.get("", summary="Query jobs")
+def query_jobs(
+    request: Request,
+    manager: Manager,
+    caller: Viewer,
+    filter: Annotated[
+        str | None,
+        Query(alias="$filter", max_length=2000, description="e.g. status eq 'Completed'"),
+    ] = None,
+    orderby: Annotated[
+        str | None, Query(alias="$orderby", max_length=500, description="e.g. createdAt desc")
+    ] = None,
+    top: Annotated[int | None, Query(alias="$top", ge=1, le=MAX_LIMIT)] = None,
+    skip: Annotated[int, Query(alias="$skip", ge=0, le=MAX_SKIP)] = 0,
+    count: Annotated[bool, Query(alias="$count")] = False,
+) -> Response:
+    """Your organization's jobs, newest first unless ``$orderby`` says otherwise, a page
+    at a time: follow ``@odata.nextLink`` until it is absent. Fields and operators are
+    listed in the README (HTTP API)."""
+    size = min(page_size(request), top or MAX_LIMIT)
+    found, total = manager.query_jobs(
+        filter=filter,
+        orderby=orderby,
+        top=size + 1,
+        skip=skip,
+        organization=caller.organization,
+        count=count,
+    )
+    page, more = found[:size], len(found) > size
+    envelope: dict[str, Any] = {}
+    if total is not None:
+        envelope["@odata.count"] = total
+    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=more)
+    if following is not None:
+        envelope["@odata.nextLink"] = following
+    return JobViews(request, manager, caller).many(page, choose(request), envelope)
+
+
+def page_size(request: Request) -> int:
+    match = _MAX_PAGE_SIZE.search(request.headers.get("prefer", ""))
+    return PAGE_SIZE if match is None else max(1, min(int(match.group(1)), MAX_LIMIT))
+
+
+@router.get("/{job_id}", summary="One job")
+def get_job(job_id: str, request: Request, manager: Manager, caller: Viewer) -> Response:
+    """With a weak ``ETag``; ``If-None-Match`` with it answers 304 while nothing changed."""
+    job = visible_job(manager, caller, job_id)
+    tag = etag(job)
+    if not_modified(request, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return JobViews(request, manager, caller).one(job, choose(request))
+
+
+@router.get("/{job_id}/messages", summary="The messages a job posted for its user")
+def job_messages(
+    job_id: str,
+    manager: Manager,
+    caller: Viewer,
+    after: Annotated[int, Query(ge=0, description="only messages after this seq")] = 0,
+) -> dict[str, Any]:
+    job = visible_job(manager, caller, job_id)
+    return {"value": [message_record(m) for m in manager.user_messages(job.id, after=after)]}
+
+
+@router.get("/{job_id}/events", summary="A job's history of transitions")
+def job_events(job_id: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
+    job = visible_job(manager, caller, job_id)
+    return {"value": [event_record(event) for event in manager.job_events(job.id)]}
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a job")
+def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+    """A job not yet running ends Cancelled at once; a running one is asked to stop (409
+    when its type cannot be cancelled or it already ended)."""
+    job = visible_job(manager, caller, job_id)
+    job = manager.cancel_job(job.id, actor=caller.identity)
+    return JobViews(request, manager, caller).one(job, choose(request))
+
+
+@router.post("/{job_id}/rerun", summary="Run an ended job again")
+def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+    """Queues it again as a new attempt, keeping its history; 409 when it cannot rerun."""
+    job = visible_job(manager, caller, job_id)
+    job = manager.rerun_job(job.id, actor=caller.identity)
+    return JobViews(request, manager, caller).one(job, choose(request))
+
+
+@router.get("/{job_id}/result", summary="A job's result")
+def job_result(job_id: str, request: Request, manager: Manager, caller: Viewer) -> Response:
+    """``In-line JSON``: the result itself is in ``result``. ``Publishlink``: the result is
+    a document; follow ``publishLink`` (or each document's ``link``). 409 until the job
+    completed; 403 when its access scope excludes you."""
+    job = visible_job(manager, caller, job_id)
+    check_output_access(caller, job)
+    if job.status is not JobStatus.COMPLETED:
+        raise Conflict(f"job {job.id} has no result: it is {job.status.label}")
+    record = JobViews(request, manager, caller).native([job])[0]
+    body = {
+        "jobId": record["id"],
+        "responseType": record["response_type"],
+        "result": record["result"],
+        "publishLink": record["publish_link"],
+        "documents": record["documents"],
+    }
+    return JSONResponse(body)

@@ -1,0 +1,84 @@
+"""Who is calling: bearer API keys, roles, tenants and access scopes.
+
+Every route but health, readiness and publish links depends on ``Viewer``, ``Operator``
+or ``Admin``. A caller acts in its own organization only: another organization's job is
+"not found", never "forbidden", so its existence leaks nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from jobhub.api_keys import Principal, Role
+from jobhub.errors import JobNotFound, NotAuthenticated, PermissionDenied
+from jobhub.jobs import AccessScope, Job
+from jobhub.manager import JobManager
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `jobhub apikey create`, as `Authorization: Bearer jh_...`",
+)
+
+
+def manager_of(request: Request) -> JobManager:
+    manager: JobManager = request.app.state.manager
+    return manager
+
+
+Manager = Annotated[JobManager, Depends(manager_of)]
+
+
+def optional_caller(
+    manager: Manager,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """The caller when a key was sent (and is valid), else None."""
+    if credentials is None:
+        return None
+    return manager.authenticate(credentials.credentials)
+
+
+def _require(role: Role) -> Callable[[Principal | None], Principal]:
+    def check(caller: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
+        if caller is None:
+            raise NotAuthenticated("an API key is required: Authorization: Bearer jh_...")
+        if not caller.role.allows(role):
+            raise PermissionDenied(f"this needs the {role.value} role; the key is {caller.role}")
+        return caller
+
+    return check
+
+
+Caller = Annotated[Principal | None, Depends(optional_caller)]
+Viewer = Annotated[Principal, Depends(_require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(_require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]
+
+
+def visible_job(manager: JobManager, caller: Principal, job_id: str) -> Job:
+    """The job if it belongs to the caller's organization; JobNotFound otherwise."""
+    job = manager.get_job(job_id)
+    if job.organization != caller.organization:
+        raise JobNotFound(job_id)
+    return job
+
+
+def check_output_access(caller: Principal | None, job: Job) -> None:
+    """Whether ``caller`` may read the job's result and documents under its access scope.
+
+    A Public job's output is readable through its publish link without a key; through
+    the authenticated routes, as any of the organization's.
+    """
+    if caller is None:
+        if job.access_scope is AccessScope.PUBLIC:
+            return
+        raise NotAuthenticated("this output is not public: an API key is required")
+    if caller.organization != job.organization:
+        raise JobNotFound(job.id)
+    if job.access_scope is AccessScope.PRIVATE and caller.identity != job.identity:
+        raise PermissionDenied("this output is private to the job's submitter")
