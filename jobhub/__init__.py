@@ -1,13 +1,14 @@
 """jobhub: background jobs on Celery with a persisted lifecycle.
 
-Producers use ``JobManager``; job types are declared with ``@job``; a running job reports
-through its ``JobContext``. See README.md.
+Producers use ``JobManager`` (or ``RemoteJobManager`` over the HTTP API); job types are
+declared with ``@job``; a running job reports through its ``JobContext``. See README.md.
 """
 
 from jobhub.config import Settings
 from jobhub.context import JobContext
 from jobhub.definitions import JobDefinition, JobTypeState, job
 from jobhub.errors import (
+    AccessDenied,
     Conflict,
     DispatchError,
     InvalidInput,
@@ -16,21 +17,37 @@ from jobhub.errors import (
     JobHubError,
     JobNotFound,
     KeyConflict,
+    NotAuthenticated,
     NotCancellable,
     NotFound,
     NotRerunnable,
+    PermissionDenied,
+    RemoteUnavailable,
     StorageError,
     StorageUnavailable,
     UnknownJobType,
     WaitTimeout,
 )
-from jobhub.jobs import Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue, StartType
+from jobhub.jobs import (
+    AccessScope,
+    Job,
+    JobError,
+    JobEvent,
+    JobMessage,
+    JobStatus,
+    JSONValue,
+    StartType,
+)
 from jobhub.manager import JobManager
 from jobhub.parameters import Param
+from jobhub.remote import RemoteJobManager
 from jobhub.schedule_rules import IntervalRule, WeeklyRule
 from jobhub.schedules import JobSchedule, ScheduleSpec
+from jobhub.service import JobService
 
 __all__ = [
+    "AccessDenied",
+    "AccessScope",
     "Conflict",
     "DispatchError",
     "IntervalRule",
@@ -48,13 +65,18 @@ __all__ = [
     "JobMessage",
     "JobNotFound",
     "JobSchedule",
+    "JobService",
     "JobStatus",
     "JobTypeState",
     "KeyConflict",
+    "NotAuthenticated",
     "NotCancellable",
     "NotFound",
     "NotRerunnable",
     "Param",
+    "PermissionDenied",
+    "RemoteJobManager",
+    "RemoteUnavailable",
     "ScheduleSpec",
     "Settings",
     "StartType",

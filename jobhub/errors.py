@@ -21,6 +21,7 @@
      │    ├── StorageUnavailable   the database cannot be reached
      │    └── SchemaOutOfDate      the database needs ``jobhub db upgrade``
      ├── DispatchError             the broker did not take the message
+     ├── RemoteUnavailable         the jobhub HTTP API cannot be reached, or it failed
      └── JobCancelled              raised inside a running job whose cancel was requested
 
 The CLI and the HTTP API each map this tree to their own form in one table. The class
@@ -139,6 +140,10 @@ class SchemaOutOfDate(StorageError):
 
 class DispatchError(JobHubError):
     """The broker did not accept the job's message."""
+
+
+class RemoteUnavailable(JobHubError):
+    """The jobhub HTTP API cannot be reached, or it failed."""
 
 
 class JobCancelled(JobHubError):

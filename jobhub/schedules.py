@@ -113,6 +113,26 @@ def schedule_record(schedule: JobSchedule) -> dict[str, JSONValue]:
     }
 
 
+def schedule_from_json(record: Mapping[str, Any]) -> JobSchedule:
+    """The schedule a ``schedule_record`` describes (the remote manager reads them)."""
+
+    def moment(value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    return JobSchedule(
+        id=uuid.UUID(record["id"]),
+        name=record["name"],
+        job_type=record["job_type"],
+        source=record["source"],
+        rule=rule_from_json(record["rule"]),
+        parameters=record["parameters"],
+        catch_up=record["catch_up"],
+        next_fire_at=moment(record["next_fire_at"]),
+        last_fire_at=moment(record["last_fire_at"]),
+        last_job_id=None if record["last_job_id"] is None else uuid.UUID(record["last_job_id"]),
+    )
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 

@@ -16,7 +16,7 @@ from pydantic import JsonValue, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from jobhub.documents import Document, response_type
-from jobhub.jobs import Job, JobEvent, JobMessage
+from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus
 from jobhub.vocab import API_JOB_STATUS
 
 StatusLabel = Literal[
@@ -68,6 +68,7 @@ class JobRecord(TypedDict):
     can_cancel: bool
     can_rerun: bool
     cancel_requested: bool
+    cancel_requested_at: str | None
     created_at: str
     queued_at: str | None
     started_at: str | None
@@ -154,6 +155,7 @@ def job_record(
         "can_cancel": job.can_cancel,
         "can_rerun": job.can_rerun,
         "cancel_requested": job.cancel_requested,
+        "cancel_requested_at": _iso(job.cancel_requested_at),
         "created_at": job.created_at.isoformat(),
         "queued_at": _iso(job.queued_at),
         "started_at": _iso(job.started_at),
@@ -196,3 +198,69 @@ def job_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "jobhub job"
     return schema
+
+
+# -- back from JSON (the remote manager reads what the HTTP API wrote) ------------------
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def job_from_record(record: Mapping[str, Any]) -> Job:
+    """The Job a native JSON record describes (the inverse of ``job_record``)."""
+    error = record.get("error")
+    return Job(
+        id=UUID(record["id"]),
+        job_type=record["job_type"],
+        category=record["category"],
+        subcategory=record["subcategory"],
+        description=record["description"],
+        parameters=record["parameters"],
+        identity=record["identity"],
+        organization=record["organization"],
+        client_request_id=record["client_request_id"],
+        key=record["key"],
+        status=JobStatus(record["status_code"]),
+        status_text=record["status_text"],
+        percent=record["percent"],
+        worker_id=record["worker_id"],
+        attempt=record["attempt"],
+        result=record["result"],
+        error=None if error is None else JobError(**error),
+        can_cancel=record["can_cancel"],
+        can_rerun=record["can_rerun"],
+        cancel_requested_at=_moment(record["cancel_requested_at"]),
+        created_at=datetime.fromisoformat(record["created_at"]),
+        queued_at=_moment(record["queued_at"]),
+        started_at=_moment(record["started_at"]),
+        updated_at=datetime.fromisoformat(record["updated_at"]),
+        completed_at=_moment(record["completed_at"]),
+        purge_at=datetime.fromisoformat(record["purge_at"]),
+        created_by=record["created_by"],
+        modified_by=record["modified_by"],
+        retries=record["retries"],
+        access_scope=AccessScope(record["access_scope"]),
+    )
+
+
+def event_from_record(job_id: UUID, record: Mapping[str, Any]) -> JobEvent:
+    return JobEvent(
+        job_id=job_id,
+        at=datetime.fromisoformat(record["at"]),
+        status=JobStatus(record["status_code"]),
+        attempt=record["attempt"],
+        worker_id=record["worker_id"],
+        message=record["message"],
+    )
+
+
+def message_from_record(job_id: UUID, record: Mapping[str, Any]) -> JobMessage:
+    return JobMessage(
+        job_id=job_id,
+        seq=record["seq"],
+        at=datetime.fromisoformat(record["at"]),
+        attempt=record["attempt"],
+        level=record["level"],
+        text=record["text"],
+    )

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import redis
@@ -26,6 +27,7 @@ from sqlalchemy import create_engine
 from jobhub import JobManager, Settings
 from jobhub.db import migrate
 from tests import services as svc
+from tests.services import free_port
 
 TIERS = ("unit", "integration", "acceptance")
 
@@ -124,7 +126,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "JOBHUB_WORKER_TIMEOUT": str(settings.worker_timeout),
         "JOBHUB_PUBLISH_GRACE": str(settings.publish_grace),
         "JOBHUB_REQUEUE_GRACE": str(settings.requeue_grace),
+        "JOBHUB_INLINE_RESULT_LIMIT": str(settings.inline_result_limit),
+        "JOBHUB_PUBLISH_LINK_TTL": f"{settings.publish_link_ttl.total_seconds()}s",
     }
+    if settings.documents_dir is not None:
+        env["JOBHUB_DOCUMENTS_DIR"] = str(settings.documents_dir)
     if settings.maintenance_interval is not None:
         env["JOBHUB_MAINTENANCE_INTERVAL"] = str(settings.maintenance_interval)
     if settings.database_url is not None:
@@ -182,6 +188,19 @@ class Process:
             self.popen.wait()
 
 
+@dataclass
+class ApiServer:
+    """A running ``jobhub api`` and its base URL."""
+
+    process: Process
+    url: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client on this server, sending ``token`` as its bearer key."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
 class Processes:
     """Starts jobhub subprocesses for one test and stops them all afterwards."""
 
@@ -213,6 +232,24 @@ class Processes:
         )
         process.wait_for_log(" ready.", timeout=60)
         return process
+
+    def api(self, settings: Settings) -> ApiServer:
+        """A real ``jobhub api`` (uvicorn) on a free loopback port, answering."""
+        port = free_port()
+        process = self.start(
+            "api", ["api", f"--port={port}", "--loglevel=warning"], settings_env(settings)
+        )
+        server = ApiServer(process=process, url=f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the API did not come up:\n{process.log()[-3000:]}")
+            time.sleep(0.1)
 
     def stop_all(self) -> None:
         for process in reversed(self._started):

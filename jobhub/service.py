@@ -1,0 +1,100 @@
+"""``JobService``: what a producer can ask of jobhub, wherever jobhub is.
+
+``JobManager`` serves it from the database and broker; ``RemoteJobManager`` over the HTTP
+API (as SanteDB's UpstreamJobManager does over its REST API), for producers that must
+not reach the database. Code written against this protocol runs with either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
+
+from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.schedules import JobSchedule
+
+if TYPE_CHECKING:
+    from jobhub.manager import JobManager
+    from jobhub.remote import RemoteJobManager
+
+
+class JobService(Protocol):
+    def start_job(
+        self,
+        job_type: Any,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        client_request_id: str | None = None,
+        key: str | None = None,
+        description: str | None = None,
+        access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+    ) -> Job: ...
+
+    def get_job(self, job_id: UUID | str) -> Job: ...
+
+    def find_job(self, job_id: UUID | str) -> Job | None: ...
+
+    def find_jobs(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        job_type: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]: ...
+
+    def query_jobs(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        count: bool = False,
+    ) -> tuple[list[Job], int | None]: ...
+
+    def pending_jobs(self, *, limit: int = 100) -> list[Job]: ...
+
+    def running_jobs(self, *, limit: int = 100) -> list[Job]: ...
+
+    def finished_jobs(self, *, limit: int = 100) -> list[Job]: ...
+
+    def job_results(self, job_id: UUID | str) -> JSONValue: ...
+
+    def job_events(self, job_id: UUID | str) -> list[JobEvent]: ...
+
+    def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]: ...
+
+    def cancel_job(self, job_id: UUID | str) -> Job: ...
+
+    def rerun_job(self, job_id: UUID | str) -> Job: ...
+
+    def wait_for_completion(
+        self, job_ids: Sequence[UUID | str], timeout: float | None = None
+    ) -> list[Job]: ...
+
+    def get_job_schedules(self, job_type: Any) -> list[JobSchedule]: ...
+
+    def set_job_schedule(
+        self,
+        job_type: Any,
+        *,
+        interval: Any = None,
+        days: Any = None,
+        at: Any = None,
+        tz: str = "UTC",
+        parameters: Mapping[str, object] | None = None,
+        catch_up: bool = True,
+    ) -> list[JobSchedule]: ...
+
+    def clear_job_schedule(self, job_type: Any) -> None: ...
+
+    def job_schema(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
+    """Never called: mypy checks here that both managers implement the protocol."""
+    return local, remote
