@@ -40,7 +40,7 @@ format: $(STAMP) ## Apply ruff's formatting and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-up: ## Start the compose stack: postgres, redis, migrate, worker, beat, flower
+up: ## Start the compose stack: postgres, redis, migrate, worker, beat, api, flower
 	docker compose up --detach --wait
 
 down: ## Stop the compose stack

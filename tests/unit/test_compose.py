@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBHUB_SERVICES = ("migrate", "worker", "beat", "flower")
+JOBHUB_SERVICES = ("migrate", "worker", "beat", "api", "flower")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_compose_has_every_service(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {"postgres", "redis", *JOBHUB_SERVICES}
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", "worker", "beat", "flower"])
+@pytest.mark.parametrize("name", ["postgres", "redis", "worker", "beat", "api", "flower"])
 def test_long_running_services_have_a_health_check(compose: dict[str, Any], name: str) -> None:
     check = compose["services"][name]["healthcheck"]
     assert check["test"]
@@ -37,7 +37,7 @@ def test_migration_runs_once_before_the_jobhub_services(compose: dict[str, Any])
     assert services["migrate"]["command"] == ["jobhub", "db", "upgrade"]
     assert services["migrate"]["restart"] == "no"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("worker", "beat", "flower"):
+    for name in ("worker", "beat", "api", "flower"):
         condition = services[name]["depends_on"]["migrate"]["condition"]
         assert condition == "service_completed_successfully"
 
@@ -60,3 +60,10 @@ def test_the_image_installs_the_package_and_its_job_modules(compose: dict[str, A
     dockerfile = compose["services"]["worker"]["build"]["dockerfile_inline"]
     for part in ("COPY jobhub", "COPY workers", "beat_schedule.py", "pip install"):
         assert part in dockerfile
+
+
+def test_the_api_is_published_on_loopback_and_checks_readiness(compose: dict[str, Any]) -> None:
+    api = compose["services"]["api"]
+    assert api["command"][:2] == ["jobhub", "api"]
+    assert api["ports"] == ["127.0.0.1:8000:8000"]
+    assert "/ready" in " ".join(api["healthcheck"]["test"])
