@@ -125,7 +125,7 @@ class JobSpec:
     client_request_id: str | None = None
     """The caller's own id for this request: submitting it twice returns the same job."""
     key: str | None = None
-    """At most one active job per (job type, key), as 1C background job keys."""
+    """At most one active job per (organization, job type, key), as 1C background job keys."""
     access_scope: AccessScope = AccessScope.ORGANIZATION
     """Who may read its result and documents."""
 

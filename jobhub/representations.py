@@ -4,6 +4,7 @@ These are the foreign representations, kept together so that each field mapping 
 place; jobhub's own JSON is ``jobhub.schema.job_record``. Everything here is pure: a Job,
 its documents and their publish links go in, a dict or bytes come out. The caller supplies
 the addresses (job URI, links, request URL) because only the HTTP edge knows its base URL.
+A document without a link (the caller may not read the job's output) is listed without one.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def jobstatus_json(
                 "Name": document.name,
                 "ContentType": document.content_type,
                 "Size": document.size,
-                "Address": links[document.id],
+                "Address": links.get(document.id),
                 "Expires": document.expires_at.isoformat(),
             }
             for document in documents
@@ -228,7 +229,7 @@ def jobstatus_element(
                 "Name": _xml(document.name),
                 "ContentType": _xml(document.content_type),
                 "Size": str(document.size),
-                "Address": _xml(links[document.id]),
+                **({"Address": _xml(links[document.id])} if document.id in links else {}),
                 "Expires": document.expires_at.isoformat(),
             },
         )
@@ -255,10 +256,10 @@ def _aims_status_text(job: Job) -> str | None:
 
 
 def _publish_link(documents: Sequence[Document], links: Mapping[UUID, str]) -> str | None:
-    return links[documents[0].id] if documents else None
+    return links.get(documents[0].id) if documents else None
 
 
-def _aims_document(document: Document, link: str) -> dict[str, Any]:
+def _aims_document(document: Document, link: str | None) -> dict[str, Any]:
     return {
         "DocumentID": str(document.id),
         "documentName": document.name,
@@ -275,7 +276,7 @@ def _aims_response(
 ) -> str | None:
     """AIMS360 ``response``: a JSON string, the documents or the inline result."""
     if kind is ResponseType.PUBLISH_LINK:
-        entries = [_aims_document(document, links[document.id]) for document in documents]
+        entries = [_aims_document(document, links.get(document.id)) for document in documents]
         return json.dumps(entries, separators=(",", ":"))
     if kind is ResponseType.INLINE and job.status is JobStatus.COMPLETED:
         return json.dumps(job.result, separators=(",", ":"))

@@ -71,12 +71,12 @@ def visible_job(manager: JobManager, caller: Principal, job_id: str) -> Job:
 def check_output_access(caller: Principal | None, job: Job) -> None:
     """Whether ``caller`` may read the job's result and documents under its access scope.
 
-    A Public job's output is readable through its publish link without a key; through
-    the authenticated routes, as any of the organization's.
+    A Public job's output is anyone's who holds its publish link, with or without a key;
+    the authenticated routes show it to the job's organization only (``visible_job``).
     """
+    if job.access_scope is AccessScope.PUBLIC:
+        return
     if caller is None:
-        if job.access_scope is AccessScope.PUBLIC:
-            return
         raise NotAuthenticated("this output is not public: an API key is required")
     if caller.organization != job.organization:
         raise JobNotFound(job.id)

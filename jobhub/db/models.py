@@ -1,7 +1,8 @@
 """The tables, as SQLAlchemy 2 typed models. Alembic migrations must produce exactly these.
 
 Constraints the database can enforce are declared here rather than checked in Python:
-one active job per (job type, key), one job per (organization, client request id),
+one active job per (organization, job type, key), one job per (organization, client
+request id),
 valid status codes and percentages.
 """
 
@@ -125,6 +126,7 @@ class JobRow(Base):
         CheckConstraint("attempt >= 1", name="attempt_positive"),
         Index(
             "uq_jobs_active_key",
+            "organization",
             "job_type",
             "concurrency_key",
             unique=True,

@@ -12,7 +12,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from jobhub import AccessScope, InvalidInput, JobManager, NotAuthenticated, NotFound, Settings
+from jobhub import (
+    AccessScope,
+    InvalidInput,
+    JobManager,
+    KeyConflict,
+    NotAuthenticated,
+    NotFound,
+    Settings,
+)
 from jobhub.documents import Document
 from tests import services as svc
 
@@ -159,3 +167,12 @@ def test_queries_stay_in_their_organization_and_scopes_are_kept(manager: JobMana
         manager.start_job("diagnostics.echo", access_scope="Everyone")
     with pytest.raises(InvalidInput):
         manager.query_jobs(top=1001)
+
+
+def test_a_key_belongs_to_its_organization(manager: JobManager) -> None:
+    params = {"steps": 100, "seconds": 1}
+    manager.start_job("diagnostics.sleep", params, organization="acme", key="nightly")
+    other = manager.start_job("diagnostics.sleep", params, organization="globex", key="nightly")
+    assert other.key == "nightly"  # another tenant's key neither blocks nor reveals
+    with pytest.raises(KeyConflict):
+        manager.start_job("diagnostics.sleep", params, organization="acme", key="nightly")

@@ -17,7 +17,6 @@ router = APIRouter(prefix="/job-types", tags=["job types"])
 
 def type_record(state: JobTypeState) -> dict[str, Any]:
     definition = state.definition
-    last = state.last_job
     return {
         "name": definition.name,
         "description": definition.description,
@@ -30,14 +29,13 @@ def type_record(state: JobTypeState) -> dict[str, Any]:
         "time_limit": definition.time_limit,
         "type_code": definition.type_code,
         "parameters": definition.parameters_schema(),
-        "last_job": None if last is None else {"id": str(last.id), "status": last.status.label},
     }
 
 
 @router.get("", summary="The job types that can be started")
 def job_types(manager: Manager, caller: Viewer) -> dict[str, Any]:
     """Each with its parameters' JSON Schema, start type, and whether it can be cancelled
-    or rerun. ``last_job`` is the newest run of any organization: only its status shows."""
+    or rerun. (Runs are not shown here: they belong to organizations; query ``/jobs``.)"""
     return {
         "value": [type_record(manager.get_job_instance(d)) for d in manager.available_job_types()]
     }

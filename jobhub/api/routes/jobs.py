@@ -30,6 +30,7 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
     """201 with ``Location`` for a new job; 200 with the same job when ``clientRequestId``
     was sent before; 409 when an active job holds ``key``; 404 for an unknown type; 422
     naming each bad parameter."""
+    representation = choose(request)  # a refused Accept must not start anything
     wanted = uuid.uuid4()
     job = manager.start_job(
         body.type,
@@ -42,7 +43,7 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
         access_scope=body.access_scope,
         job_id=wanted,
     )
-    response = JobViews(request, manager, caller).one(job, choose(request))
+    response = JobViews(request, manager, caller).one(job, representation)
     response.status_code = 201 if job.id == wanted else 200
     response.headers["Location"] = links.job_url(request, manager, job.id)
     return response
@@ -122,17 +123,19 @@ def job_events(job_id: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
 def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
     """A job not yet running ends Cancelled at once; a running one is asked to stop (409
     when its type cannot be cancelled or it already ended)."""
+    representation = choose(request)
     job = visible_job(manager, caller, job_id)
     job = manager.cancel_job(job.id, actor=caller.identity)
-    return JobViews(request, manager, caller).one(job, choose(request))
+    return JobViews(request, manager, caller).one(job, representation)
 
 
 @router.post("/{job_id}/rerun", summary="Run an ended job again")
 def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
     """Queues it again as a new attempt, keeping its history; 409 when it cannot rerun."""
+    representation = choose(request)
     job = visible_job(manager, caller, job_id)
     job = manager.rerun_job(job.id, actor=caller.identity)
-    return JobViews(request, manager, caller).one(job, choose(request))
+    return JobViews(request, manager, caller).one(job, representation)
 
 
 @router.get("/{job_id}/result", summary="A job's result")

@@ -74,11 +74,28 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             "access_scope", "access_scope IN ('Public', 'Private', 'Organization')"
         )
+        # Keys belong to a tenant: another organization's key neither blocks nor reveals.
+        batch_op.drop_index("uq_jobs_active_key")
+        batch_op.create_index(
+            "uq_jobs_active_key",
+            ["organization", "job_type", "concurrency_key"],
+            unique=True,
+            postgresql_where=sa.text("concurrency_key IS NOT NULL AND status < 3"),
+            sqlite_where=sa.text("concurrency_key IS NOT NULL AND status < 3"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_jobs_access_scope", type_="check")
+        batch_op.drop_index("uq_jobs_active_key")
+        batch_op.create_index(
+            "uq_jobs_active_key",
+            ["job_type", "concurrency_key"],
+            unique=True,
+            postgresql_where=sa.text("concurrency_key IS NOT NULL AND status < 3"),
+            sqlite_where=sa.text("concurrency_key IS NOT NULL AND status < 3"),
+        )
+        batch_op.drop_constraint("access_scope", type_="check")
         batch_op.drop_column("access_scope")
 
     with op.batch_alter_table("documents", schema=None) as batch_op:
