@@ -78,7 +78,7 @@ from jobhub.jobs import (
 from jobhub.lifecycle import Transition, can_rerun, cancel_outcome
 from jobhub.outbox import Outbox, OutboxReport
 from jobhub.parameters import unstorable_text
-from jobhub.queries import MAX_LIMIT, MAX_SKIP, Cursor, JobQuery, Page
+from jobhub.queries import MAX_LIMIT, MAX_SKIP, Cursor, FilteredPage, JobQuery, Page
 from jobhub.reaper import Reaper, ReapReport
 from jobhub.schedules import JobSchedule, ScheduleSpec, runtime_records
 from jobhub.schema import job_json_schema
@@ -303,10 +303,36 @@ class JobManager:
     ) -> tuple[list[Job], int | None]:
         """Jobs by an OData-style ``$filter`` and ``$orderby`` (``jobhub.odata``).
 
-        Returns the page and, when ``count``, how many match in all. ``organization``
-        confines the query to one tenant whatever the filter says; ``fields`` is the
-        vocabulary (``odata.AIMS360_FIELDS`` for that view). Raises InvalidFilter
-        (with the position) or InvalidInput before touching the database.
+        Returns up to ``top`` jobs and, when ``count``, how many match in all. See
+        ``query_page`` for the arguments.
+        """
+        page = self.query_page(
+            filter=filter,
+            orderby=orderby,
+            top=top,
+            skip=skip,
+            organization=organization,
+            count=count,
+            fields=fields,
+        )
+        return page.jobs, page.total
+
+    def query_page(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        organization: str | None = None,
+        count: bool = False,
+        fields: Mapping[str, odata.Field] = odata.FIELDS,
+    ) -> FilteredPage:
+        """One page of a ``$filter`` / ``$orderby`` query, saying whether more follow.
+
+        ``organization`` confines the query to one tenant whatever the filter says;
+        ``fields`` is the vocabulary (``odata.AIMS360_FIELDS`` for that view). Raises
+        InvalidFilter (with the position) or InvalidInput before touching the database.
         """
         node = odata.parse_filter(filter, fields) if filter and filter.strip() else None
         keys = odata.parse_orderby(orderby, fields) if orderby and orderby.strip() else []
@@ -348,6 +374,8 @@ class JobManager:
 
     def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]:
         """Messages the job posted for its user, in order (1C ``GetUserMessages``)."""
+        if not 0 <= after < 2**63:
+            raise InvalidInput(f"after must be a message number, not {after}")
         self.get_job(job_id)
         return self._jobs.messages(_uuid(job_id), after=after)
 

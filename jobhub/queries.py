@@ -76,6 +76,16 @@ class JobQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class FilteredPage:
+    """One page of an OData-style query: its jobs, the total when counted, and whether
+    more follow."""
+
+    jobs: list[Job]
+    total: int | None
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page of jobs, and the cursor of the next page when there may be one."""
 

@@ -215,7 +215,10 @@ def _transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
 def _utc(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what} must be timezone-aware, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what} {value.isoformat()} is out of range in UTC") from None
 
 
 def _check_bounds(rule: _Rule) -> None:

@@ -47,7 +47,7 @@ from jobhub.jobs import (
     JSONValue,
 )
 from jobhub.odata import Node
-from jobhub.queries import JobQuery
+from jobhub.queries import FilteredPage, JobQuery
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
@@ -362,7 +362,7 @@ class JobStore:
         skip: int,
         organization: str | None,
         count: bool,
-    ) -> tuple[list[Job], int | None]:
+    ) -> FilteredPage:
         """A page of jobs for a parsed OData filter and ordering, and the total if asked.
 
         Ties (and no ordering) fall back to newest first, then id, so pages are stable.
@@ -373,14 +373,14 @@ class JobStore:
         if node is not None:
             conditions.append(compile_filter(node))
         order = [*order_by_clauses(keys), jobs.c.created_at.desc(), jobs.c.id.desc()]
-        statement = select(jobs).where(*conditions).order_by(*order).limit(top).offset(skip)
+        statement = select(jobs).where(*conditions).order_by(*order).limit(top + 1).offset(skip)
         with self._read() as connection:
             found = [_job_from_row(row._mapping) for row in connection.execute(statement)]
             total = None
             if count:
                 counted = select(func.count()).select_from(jobs).where(*conditions)
                 total = int(connection.execute(counted).scalar_one())
-        return found, total
+        return FilteredPage(found[:top], total, more=len(found) > top)
 
     def events(self, job_id: uuid.UUID) -> list[JobEvent]:
         """A job's history, oldest first."""

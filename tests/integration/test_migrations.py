@@ -153,7 +153,7 @@ def test_active_key_index_is_unique_and_partial_on_postgresql(postgresql_engine:
         ).scalar_one()
 
     assert definition.startswith("CREATE UNIQUE INDEX uq_jobs_active_key ON ")
-    assert "(job_type, concurrency_key)" in definition
+    assert "(organization, job_type, concurrency_key)" in definition
     assert definition.endswith("WHERE ((concurrency_key IS NOT NULL) AND (status < 3))")
 
 

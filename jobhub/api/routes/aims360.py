@@ -37,24 +37,22 @@ def background_jobs(
     count: Annotated[bool, Query(alias="$count")] = False,
 ) -> dict[str, Any]:
     size = min(page_size(request), top or MAX_LIMIT)
-    found, total = manager.query_jobs(
+    page = manager.query_page(
         filter=filter,
         orderby=orderby,
-        top=size + 1,
+        top=size,
         skip=skip,
         organization=caller.organization,
         count=count,
         fields=odata.AIMS360_FIELDS,
     )
-    page = found[:size]
     base = links.base_url(request, manager)
     context = f"{base}/jobsmanagement/odata/v1.0/$metadata#backgroundjob"
     body: dict[str, Any] = {"@odata.context": context}
-    if total is not None:
-        body["@odata.count"] = total
-    body["value"] = _records(request, manager, caller, page)
-    more = len(found) > size
-    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=more)
+    if page.total is not None:
+        body["@odata.count"] = page.total
+    body["value"] = _records(request, manager, caller, page.jobs)
+    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=page.more)
     if following is not None:
         body["@odata.nextLink"] = following
     return body

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 PAGE_SIZE = 100
 """Jobs per response unless ``Prefer: odata.maxpagesize=N`` (up to 1,000) asks otherwise."""
+MAX_SEQ = 2**63 - 1
 _MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
 
 
@@ -69,22 +70,21 @@ def query_jobs(
     at a time: follow ``@odata.nextLink`` until it is absent. Fields and operators are
     listed in the README (HTTP API)."""
     size = min(page_size(request), top or MAX_LIMIT)
-    found, total = manager.query_jobs(
+    page = manager.query_page(
         filter=filter,
         orderby=orderby,
-        top=size + 1,
+        top=size,
         skip=skip,
         organization=caller.organization,
         count=count,
     )
-    page, more = found[:size], len(found) > size
     envelope: dict[str, Any] = {}
-    if total is not None:
-        envelope["@odata.count"] = total
-    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=more)
+    if page.total is not None:
+        envelope["@odata.count"] = page.total
+    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=page.more)
     if following is not None:
         envelope["@odata.nextLink"] = following
-    return JobViews(request, manager, caller).many(page, choose(request), envelope)
+    return JobViews(request, manager, caller).many(page.jobs, choose(request), envelope)
 
 
 def page_size(request: Request) -> int:
@@ -107,7 +107,7 @@ def job_messages(
     job_id: str,
     manager: Manager,
     caller: Viewer,
-    after: Annotated[int, Query(ge=0, description="only messages after this seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="only messages after this seq")] = 0,
 ) -> dict[str, Any]:
     job = visible_job(manager, caller, job_id)
     return {"value": [message_record(m) for m in manager.user_messages(job.id, after=after)]}
