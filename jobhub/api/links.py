@@ -1,9 +1,8 @@
-"""Absolute URLs the API hands out: a job's address, its documents' publish links, pages."""
+"""Absolute URLs the API hands out: a job's address and its documents' publish links."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import Request
@@ -28,19 +27,3 @@ def publish_links(
     """Each document's signed publish link."""
     base = base_url(request, manager)
     return {d.id: base + publish_path(d, manager.publish_token(d)) for d in documents}
-
-
-def next_page(
-    request: Request, manager: JobManager, *, skip: int, size: int, top: int | None, more: bool
-) -> str | None:
-    """``@odata.nextLink``: this query again, past this page (None after the last page).
-
-    ``$top`` is what the caller wants in all, so the next link asks for what remains.
-    """
-    if not more or (top is not None and top <= size):
-        return None
-    params = {k: v for k, v in request.query_params.items() if k not in ("$skip", "$top")}
-    params["$skip"] = str(skip + size)
-    if top is not None:
-        params["$top"] = str(top - size)
-    return f"{base_url(request, manager)}{request.url.path}?{urlencode(params)}"

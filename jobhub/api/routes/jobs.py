@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from jobhub.api import links
+from jobhub.api import links, paging
 from jobhub.api.bodies import StartJob
 from jobhub.api.security import Manager, Operator, Viewer, check_output_access, visible_job
 from jobhub.api.views import JobViews, choose, etag, not_modified
 from jobhub.errors import Conflict
 from jobhub.jobs import JobStatus
-from jobhub.queries import MAX_LIMIT, MAX_SKIP
 from jobhub.schema import event_record, message_record
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-PAGE_SIZE = 100
-"""Jobs per response unless ``Prefer: odata.maxpagesize=N`` (up to 1,000) asks otherwise."""
 MAX_SEQ = 2**63 - 1
-_MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
 
 
 @router.post("", status_code=201, summary="Start a job")
@@ -52,44 +47,13 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
 
 @router.get("", summary="Query jobs")
 def query_jobs(
-    request: Request,
-    manager: Manager,
-    caller: Viewer,
-    filter: Annotated[
-        str | None,
-        Query(alias="$filter", max_length=2000, description="e.g. status eq 'Completed'"),
-    ] = None,
-    orderby: Annotated[
-        str | None, Query(alias="$orderby", max_length=500, description="e.g. createdAt desc")
-    ] = None,
-    top: Annotated[int | None, Query(alias="$top", ge=1, le=MAX_LIMIT)] = None,
-    skip: Annotated[int, Query(alias="$skip", ge=0, le=MAX_SKIP)] = 0,
-    count: Annotated[bool, Query(alias="$count")] = False,
+    request: Request, manager: Manager, caller: Viewer, options: paging.Options
 ) -> Response:
     """Your organization's jobs, newest first unless ``$orderby`` says otherwise, a page
     at a time: follow ``@odata.nextLink`` until it is absent. Fields and operators are
     listed in the README (HTTP API)."""
-    size = min(page_size(request), top or MAX_LIMIT)
-    page = manager.query_page(
-        filter=filter,
-        orderby=orderby,
-        top=size,
-        skip=skip,
-        organization=caller.organization,
-        count=count,
-    )
-    envelope: dict[str, Any] = {}
-    if page.total is not None:
-        envelope["@odata.count"] = page.total
-    following = links.next_page(request, manager, skip=skip, size=size, top=top, more=page.more)
-    if following is not None:
-        envelope["@odata.nextLink"] = following
+    page, envelope = paging.query(request, manager, caller, options)
     return JobViews(request, manager, caller).many(page.jobs, choose(request), envelope)
-
-
-def page_size(request: Request) -> int:
-    match = _MAX_PAGE_SIZE.search(request.headers.get("prefer", ""))
-    return PAGE_SIZE if match is None else max(1, min(int(match.group(1)), MAX_LIMIT))
 
 
 @router.get("/{job_id}", summary="One job")
