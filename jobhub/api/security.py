@@ -7,7 +7,7 @@ or ``Admin``. A caller acts in its own organization only: another organization's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,7 +25,7 @@ bearer = HTTPBearer(
 )
 
 
-def manager_of(request: Request) -> JobManager:
+async def manager_of(request: Request) -> JobManager:  # async: no thread hop for a lookup
     manager: JobManager = request.app.state.manager
     return manager
 
@@ -43,8 +43,8 @@ def optional_caller(
     return manager.authenticate(credentials.credentials)
 
 
-def _require(role: Role) -> Callable[[Principal | None], Principal]:
-    def check(caller: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
+def _require(role: Role) -> Callable[[Principal | None], Awaitable[Principal]]:
+    async def check(caller: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
         if caller is None:
             raise NotAuthenticated("an API key is required: Authorization: Bearer jh_...")
         if not caller.role.allows(role):
