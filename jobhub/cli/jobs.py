@@ -14,7 +14,7 @@ from jobhub.errors import InvalidInput
 from jobhub.jobs import Job, JobStatus
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
-from jobhub.schema import event_record, job_record, message_record
+from jobhub.schema import JobRecord, event_record, job_record, message_record
 
 from . import cli
 
@@ -73,14 +73,14 @@ def start(
     )
     if not wait:
         if as_json:
-            render.echo_json(job_record(job))
+            render.echo_json(_records(state.manager, [job])[0])
         else:
             click.echo(job.id)
         return
     if not as_json:
         click.echo(job.id, err=True)
     (job,) = _wait(manager, [job], timeout, as_json)
-    _print_jobs([job], as_json, single=True)
+    _print_jobs(state.manager, [job], as_json, single=True)
     _exit_unless_completed([job])
 
 
@@ -95,7 +95,7 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
     Example:
       jobhub status 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --json
     """
-    _print_jobs([state.manager.get_job(job_id)], as_json, single=True)
+    _print_jobs(state.manager, [state.manager.get_job(job_id)], as_json, single=True)
 
 
 @cli.command(name="jobs")
@@ -134,7 +134,7 @@ def list_jobs(
     jobs = state.manager.find_jobs(
         status=statuses, job_type=job_type, organization=organization, limit=limit
     )
-    _print_jobs(jobs, as_json)
+    _print_jobs(state.manager, jobs, as_json)
 
 
 @cli.command()
@@ -190,7 +190,7 @@ def wait(state: CliState, job_ids: Sequence[str], timeout: float | None, as_json
     manager = state.manager
     jobs = [manager.get_job(job_id) for job_id in job_ids]
     finished = _wait(manager, jobs, timeout, as_json)
-    _print_jobs(finished, as_json, single=len(finished) == 1)
+    _print_jobs(state.manager, finished, as_json, single=len(finished) == 1)
     _exit_unless_completed(finished)
 
 
@@ -207,7 +207,7 @@ def cancel(state: CliState, job_id: str, as_json: bool) -> None:
     """
     job = state.manager.cancel_job(job_id, actor="cli")
     if as_json:
-        render.echo_json(job_record(job))
+        render.echo_json(_records(state.manager, [job])[0])
     elif job.status is JobStatus.CANCELLED:
         click.echo(f"{job.id} Cancelled")
     else:
@@ -227,7 +227,7 @@ def rerun(state: CliState, job_id: str, as_json: bool) -> None:
     """
     job = state.manager.rerun_job(job_id, actor="cli")
     if as_json:
-        render.echo_json(job_record(job))
+        render.echo_json(_records(state.manager, [job])[0])
     else:
         click.echo(f"{job.id} {job.status.label} (attempt {job.attempt})")
 
@@ -289,9 +289,18 @@ def _wait(manager: JobManager, jobs: list[Job], timeout: float | None, as_json: 
         return manager.wait_for_completion([job.id for job in jobs], timeout, on_poll=advance)
 
 
-def _print_jobs(jobs: Sequence[Job], as_json: bool, *, single: bool = False) -> None:
+def _records(manager: JobManager, jobs: Sequence[Job]) -> list[JobRecord]:
+    """The jobs' native JSON, with their documents (the CLI has no base URL for links)."""
+    documents = manager.job_documents(job.id for job in jobs)
+    return [job_record(job, documents.get(job.id, [])) for job in jobs]
+
+
+def _print_jobs(
+    manager: JobManager, jobs: Sequence[Job], as_json: bool, *, single: bool = False
+) -> None:
     if as_json:
-        render.echo_json(job_record(jobs[0]) if single else [job_record(job) for job in jobs])
+        records = _records(manager, jobs)
+        render.echo_json(records[0] if single else records)
     elif single:
         click.echo(render.job_details(jobs[0]))
     else:

@@ -458,7 +458,7 @@ def test_a_running_job_cannot_be_rerun_nor_give_a_result_and_an_ended_one_not_ca
 
 
 def test_a_small_result_is_inline_and_a_large_one_a_document_behind_a_publish_link(
-    server: ApiServer, connect: Connect, api_manager: JobManager
+    server: ApiServer, connect: Connect, api_manager: JobManager, api_settings: Settings
 ) -> None:
     client = connect(_org())
     small = _start(client, "diagnostics.echo", {"message": "small"})
@@ -492,6 +492,11 @@ def test_a_small_result_is_inline_and_a_large_one_a_document_behind_a_publish_li
     assert download.headers["content-disposition"].startswith("attachment")
     assert download.json() == large["parameters"] == _echoed(LARGE)
     assert document["size"] == len(download.content)
+
+    shown = run_cli(["status", large["id"], "--json"], settings_env(api_settings))
+    assert shown.returncode == 0, shown.stderr
+    local = json.loads(shown.stdout)  # the CLI lists the document too (without a link)
+    assert (local["response_type"], local["documents"][0]["id"]) == ("Publishlink", document["id"])
 
 
 # -- GET /jobs: OData --------------------------------------------------------------------
