@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
+from typing import BinaryIO
 
 import click
 
 from jobhub.cli import render
 from jobhub.cli.context import CliState
 from jobhub.cli.options import job_id_argument, json_option, timeout_option
-from jobhub.errors import InvalidInput
+from jobhub.errors import Conflict, InvalidInput
 from jobhub.jobs import Job, JobStatus
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
@@ -135,6 +137,35 @@ def list_jobs(
         status=statuses, job_type=job_type, organization=organization, limit=limit
     )
     _print_jobs(state.manager, jobs, as_json)
+
+
+@cli.command()
+@job_id_argument
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("wb"),
+    default="-",
+    show_default=True,
+    help="Where to write it.",
+)
+@pass_state
+def result(state: CliState, job_id: str, output: BinaryIO) -> None:
+    """Write a completed job's result: its inline JSON, or the document it was stored in.
+
+    \b
+    Example:
+      jobhub result 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 -o result.json
+    """
+    manager = state.manager
+    job = manager.get_job(job_id)
+    if job.status is not JobStatus.COMPLETED:
+        raise Conflict(f"job {job.id} has no result: it is {job.status.label}")
+    documents = manager.job_documents([job.id])[job.id]
+    if documents:
+        output.write(manager.document_content(documents[0]))
+    else:
+        output.write(json.dumps(job.result, ensure_ascii=False).encode() + b"\n")
 
 
 @cli.command()
@@ -302,7 +333,8 @@ def _print_jobs(
         records = _records(manager, jobs)
         render.echo_json(records[0] if single else records)
     elif single:
-        click.echo(render.job_details(jobs[0]))
+        documents = manager.job_documents([jobs[0].id])[jobs[0].id]
+        click.echo(render.job_details(jobs[0], documents))
     else:
         click.echo(render.jobs_table(jobs))
 

@@ -7,7 +7,6 @@ Celery or Flower option can follow them; ``api`` is uvicorn serving ``jobhub.api
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -218,7 +217,8 @@ def serve(
 def _print_outcome(manager: JobManager, job_id: str) -> None:
     job = manager.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
-        click.echo(f"    result {json.dumps(job.result, ensure_ascii=False)}")
+        documents = manager.job_documents([job.id])[job.id]
+        click.echo(f"    result {render.outcome_text(job, documents)}")
     elif job.error is not None:
         click.echo(f"    error  {job.error.type}: {job.error.message}")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from jobhub.documents import Document
 from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus
 
 _COLOURS = {
@@ -33,7 +34,7 @@ def when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.isoformat(timespec="milliseconds")
 
 
-def job_details(job: Job) -> str:
+def job_details(job: Job, documents: Sequence[Document] = ()) -> str:
     """The multi-line view of ``jobhub status``."""
     lines = [
         f"job        {job.id}",
@@ -60,11 +61,21 @@ def job_details(job: Job) -> str:
     ]
     if job.cancel_requested:
         lines.append(f"cancel     requested {when(job.cancel_requested_at)}")
-    if job.status is JobStatus.COMPLETED:
+    if documents:
+        lines.append(f"result     {outcome_text(job, documents)}")
+    elif job.status is JobStatus.COMPLETED:
         lines.append(f"result     {json.dumps(job.result, ensure_ascii=False)}")
     if job.error is not None:
         lines.append(f"error      {job.error.type}: {job.error.message}")
     return "\n".join(lines)
+
+
+def outcome_text(job: Job, documents: Sequence[Document]) -> str:
+    """A result as one line: inline JSON, or the documents it was stored in."""
+    if not documents:
+        return json.dumps(job.result, ensure_ascii=False)
+    stored = ", ".join(f"{d.name} ({d.size:,} bytes, id {d.id})" for d in documents)
+    return f"too large to show inline; in {stored} (HTTP: GET /jobs/{job.id}/result)"
 
 
 def jobs_table(jobs: Sequence[Job]) -> str:

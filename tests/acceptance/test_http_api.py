@@ -497,6 +497,8 @@ def test_a_small_result_is_inline_and_a_large_one_a_document_behind_a_publish_li
     assert shown.returncode == 0, shown.stderr
     local = json.loads(shown.stdout)  # the CLI lists the document too (without a link)
     assert (local["response_type"], local["documents"][0]["id"]) == ("Publishlink", document["id"])
+    written = run_cli(["result", large["id"]], settings_env(api_settings))
+    assert (written.returncode, json.loads(written.stdout)) == (0, _echoed(LARGE))
 
 
 # -- GET /jobs: OData --------------------------------------------------------------------
