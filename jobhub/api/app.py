@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 from fastapi import FastAPI
 
-from jobhub.api import problems
+from jobhub.api import problems, responses
 from jobhub.api.routes import aims360, documents, job_types, jobs, system
 from jobhub.config import Settings
 from jobhub.manager import JobManager
@@ -41,4 +42,14 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     problems.install(app)
     for module in (jobs, job_types, documents, aims360, system):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, plus the Problem schema the error responses refer to."""
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", responses.problem_schema())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from jobhub import odata, representations
 from jobhub.api import links, paging
+from jobhub.api import responses as doc
 from jobhub.api.security import Manager, Operator, Viewer, visible_job
 from jobhub.api.views import JobViews, etag
 from jobhub.jobs import Job
@@ -20,7 +21,11 @@ from jobhub.jobs import Job
 router = APIRouter(prefix="/jobsmanagement", tags=["AIMS360"])
 
 
-@router.get("/odata/v1.0/backgroundjob", summary="AIMS360: query background jobs")
+@router.get(
+    "/odata/v1.0/backgroundjob",
+    summary="AIMS360: query background jobs",
+    responses=doc.problems(400, 401),
+)
 def background_jobs(
     request: Request, manager: Manager, caller: Viewer, options: paging.Options
 ) -> dict[str, Any]:
@@ -36,7 +41,11 @@ def background_jobs(
     }
 
 
-@router.post("/v1.0/backgroundjob/{job_id}/rerun", summary="AIMS360: rerun a job")
+@router.post(
+    "/v1.0/backgroundjob/{job_id}/rerun",
+    summary="AIMS360: rerun a job",
+    responses=doc.problems(401, 403, 404, 409),
+)
 def rerun(job_id: str, request: Request, manager: Manager, caller: Operator) -> dict[str, Any]:
     """Only when ``canReRun`` is Yes and the job ended; 409 otherwise."""
     job = manager.rerun_job(visible_job(manager, caller, job_id).id, actor=caller.identity)

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from jobhub.api import responses as doc
 from jobhub.api.security import Caller, Manager, check_output_access
 from jobhub.errors import NotFound
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 
-@router.get("/{document_id}/{token}", summary="Download a document by its publish link")
+@router.get(
+    "/{document_id}/{token}",
+    summary="Download a document by its publish link",
+    responses={
+        200: {"description": "the document's bytes", "content": {"application/octet-stream": {}}},
+        **doc.problems(401, 403, 404),
+    },
+)
 def download(document_id: str, token: str, manager: Manager, caller: Caller) -> Response:
     gone = NotFound("no such document, or the link has expired")
     try:

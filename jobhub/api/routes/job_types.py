@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from jobhub import schedule_rules
+from jobhub.api import responses as doc
 from jobhub.api.bodies import Schedule, Schedules
 from jobhub.api.security import Admin, Manager, Viewer
 from jobhub.definitions import JobTypeState
@@ -32,7 +33,7 @@ def type_record(state: JobTypeState) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="The job types that can be started")
+@router.get("", summary="The job types that can be started", responses=doc.problems(401))
 def job_types(manager: Manager, caller: Viewer) -> dict[str, Any]:
     """Each with its parameters' JSON Schema, start type, and whether it can be cancelled
     or rerun. (Runs are not shown here: they belong to organizations; query ``/jobs``.)"""
@@ -41,18 +42,22 @@ def job_types(manager: Manager, caller: Viewer) -> dict[str, Any]:
     }
 
 
-@router.get("/{name}", summary="One job type")
+@router.get("/{name}", summary="One job type", responses=doc.problems(401, 404))
 def job_type(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     return type_record(manager.get_job_instance(name))
 
 
-@router.get("/{name}/schedules", summary="A job type's schedules")
+@router.get("/{name}/schedules", summary="A job type's schedules", responses=doc.problems(401, 404))
 def get_schedules(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     """Static ones (``beat_schedule.py``) and runtime ones, with their last and next fire."""
     return {"value": [schedule_record(s) for s in manager.get_job_schedules(name)]}
 
 
-@router.put("/{name}/schedules", summary="Replace a job type's schedules")
+@router.put(
+    "/{name}/schedules",
+    summary="Replace a job type's schedules",
+    responses=doc.problems(400, 401, 403, 404, 422),
+)
 def put_schedules(
     name: str, body: Schedule | Schedules, manager: Manager, caller: Admin
 ) -> dict[str, Any]:
@@ -73,7 +78,12 @@ def put_schedules(
     return {"value": [schedule_record(s) for s in schedules]}
 
 
-@router.delete("/{name}/schedules", status_code=204, summary="Clear a job type's schedules")
+@router.delete(
+    "/{name}/schedules",
+    status_code=204,
+    summary="Clear a job type's schedules",
+    responses=doc.problems(401, 403, 404),
+)
 def clear_schedules(name: str, manager: Manager, caller: Admin) -> Response:
     """Removes the runtime schedules; static ones stay (they live in beat_schedule.py)."""
     manager.clear_job_schedule(name)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from jobhub.api import links, paging
+from jobhub.api import responses as doc
 from jobhub.api.bodies import StartJob
 from jobhub.api.security import Manager, Operator, Viewer, check_output_access, visible_job
 from jobhub.api.views import JobViews, choose, etag, not_modified
@@ -17,11 +18,21 @@ from jobhub.jobs import JobStatus
 from jobhub.schema import event_record, message_record
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+_NEGOTIATED: dict[str, Any] = {"application/vnd.jobhub.jobstatus+json": {}, "application/xml": {}}
 
 MAX_SEQ = 2**63 - 1
 
 
-@router.post("", status_code=201, summary="Start a job")
+@router.post(
+    "",
+    status_code=201,
+    summary="Start a job",
+    responses={
+        **doc.job("the new job", 201),
+        **doc.job("the job an earlier request with this clientRequestId started"),
+        **doc.problems(401, 403, 404, 406, 409, 422),
+    },
+)
 def start_job(body: StartJob, request: Request, manager: Manager, caller: Operator) -> Response:
     """201 with ``Location`` for a new job; 200 with the same job when ``clientRequestId``
     was sent before; 409 when an active job holds ``key``; 404 for an unknown type; 422
@@ -45,7 +56,14 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
     return response
 
 
-@router.get("", summary="Query jobs")
+@router.get(
+    "",
+    summary="Query jobs",
+    responses={
+        200: {"model": doc.JobPage, "description": "a page of jobs", "content": _NEGOTIATED},
+        **doc.problems(400, 401, 406),
+    },
+)
 def query_jobs(
     request: Request, manager: Manager, caller: Viewer, options: paging.Options
 ) -> Response:
@@ -56,7 +74,15 @@ def query_jobs(
     return JobViews(request, manager, caller).many(page.jobs, choose(request), envelope)
 
 
-@router.get("/{job_id}", summary="One job")
+@router.get(
+    "/{job_id}",
+    summary="One job",
+    responses={
+        **doc.job("the job"),
+        304: {"description": "unchanged since the ETag given in If-None-Match"},
+        **doc.problems(401, 404, 406),
+    },
+)
 def get_job(job_id: str, request: Request, manager: Manager, caller: Viewer) -> Response:
     """With a weak ``ETag``; ``If-None-Match`` with it answers 304 while nothing changed."""
     job = visible_job(manager, caller, job_id)
@@ -66,7 +92,11 @@ def get_job(job_id: str, request: Request, manager: Manager, caller: Viewer) -> 
     return JobViews(request, manager, caller).one(job, choose(request))
 
 
-@router.get("/{job_id}/messages", summary="The messages a job posted for its user")
+@router.get(
+    "/{job_id}/messages",
+    summary="The messages a job posted for its user",
+    responses={**doc.body(doc.MessageList, "in order"), **doc.problems(400, 401, 404)},
+)
 def job_messages(
     job_id: str,
     manager: Manager,
@@ -77,13 +107,24 @@ def job_messages(
     return {"value": [message_record(m) for m in manager.user_messages(job.id, after=after)]}
 
 
-@router.get("/{job_id}/events", summary="A job's history of transitions")
+@router.get(
+    "/{job_id}/events",
+    summary="A job's history of transitions",
+    responses={**doc.body(doc.EventList, "oldest first"), **doc.problems(401, 404)},
+)
 def job_events(job_id: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     job = visible_job(manager, caller, job_id)
     return {"value": [event_record(event) for event in manager.job_events(job.id)]}
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a job")
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job",
+    responses={
+        **doc.job("the job, Cancelled or asked to stop"),
+        **doc.problems(401, 403, 404, 406, 409),
+    },
+)
 def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
     """A job not yet running ends Cancelled at once; a running one is asked to stop (409
     when its type cannot be cancelled or it already ended)."""
@@ -93,7 +134,14 @@ def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator
     return JobViews(request, manager, caller).one(job, representation)
 
 
-@router.post("/{job_id}/rerun", summary="Run an ended job again")
+@router.post(
+    "/{job_id}/rerun",
+    summary="Run an ended job again",
+    responses={
+        **doc.job("the job, queued as a new attempt"),
+        **doc.problems(401, 403, 404, 406, 409),
+    },
+)
 def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
     """Queues it again as a new attempt, keeping its history; 409 when it cannot rerun."""
     representation = choose(request)
@@ -102,7 +150,11 @@ def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator)
     return JobViews(request, manager, caller).one(job, representation)
 
 
-@router.get("/{job_id}/result", summary="A job's result")
+@router.get(
+    "/{job_id}/result",
+    summary="A job's result",
+    responses={**doc.body(doc.ResultRecord, "the output"), **doc.problems(401, 403, 404, 409)},
+)
 def job_result(job_id: str, request: Request, manager: Manager, caller: Viewer) -> Response:
     """``In-line JSON``: the result itself is in ``result``. ``Publishlink``: the result is
     a document; follow ``publishLink`` (or each document's ``link``). 409 until the job

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from jobhub.api import responses as doc
 from jobhub.api.security import Manager, Viewer
 
 router = APIRouter(tags=["system"])
@@ -28,6 +29,6 @@ def ready(manager: Manager) -> JSONResponse:
     )
 
 
-@router.get("/schema/job", summary="The JSON Schema of a job record")
+@router.get("/schema/job", summary="The JSON Schema of a job record", responses=doc.problems(401))
 def job_schema(manager: Manager, caller: Viewer) -> dict[str, Any]:
     return manager.job_schema()
