@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from jobhub.api import problems, responses
+from jobhub.api.limits import BodyLimit
 from jobhub.api.routes import aims360, documents, job_types, jobs, system
 from jobhub.config import Settings
 from jobhub.manager import JobManager
@@ -39,6 +40,7 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
         lifespan=lifespan,
     )
     app.state.manager = used
+    app.add_middleware(BodyLimit)
     problems.install(app)
     for module in (jobs, job_types, documents, aims360, system):
         app.include_router(module.router)

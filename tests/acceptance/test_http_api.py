@@ -32,7 +32,7 @@ import pytest
 import redis
 
 from jobhub import JobManager, Settings
-from jobhub.errors import NotFound
+from jobhub.errors import Conflict, NotFound
 from jobhub.jobs import Job, JobStatus
 from tests import services as svc
 from tests.conftest import ApiServer, Processes, run_cli, settings_env
@@ -205,8 +205,9 @@ def _running_sleep(
         )
         yield record
     finally:
-        if not manager.get_job(record["id"]).is_terminal:
-            manager.cancel_job(record["id"])
+        with contextlib.suppress(Conflict):  # it may end between the check and the cancel
+            if not manager.get_job(record["id"]).is_terminal:
+                manager.cancel_job(record["id"])
         _finished(manager, record["id"])
 
 

@@ -962,3 +962,14 @@ def test_no_operation_answers_a_server_error(
         print(f"  {label}: {len(calls)} calls, statuses {sorted(set(calls))}")
     assert all(code < 500 for calls in statuses.values() for code in calls)
     assert api.process.popen.poll() is None
+
+
+def test_a_body_over_a_mebibyte_is_refused_before_it_is_read(
+    api: ApiServer, admin_token: str
+) -> None:
+    body = b'{"type": "diagnostics.echo", "parameters": {"message": "' + b"x" * 2_000_000 + b'"}}'
+    with api.client(admin_token) as http:
+        response = http.post("/jobs", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 413, _explain(api, response)
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
