@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import redis
 from kombu import Connection, Queue
 from kombu.simple import SimpleQueue
 
@@ -44,3 +46,18 @@ def test_a_new_pool_gets_a_new_client(settings: Settings) -> None:
             assert second.ping()
         assert second is not first
         assert second.connection_pool is channel.pool
+
+
+def test_a_closed_connection_is_a_connection_error_not_an_attribute_error(
+    settings: Settings,
+) -> None:
+    # What a worker's consumer met after a Redis restart: closing the channel of a
+    # transport whose connection was already gone must not raise AttributeError, which
+    # Celery treats as unrecoverable (the worker stopped consuming for good).
+    connection = Connection(settings.broker_url, transport=redis_transport.TRANSPORT)
+    channel = connection.default_channel
+    channel._disconnect_pools()
+    channel.connection.client = None
+    with pytest.raises(redis.exceptions.ConnectionError), channel.conn_or_acquire():
+        pass
+    assert isinstance(redis.exceptions.ConnectionError(), connection.connection_errors)
