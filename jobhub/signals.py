@@ -63,7 +63,8 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
     status, error = JobStatus.COMPLETED, None
     attempt = attempt_of(request)
     try:
-        encoded = json.dumps(result, allow_nan=False).encode()
+        # ASCII (json.dumps escapes the rest), so its length is its size in bytes
+        encoded = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         status = JobStatus.COMPLETED_WITH_ERRORS
         error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
@@ -73,7 +74,7 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
         if len(encoded) > runtime.settings.inline_result_limit:
             result = None
             try:
-                _store_result_document(runtime, sender.name, job_id, attempt, encoded)
+                _store_result_document(runtime, sender.name, job_id, attempt, encoded.encode())
             except JobHubError as exc:
                 status = JobStatus.COMPLETED_WITH_ERRORS
                 error = JobError(type="ResultNotStored", message=f"the result is lost: {exc}")
