@@ -29,12 +29,13 @@ soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job 
 	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
 
 bench: $(STAMP) ## Benchmark jobhub against plain Celery (see README, Performance)
-	$(BIN)/python -m jobhub.bench
+	$(BIN)/python -m tests.bench
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Apply ruff's formatting and fixes
 	$(BIN)/ruff format .

@@ -5,8 +5,7 @@ declared with ``@job``; a running job reports through its ``JobContext``. See RE
 """
 
 from jobhub.config import Settings
-from jobhub.context import JobContext
-from jobhub.definitions import JobDefinition, JobTypeState, job
+from jobhub.definitions import JobDefinition, JobTypeState
 from jobhub.errors import (
     AccessDenied,
     Conflict,
@@ -38,16 +37,20 @@ from jobhub.jobs import (
     JSONValue,
     StartType,
 )
-from jobhub.manager import JobManager
+from jobhub.manager import Access, Admin, JobManager
 from jobhub.parameters import Param
 from jobhub.remote import RemoteJobManager
-from jobhub.schedule_rules import IntervalRule, WeeklyRule
-from jobhub.schedules import JobSchedule, ScheduleSpec
+from jobhub.scheduling.rules import IntervalRule, WeeklyRule
+from jobhub.scheduling.schedules import JobSchedule, ScheduleSpec
 from jobhub.service import JobService
+from jobhub.worker.context import JobContext
+from jobhub.worker.declare import job
 
 __all__ = [
+    "Access",
     "AccessDenied",
     "AccessScope",
+    "Admin",
     "Conflict",
     "DispatchError",
     "IntervalRule",

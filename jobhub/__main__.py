@@ -1,5 +1,5 @@
 """``python -m jobhub``: the same as the ``jobhub`` command."""
 
-from jobhub.cli import main
+from jobhub.cli.main import main
 
 main()

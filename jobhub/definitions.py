@@ -1,35 +1,22 @@
-"""Job types: how they are declared (the ``@job`` decorator) and the registry of them.
+"""Job types as jobhub knows them, and this process's registry of them (no Celery here).
 
-A job type is a Celery task with a stable name plus what jobhub needs to know before
-anything runs: description, category, declared parameters, start type, whether it can be
-cancelled or rerun, and its time limit. Declaring one registers it in this process;
-``load_job_modules`` imports the modules that declare them (``JOBHUB_JOB_MODULES``).
+A job type is what jobhub needs to know before anything runs: its stable name,
+description, category, declared parameters, start type, whether it can be cancelled or
+rerun, and its time limit. ``@job`` (``jobhub.worker.declare``) declares one as a Celery
+task and registers its definition here; ``load_job_modules`` imports the modules that
+declare them (``JOBHUB_JOB_MODULES``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
-
-from celery import shared_task
 
 from jobhub.errors import ConfigurationError, UnknownJobType
 from jobhub.jobs import Job, JobStatus, JSONValue, StartType
 from jobhub.parameters import Param, parameters_schema, validate
-
-if TYPE_CHECKING:
-    from jobhub.context import JobContext
-    from jobhub.task import JobTask
-
-P = ParamSpec("P")
-R = TypeVar("R", bound=JSONValue)
-
-TIME_LIMIT_GRACE = 30.0
-"""Seconds between the soft limit (the job gets an exception it can clean up after) and
-the hard one (its worker process is killed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,63 +69,6 @@ class JobTypeState:
 
 
 _REGISTRY: dict[str, JobDefinition] = {}
-
-
-def job(
-    name: str,
-    *,
-    description: str,
-    category: str = "General",
-    subcategory: str = "",
-    params: Sequence[Param] = (),
-    start_type: StartType = StartType.TIMER_ONLY,
-    can_cancel: bool = True,
-    can_rerun: bool = True,
-    time_limit: float | None = None,
-    max_retries: int = 0,
-    retention: timedelta | None = None,
-    type_code: int = 0,
-) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
-    """Declare a job type. The function receives a ``JobContext`` and the parameters.
-
-    Example::
-
-        @job("reports.daily", description="The daily report", params=[Param("day", str)])
-        def daily(ctx: JobContext, *, day: str) -> dict[str, JSONValue]:
-            ctx.progress(50, "half way")
-            return {"day": day}
-    """
-    from jobhub.task import JobTask
-
-    if max_retries < 0:
-        raise ConfigurationError(f"job type {name!r}: max_retries must be 0 or more")
-    if not 0 <= type_code < 99:
-        raise ConfigurationError(f"job type {name!r}: type_code must be between 0 and 98")
-
-    def decorate(func: Callable[Concatenate[JobContext, P], R]) -> JobTask:
-        definition = JobDefinition(
-            name=name,
-            description=description,
-            category=category,
-            subcategory=subcategory,
-            params=tuple(params),
-            start_type=start_type,
-            can_cancel=can_cancel,
-            can_rerun=can_rerun,
-            time_limit=time_limit,
-            max_retries=max_retries,
-            retention=retention,
-            type_code=type_code,
-            func=func,
-        )
-        register_definition(definition)
-        options: dict[str, Any] = {"name": name, "base": JobTask, "definition": definition}
-        if time_limit is not None:
-            options["soft_time_limit"] = time_limit
-            options["time_limit"] = time_limit + TIME_LIMIT_GRACE
-        return cast("JobTask", shared_task(**options)(func))
-
-    return decorate
 
 
 def register_definition(definition: JobDefinition) -> None:

@@ -4,7 +4,10 @@ Created is inserted before the message is published, so a worker never receives 
 the database does not know. Queued follows once the broker took the message.
 Every publish of a job type goes through here, including ones jobhub did not start
 itself (beat, ``task.delay()``, ``app.send_task(name)``, Celery's retries): the Celery app
-routes them in (see ``JobHubCelery.send_task``), so they become jobs like any other.
+routes them in (``JobHubCelery.send_task``), so they become jobs like any other.
+
+``JobHubCelery`` is the Celery app every jobhub process runs on; it carries the process's
+``Runtime`` and ``Dispatcher``. ``jobhub.worker.app`` configures it for workers and beat.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from celery import Celery
 from celery.result import AsyncResult
 
-from jobhub.db.writes import NewJob
-from jobhub.definitions import JobDefinition
+from jobhub.config import Settings
+from jobhub.definitions import JobDefinition, find_definition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
 from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
-from jobhub.lifecycle import Transition
+from jobhub.lifecycle import NewJob, Transition
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
 from jobhub.runtime import Runtime
 
@@ -29,6 +33,19 @@ logger = logging.getLogger(__name__)
 
 SendTask = Callable[..., AsyncResult]  # type: ignore[type-arg]
 """Celery's own ``send_task``: puts one message on the broker."""
+
+
+class Publish(Protocol):
+    """``Dispatcher.publish``: put one attempt of a recorded job on the broker."""
+
+    def __call__(
+        self,
+        name: str,
+        job_id: uuid.UUID,
+        attempt: int,
+        parameters: Mapping[str, JSONValue],
+        options: Mapping[str, Any] | None = None,
+    ) -> datetime: ...
 
 
 class Dispatcher:
@@ -196,3 +213,22 @@ def _short_repr(parameters: Mapping[str, JSONValue], limit: int = 1024) -> str:
     """
     text = repr(dict(parameters))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class JobHubCelery(Celery):
+    """A Celery app that records every job type's message it publishes as a job."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        super().__init__("jobhub", broker=settings.effective_broker_url)
+        self.jobhub_settings = settings
+        self.runtime = runtime or Runtime(settings)
+        self.dispatcher = Dispatcher(self.runtime, super().send_task, self.AsyncResult)
+
+    def send_task(  # type: ignore[override]
+        self, name: str, args: Any = None, kwargs: Any = None, **options: Any
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """Celery's ``send_task``; a job type's message goes through the dispatcher."""
+        definition = find_definition(name)
+        if definition is None:
+            return super().send_task(name, args, kwargs, **options)
+        return self.dispatcher.send(name, args, kwargs, definition, **options)

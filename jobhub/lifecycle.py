@@ -22,11 +22,13 @@ test checks the SQL and these functions agree on every case.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from jobhub.jobs import JobError, JobStatus, JSONValue
+from jobhub.jobs import AccessScope, Job, JobError, JobStatus, JSONValue
 
 MOVABLE_STATUSES = frozenset(
     {
@@ -137,3 +139,111 @@ def cancel_outcome(status: JobStatus, can_cancel: bool) -> CancelOutcome | None:
     if status is JobStatus.PROCESSING and can_cancel:
         return CancelOutcome(cancel_now=False, flag_running=True)
     return None
+
+
+# -- what crosses the write interface (jobhub.db.writes) -----------------------------
+
+ATTEMPT_RESET: Mapping[str, JSONValue] = {
+    "queued_at": None,
+    "started_at": None,
+    "completed_at": None,
+    "worker_id": None,
+    "percent": 0,
+    "status_text": None,
+    "result": None,
+    "error_type": None,
+    "error_message": None,
+    "error_traceback": None,
+}
+"""The columns of a job's row a new attempt starts without (the previous attempt's
+progress and outcome), with the value each starts from. Every implementation of the write
+interface resets exactly these."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewJob:
+    """Everything a job's row holds when the producer records it as Created."""
+
+    id: uuid.UUID
+    job_type: str
+    category: str
+    subcategory: str
+    description: str
+    parameters: Mapping[str, JSONValue]
+    identity: str | None
+    organization: str
+    client_request_id: str | None
+    key: str | None
+    can_cancel: bool
+    can_rerun: bool
+    created_at: datetime
+    purge_at: datetime
+    created_by: str | None
+    access_scope: AccessScope = AccessScope.ORGANIZATION
+
+    def as_job(self, *, queued_at: datetime | None = None) -> Job:
+        """The job as it stands right after the insert (and its publish, if ``queued_at``)."""
+        return Job(
+            id=self.id,
+            job_type=self.job_type,
+            category=self.category,
+            subcategory=self.subcategory,
+            description=self.description,
+            parameters=self.parameters,
+            identity=self.identity,
+            organization=self.organization,
+            client_request_id=self.client_request_id,
+            key=self.key,
+            status=JobStatus.CREATED if queued_at is None else JobStatus.QUEUED,
+            status_text=None,
+            percent=0,
+            worker_id=None,
+            attempt=1,
+            result=None,
+            error=None,
+            can_cancel=self.can_cancel,
+            can_rerun=self.can_rerun,
+            cancel_requested_at=None,
+            created_at=self.created_at,
+            queued_at=queued_at,
+            started_at=None,
+            updated_at=queued_at or self.created_at,
+            completed_at=None,
+            purge_at=self.purge_at,
+            created_by=self.created_by,
+            modified_by=self.created_by,
+            access_scope=self.access_scope,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """A running attempt's percent complete and status text (None: unchanged)."""
+
+    job_id: uuid.UUID
+    attempt: int
+    at: datetime
+    percent: int | None = None
+    status_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    """A user message a running job posts."""
+
+    job_id: uuid.UUID
+    attempt: int
+    at: datetime
+    level: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Applied:
+    """A transition that moved its job, with who the job belongs to."""
+
+    job_id: uuid.UUID
+    attempt: int
+    status: JobStatus
+    identity: str | None
+    organization: str

@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from jobhub.db.writes import NewJob
-from jobhub.heartbeat import worker_id
 from jobhub.jobs import AccessScope, JSONValue
+from jobhub.lifecycle import NewJob
 
 if TYPE_CHECKING:
     from celery.app.task import Context
@@ -47,11 +46,6 @@ def queued_at_of(request: Context) -> datetime | None:
         return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
     except ValueError:
         return None
-
-
-def worker_id_of(request: Context) -> str:
-    """Which worker process runs it: node name, this start's token, process id."""
-    return worker_id(request.hostname or "worker")
 
 
 def job_header(job: NewJob) -> dict[str, JSONValue]:

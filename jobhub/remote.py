@@ -34,11 +34,13 @@ from jobhub.errors import (
     RemoteUnavailable,
     WaitTimeout,
 )
+from jobhub.formats.schema import event_from_record, job_from_record, message_from_record
+from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
 from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.manager import JobManager
 from jobhub.odata import InvalidFilter
-from jobhub.schedules import JobSchedule, schedule_from_json
-from jobhub.schema import event_from_record, job_from_record, message_from_record
-from jobhub.vocab import QUERY_GROUPS, ApiJobState
+from jobhub.scheduling.schedules import JobSchedule, schedule_from_json
+from jobhub.service import JobService
 
 _FALLBACK: dict[int, type[JobHubError]] = {
     400: InvalidInput,
@@ -327,3 +329,8 @@ def _error(response: httpx.Response) -> JobHubError:
     error = kind.__new__(kind)
     JobHubError.__init__(error, detail)
     return error
+
+
+def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
+    """Never called: mypy checks here that both managers implement ``JobService``."""
+    return local, remote

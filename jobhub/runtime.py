@@ -21,10 +21,11 @@ from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.schedule_store import ScheduleStore
+from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
-from jobhub.db.writes import SqlWrites, Writes
+from jobhub.db.writes import Writes
 
 
 class Store(Protocol):

@@ -8,15 +8,11 @@ not reach the database. Code written against this protocol runs with either.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
-from jobhub.schedules import JobSchedule
-
-if TYPE_CHECKING:
-    from jobhub.manager import JobManager
-    from jobhub.remote import RemoteJobManager
+from jobhub.scheduling.schedules import JobSchedule
 
 
 class JobService(Protocol):
@@ -93,8 +89,3 @@ class JobService(Protocol):
     def job_schema(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
-
-
-def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
-    """Never called: mypy checks here that both managers implement the protocol."""
-    return local, remote

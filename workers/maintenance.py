@@ -19,7 +19,7 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     def report(total: int) -> None:
         ctx.status(f"{total} jobs purged so far")
 
-    purged = ctx.manager.purge_expired_jobs(batch_size=batch_size, on_batch=report)
+    purged = ctx.housekeeping.purge_expired_jobs(batch_size=batch_size, on_batch=report)
     ctx.message(f"purged {purged} expired jobs")
     return {"purged": purged}
 
@@ -34,7 +34,7 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     retention=timedelta(days=1),
 )
 def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
-    report = ctx.manager.reap_lost_jobs(limit=limit)
+    report = ctx.housekeeping.reap_lost_jobs(limit=limit)
     if report.requeued or report.failed:
         ctx.message(f"{len(report.requeued)} queued again, {len(report.failed)} ended lost")
     return {
@@ -54,7 +54,7 @@ def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     retention=timedelta(days=1),
 )
 def reconcile_outbox(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
-    report = ctx.manager.reconcile_outbox(limit=limit)
+    report = ctx.housekeeping.reconcile_outbox(limit=limit)
     if report.published or report.republished:
         ctx.message(f"{len(report.published)} published, {len(report.republished)} again")
     return {

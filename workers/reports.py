@@ -23,7 +23,7 @@ def job_statistics(
 ) -> dict[str, JSONValue]:
     end = datetime.fromisoformat(until) if until else ctx.now()
     start = datetime.fromisoformat(since) if since else end - timedelta(days=1)
-    rows = ctx.manager.job_statistics(start, end)
+    rows = ctx.housekeeping.job_statistics(start, end)
     ctx.progress(100, f"{len(rows)} rows")
     return {
         "since": start.isoformat(),

@@ -26,4 +26,4 @@ def publish_links(
 ) -> dict[UUID, str]:
     """Each document's signed publish link."""
     base = base_url(request, manager)
-    return {d.id: base + publish_path(d, manager.publish_token(d)) for d in documents}
+    return {d.id: base + publish_path(d, manager.access.publish_token(d)) for d in documents}

@@ -2,7 +2,7 @@
 
 The routes build their responses themselves (content negotiation, ETags), so FastAPI
 cannot infer these; declaring them here lets client generators and readers of ``/docs``
-see the shapes. The job record's shape is ``jobhub.schema.JobRecord``, the same one
+see the shapes. The job record's shape is ``jobhub.formats.schema.JobRecord``, the same one
 ``/schema/job`` serves.
 """
 
@@ -14,7 +14,7 @@ from pydantic import JsonValue
 from typing_extensions import TypedDict
 
 from jobhub.api.problems import PROBLEM_JSON
-from jobhub.schema import DocumentRecord, EventRecord, JobRecord, MessageRecord
+from jobhub.formats.schema import DocumentRecord, EventRecord, JobRecord, MessageRecord
 
 _REASONS = {
     400: "bad query or input (a bad $filter names its position)",

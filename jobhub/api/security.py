@@ -40,7 +40,7 @@ def optional_caller(
     """The caller when a key was sent (and is valid), else None."""
     if credentials is None:
         return None
-    return manager.authenticate(credentials.credentials)
+    return manager.access.authenticate(credentials.credentials)
 
 
 def _require(role: Role) -> Callable[[Principal | None], Awaitable[Principal]]:

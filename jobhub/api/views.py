@@ -3,7 +3,7 @@
 =================================================  =============================
 Accept (or ``$format``)                            representation
 =================================================  =============================
-``application/json`` (default), ``json``           native (``jobhub.schema``)
+``application/json`` (default), ``json``           native (``jobhub.formats.schema``)
 ``application/vnd.jobhub.jobstatus+json``,         JobStatusRepr JSON (numeric
 ``jobstatus``                                      JobType and Status codes)
 ``application/xml``, ``text/xml``, ``xml``         JobStatusRepr XML
@@ -27,7 +27,6 @@ from xml.etree import ElementTree
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from jobhub import representations
 from jobhub.api import links
 from jobhub.api.problems import NotAcceptable
 from jobhub.api.security import check_output_access
@@ -35,9 +34,10 @@ from jobhub.api_keys import Principal
 from jobhub.definitions import find_definition
 from jobhub.documents import Document
 from jobhub.errors import AccessDenied, InvalidInput, JobNotFound
+from jobhub.formats import representations
+from jobhub.formats.schema import JobRecord, job_record
 from jobhub.jobs import Job
 from jobhub.manager import JobManager
-from jobhub.schema import JobRecord, job_record
 
 
 class Representation(enum.Enum):
@@ -110,7 +110,7 @@ class JobViews:
 
     def prepared(self, jobs: Sequence[Job]) -> list[tuple[Job, list[Document], dict[UUID, str]]]:
         """Each job (its result hidden when the caller may not read it), documents, links."""
-        documents = self.manager.job_documents(job.id for job in jobs)
+        documents = self.manager.access.job_documents(job.id for job in jobs)
         prepared = []
         for job in jobs:
             own = documents.get(job.id, [])

@@ -7,14 +7,10 @@ import json
 import click
 
 from jobhub.api_keys import Role
-from jobhub.cli.context import CliState
-
-from . import cli
-
-pass_state = click.make_pass_decorator(CliState)
+from jobhub.cli.context import CliState, pass_state
 
 
-@cli.group()
+@click.group()
 def apikey() -> None:
     """Keys for the HTTP API: each names an identity, an organization and a role.
 
@@ -46,7 +42,9 @@ def create(state: CliState, identity: str, organization: str, role: str, as_json
     Example:
       jobhub apikey create --identity alice --organization acme --role operator
     """
-    issued = state.manager.create_api_key(identity=identity, organization=organization, role=role)
+    issued = state.manager.access.create_api_key(
+        identity=identity, organization=organization, role=role
+    )
     key = issued.key
     if as_json:
         record = {
@@ -76,7 +74,7 @@ def revoke(state: CliState, key_id: str) -> None:
     Example:
       jobhub apikey revoke 3f9c2a7d41b0e865
     """
-    state.manager.revoke_api_key(key_id)
+    state.manager.access.revoke_api_key(key_id)
     click.echo(f"revoked {key_id}")
 
 
@@ -89,9 +87,12 @@ def list_keys(state: CliState) -> None:
     Example:
       jobhub apikey list
     """
-    for key in state.manager.api_keys():
+    for key in state.manager.access.api_keys():
         revoked = f"  revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
         click.echo(
             f"{key.id}  {key.organization}  {key.identity}  {key.role.value}  "
             f"created {key.created_at:%Y-%m-%d %H:%M}{revoked}"
         )
+
+
+COMMANDS: list[click.Command] = [apikey]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import click
+
 from jobhub.config import Settings
 from jobhub.manager import JobManager
 
@@ -18,3 +20,7 @@ class CliState:
     @cached_property
     def manager(self) -> JobManager:
         return JobManager.from_settings(self.settings)
+
+
+pass_state = click.make_pass_decorator(CliState)
+"""Give a command the ``CliState`` of its invocation."""

@@ -7,16 +7,12 @@ import sys
 
 import click
 
-from jobhub.cli.context import CliState
+from jobhub.cli.context import CliState, pass_state
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
 
-from . import cli
 
-pass_state = click.make_pass_decorator(CliState)
-
-
-@cli.group()
+@click.group()
 def db() -> None:
     """Create, upgrade and inspect the database schema.
 
@@ -64,7 +60,7 @@ def current(state: CliState) -> None:
     click.echo(f"database {revision or 'empty'}, code {migrate.head_revision()}")
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_state
 def check(state: CliState, as_json: bool) -> None:
@@ -74,7 +70,7 @@ def check(state: CliState, as_json: bool) -> None:
     Example:
       jobhub check && echo ready
     """
-    report = state.manager.readiness()
+    report = state.manager.admin.readiness()
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -83,3 +79,6 @@ def check(state: CliState, as_json: bool) -> None:
             click.echo(f"{part}: {outcome}")
     if any(outcome != "ok" for outcome in report.values()):
         sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [db, check]

@@ -7,15 +7,11 @@ import dataclasses
 import click
 
 from jobhub.cli import render
-from jobhub.cli.context import CliState
+from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import json_option
 
-from . import cli
 
-pass_state = click.make_pass_decorator(CliState)
-
-
-@cli.command()
+@click.command()
 @json_option
 @pass_state
 def workers(state: CliState, as_json: bool) -> None:
@@ -27,7 +23,7 @@ def workers(state: CliState, as_json: bool) -> None:
     Example:
       jobhub workers --json
     """
-    seen = state.manager.workers()
+    seen = state.manager.admin.workers()
     if as_json:
         render.echo_json([dataclasses.asdict(worker) for worker in seen])
         return
@@ -39,7 +35,7 @@ def workers(state: CliState, as_json: bool) -> None:
         )
 
 
-@cli.command(name="dead-letters")
+@click.command(name="dead-letters")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 @pass_state
@@ -50,7 +46,7 @@ def dead_letters(state: CliState, limit: int, as_json: bool) -> None:
     Example:
       jobhub dead-letters --limit 5 --json
     """
-    letters = state.manager.dead_letters(limit=limit)
+    letters = state.manager.admin.dead_letters(limit=limit)
     if as_json:
         render.echo_json([dataclasses.asdict(letter) for letter in letters])
         return
@@ -59,3 +55,6 @@ def dead_letters(state: CliState, limit: int, as_json: bool) -> None:
             f"{render.when(letter.received_at)}  {letter.reason}  {letter.task_name}"
             f"  {letter.task_id}  {letter.detail}"
         )
+
+
+COMMANDS: list[click.Command] = [workers, dead_letters]

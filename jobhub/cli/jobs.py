@@ -10,20 +10,16 @@ from typing import BinaryIO
 import click
 
 from jobhub.cli import render
-from jobhub.cli.context import CliState
+from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import job_id_argument, json_option, timeout_option
 from jobhub.errors import Conflict, InvalidInput
+from jobhub.formats.schema import JobRecord, event_record, job_record, message_record
 from jobhub.jobs import Job, JobStatus
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
-from jobhub.schema import JobRecord, event_record, job_record, message_record
-
-from . import cli
-
-pass_state = click.make_pass_decorator(CliState)
 
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @click.option(
     "-p",
@@ -86,7 +82,7 @@ def start(
     _exit_unless_completed([job])
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @json_option
 @pass_state
@@ -100,7 +96,7 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
     _print_jobs(state.manager, [state.manager.get_job(job_id)], as_json, single=True)
 
 
-@cli.command(name="jobs")
+@click.command(name="jobs")
 @click.option(
     "--status",
     "status_",
@@ -139,7 +135,7 @@ def list_jobs(
     _print_jobs(state.manager, jobs, as_json)
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @click.option(
     "-o",
@@ -161,14 +157,14 @@ def result(state: CliState, job_id: str, output: BinaryIO) -> None:
     job = manager.get_job(job_id)
     if job.status is not JobStatus.COMPLETED:
         raise Conflict(f"job {job.id} has no result: it is {job.status.label}")
-    documents = manager.job_documents([job.id])[job.id]
+    documents = manager.access.job_documents([job.id])[job.id]
     if documents:
-        output.write(manager.document_content(documents[0]))
+        output.write(manager.access.document_content(documents[0]))
     else:
         output.write(json.dumps(job.result, ensure_ascii=False).encode() + b"\n")
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @json_option
 @pass_state
@@ -187,7 +183,7 @@ def messages(state: CliState, job_id: str, as_json: bool) -> None:
             click.echo(render.message_line(message))
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @json_option
 @pass_state
@@ -206,7 +202,7 @@ def events(state: CliState, job_id: str, as_json: bool) -> None:
             click.echo(render.event_line(event))
 
 
-@cli.command()
+@click.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
 @timeout_option
 @json_option
@@ -225,7 +221,7 @@ def wait(state: CliState, job_ids: Sequence[str], timeout: float | None, as_json
     _exit_unless_completed(finished)
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @json_option
 @pass_state
@@ -245,7 +241,7 @@ def cancel(state: CliState, job_id: str, as_json: bool) -> None:
         click.echo(f"{job.id} cancel requested; it stops at its next check")
 
 
-@cli.command()
+@click.command()
 @job_id_argument
 @json_option
 @pass_state
@@ -263,7 +259,7 @@ def rerun(state: CliState, job_id: str, as_json: bool) -> None:
         click.echo(f"{job.id} {job.status.label} (attempt {job.attempt})")
 
 
-@cli.command()
+@click.command()
 @json_option
 @pass_state
 def available(state: CliState, as_json: bool) -> None:
@@ -322,7 +318,7 @@ def _wait(manager: JobManager, jobs: list[Job], timeout: float | None, as_json: 
 
 def _records(manager: JobManager, jobs: Sequence[Job]) -> list[JobRecord]:
     """The jobs' native JSON, with their documents (the CLI has no base URL for links)."""
-    documents = manager.job_documents(job.id for job in jobs)
+    documents = manager.access.job_documents(job.id for job in jobs)
     return [job_record(job, documents.get(job.id, [])) for job in jobs]
 
 
@@ -333,7 +329,7 @@ def _print_jobs(
         records = _records(manager, jobs)
         render.echo_json(records[0] if single else records)
     elif single:
-        documents = manager.job_documents([jobs[0].id])[jobs[0].id]
+        documents = manager.access.job_documents([jobs[0].id])[jobs[0].id]
         click.echo(render.job_details(jobs[0], documents))
     else:
         click.echo(render.jobs_table(jobs))
@@ -342,3 +338,17 @@ def _print_jobs(
 def _exit_unless_completed(jobs: Sequence[Job]) -> None:
     if any(job.status is not JobStatus.COMPLETED for job in jobs):
         sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [
+    start,
+    status,
+    list_jobs,
+    result,
+    messages,
+    events,
+    wait,
+    cancel,
+    rerun,
+    available,
+]

@@ -18,21 +18,17 @@ from typing import IO
 
 import click
 
-from jobhub.celery_app import create_celery_app
 from jobhub.cli import render
-from jobhub.cli.context import CliState
+from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import passthrough
 from jobhub.db import migrate
 from jobhub.jobs import JobStatus
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
-
-from . import cli
-
-pass_state = click.make_pass_decorator(CliState)
+from jobhub.worker.app import create_celery_app
 
 
-@cli.command(context_settings=passthrough)
+@click.command(context_settings=passthrough)
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Worker processes.")
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
 @click.pass_context
@@ -52,7 +48,7 @@ def worker(ctx: click.Context, concurrency: int | None, loglevel: str) -> None:
     sys.exit(app.start(argv) or 0)
 
 
-@cli.command(context_settings=passthrough)
+@click.command(context_settings=passthrough)
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
 @click.pass_context
 def beat(ctx: click.Context, loglevel: str) -> None:
@@ -69,7 +65,7 @@ def beat(ctx: click.Context, loglevel: str) -> None:
     sys.exit(app.start(["beat", f"--loglevel={loglevel}", *ctx.args]) or 0)
 
 
-@cli.command(context_settings=passthrough)
+@click.command(context_settings=passthrough)
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5555, show_default=True)
 @click.pass_context
@@ -89,7 +85,7 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
     sys.exit(app.start(["flower", f"--address={address}", f"--port={port}", *ctx.args]) or 0)
 
 
-@cli.command()
+@click.command()
 @click.option("--host", help="Address to listen on [default: JOBHUB_API_HOST or 127.0.0.1].")
 @click.option(
     "--port",
@@ -122,7 +118,7 @@ def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> N
     )
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--start",
     "first_job",
@@ -217,7 +213,7 @@ def serve(
 def _print_outcome(manager: JobManager, job_id: str) -> None:
     job = manager.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
-        documents = manager.job_documents([job.id])[job.id]
+        documents = manager.access.job_documents([job.id])[job.id]
         click.echo(f"    result {render.outcome_text(job, documents)}")
     elif job.error is not None:
         click.echo(f"    error  {job.error.type}: {job.error.message}")
@@ -269,3 +265,6 @@ class _Children:
                 proc.wait()
         for log in self._logs:
             log.close()
+
+
+COMMANDS: list[click.Command] = [worker, beat, flower, api, serve]

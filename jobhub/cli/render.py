@@ -1,4 +1,4 @@
-"""Human-readable output of the CLI (``--json`` output is ``jobhub.schema``'s records)."""
+"""Human-readable output of the CLI (``--json`` output is ``jobhub.formats.schema``'s records)."""
 
 from __future__ import annotations
 

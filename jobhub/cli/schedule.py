@@ -8,18 +8,14 @@ from datetime import datetime
 import click
 
 from jobhub.cli import render
-from jobhub.cli.context import CliState
+from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import json_option
 from jobhub.errors import InvalidInput
 from jobhub.parameters import parse_assignments
-from jobhub.schedules import JobSchedule, schedule_record
-
-from . import cli
-
-pass_state = click.make_pass_decorator(CliState)
+from jobhub.scheduling.schedules import JobSchedule, schedule_record
 
 
-@cli.group()
+@click.group()
 def schedule() -> None:
     """Set, clear and list job schedules (beat picks changes up within seconds).
 
@@ -135,3 +131,6 @@ def _print(schedules: list[JobSchedule], as_json: bool) -> None:
             f"{s.name}  {record['when']}  next {render.when(s.next_fire_at)}"
             f"  last {render.when(s.last_fire_at)}  job {s.last_job_id or '-'}"
         )
+
+
+COMMANDS: list[click.Command] = [schedule]

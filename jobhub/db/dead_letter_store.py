@@ -1,16 +1,36 @@
-"""The ``dead_letters`` table: messages workers could not run (see ``jobhub.dead_letters``)."""
+"""The ``dead_letters`` table: messages workers could not run (``jobhub.worker.dead_letters``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Engine, Table, insert, select
 
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import DeadLetterRow
-from jobhub.dead_letters import DeadLetter
+from jobhub.jobs import JSONValue
 
 dead_letters = cast(Table, DeadLetterRow.__table__)
+
+BODY_LIMIT = 64 * 1024
+"""Characters of a message body kept."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """A message a worker received and could not run as a job."""
+
+    id: int | None
+    received_at: datetime
+    reason: str
+    task_name: str | None
+    task_id: str | None
+    worker: str | None
+    detail: str
+    headers: dict[str, JSONValue] | None
+    body: str | None
 
 
 class DeadLetterStore:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
-from jobhub.db.writes import PER_ATTEMPT_RESET, holds_key
+from jobhub.db.sql_writes import holds_key
 from jobhub.errors import JobNotFound, KeyConflict, StorageError
 from jobhub.jobs import (
     TERMINAL_RANK,
@@ -46,6 +46,7 @@ from jobhub.jobs import (
     JobStatus,
     JSONValue,
 )
+from jobhub.lifecycle import ATTEMPT_RESET
 from jobhub.odata import Node
 from jobhub.queries import FilteredPage, JobQuery
 
@@ -236,7 +237,7 @@ class JobStore:
         now: datetime,
         message: str,
     ) -> int | None:
-        values: dict[str, Any] = dict(PER_ATTEMPT_RESET)
+        values: dict[str, Any] = dict(ATTEMPT_RESET)
         values.update(changes, status=int(JobStatus.CREATED), attempt=attempt + 1)
         statement = (
             update(jobs)

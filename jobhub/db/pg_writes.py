@@ -41,10 +41,10 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
-from jobhub.db.writes import Applied, NewJob, NewMessage, Progress, holds_key
+from jobhub.db.sql_writes import holds_key
 from jobhub.errors import KeyConflict, SchemaOutOfDate, StorageError, StorageUnavailable
 from jobhub.jobs import JobStatus
-from jobhub.lifecycle import Transition
+from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Transition
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

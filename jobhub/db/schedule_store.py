@@ -19,7 +19,7 @@ job_schedules = cast(Table, JobScheduleRow.__table__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleRecord:
-    """One stored schedule; ``rule`` is ``jobhub.schedule_rules``' JSON form."""
+    """One stored schedule; ``rule`` is ``jobhub.scheduling.rules``' JSON form."""
 
     id: uuid.UUID
     name: str

@@ -1,4 +1,8 @@
-"""Worker heartbeats, kept in the database's clock so that skewed hosts agree on who is silent."""
+"""Worker heartbeats, kept in the database's clock so that skewed hosts agree on who is silent.
+
+A worker's row is named ``node/token`` (a fresh token each time it starts); a job it runs
+records ``node/token/pid`` as its worker id. The reaper matches the two.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,16 @@ from jobhub.db.engine import translated_errors
 from jobhub.db.models import WorkerRow
 
 workers = cast(Table, WorkerRow.__table__)
+
+
+def job_worker_id(worker_name: str, pid: int) -> str:
+    """The worker id a job records: its worker's row name and the pool process's id."""
+    return f"{worker_name}/{pid}"
+
+
+def worker_name_of(job_worker_id: str) -> str:
+    """The ``workers`` row a job's worker id belongs to (what ``job_worker_id`` was given)."""
+    return job_worker_id.rsplit("/", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,9 @@ import weakref
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from jobhub.db.writes import Applied, NewMessage, Progress, Writes
+from jobhub.db.writes import Writes
 from jobhub.errors import JobHubError, StorageUnavailable
-from jobhub.lifecycle import Transition
+from jobhub.lifecycle import Applied, NewMessage, Progress, Transition
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import pytest
 from kombu import Exchange, Producer
 
 from jobhub import InvalidInput, InvalidParameters, JobManager, JobStatus, Settings
-from jobhub.dead_letters import DeadLetter
+from jobhub.db.dead_letter_store import DeadLetter
 from tests import services as svc
 from tests.conftest import Process, Processes, run_cli, settings_env
 
@@ -40,7 +40,7 @@ def _publish_raw(manager: JobManager, headers: dict[str, object], body: object) 
 def _dead_letter(manager: JobManager, predicate: Callable[[DeadLetter], bool]) -> DeadLetter:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        for letter in manager.dead_letters(limit=50):
+        for letter in manager.admin.dead_letters(limit=50):
             if predicate(letter):
                 return letter
         time.sleep(0.1)

@@ -1,4 +1,4 @@
-"""``python -m jobhub.bench --smoke``: the benchmark harness still runs end to end.
+"""``python -m tests.bench --smoke``: the benchmark harness still runs end to end.
 
 The smoke run (N=200, one round of A, B and J on real prefork workers, a small lag
 phase) must exit 0 and report, in its JSON, every job of every configuration completed
@@ -26,7 +26,7 @@ def _run_smoke(services: svc.Services) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "jobhub.bench",
+            "tests.bench",
             "--smoke",
             "--json",
             "--postgres",

@@ -28,7 +28,7 @@ def test_a_remote_producer_starts_follows_and_acts_on_jobs(
 ) -> None:
     processes.worker(settings)
     api = processes.api(settings)
-    token = manager.create_api_key(identity="svc", organization="acme", role="admin").token
+    token = manager.access.create_api_key(identity="svc", organization="acme", role="admin").token
     with RemoteJobManager(api.url, token, poll_interval=0.1) as remote:
         job = remote.start_job("diagnostics.sleep", {"steps": 2, "seconds": 0.1})
         assert (job.identity, job.organization) == ("svc", "acme")
@@ -88,12 +88,12 @@ def test_a_remote_producer_starts_follows_and_acts_on_jobs(
             remote.query_jobs(filter="status eq")
         assert invalid.value.position == 9
 
-    viewer = manager.create_api_key(identity="ro", organization="acme", role="viewer").token
+    viewer = manager.access.create_api_key(identity="ro", organization="acme", role="viewer").token
     with RemoteJobManager(api.url, viewer) as remote:
         assert remote.get_job(job.id).id == job.id
         with pytest.raises(PermissionDenied):
             remote.start_job("diagnostics.echo")
-    other = manager.create_api_key(identity="x", organization="globex", role="admin").token
+    other = manager.access.create_api_key(identity="x", organization="globex", role="admin").token
     with RemoteJobManager(api.url, other) as remote, pytest.raises(JobNotFound):
         remote.get_job(job.id)  # another organization's job does not exist for it
     with RemoteJobManager(api.url, "jh_not_a_key") as remote, pytest.raises(NotAuthenticated):

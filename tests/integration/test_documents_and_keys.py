@@ -65,21 +65,21 @@ def test_a_document_is_stored_read_replaced_by_a_rerun_and_purged_with_its_job(
     job = jobs.start_job("diagnostics.echo")
     first = _document(jobs, job.id)
     jobs.app.runtime.documents.put(first, b'{"a":1}', folder)
-    assert jobs.document_content(jobs.get_document(first.id)) == b'{"a":1}'
+    assert jobs.access.document_content(jobs.access.get_document(first.id)) == b'{"a":1}'
     files = sorted(p for p in (tmp_path / "docs").rglob("*") if p.is_file()) if in_folder else []
     assert len(files) == (1 if in_folder else 0)
 
     second = _document(jobs, job.id, attempt=2)
     jobs.app.runtime.documents.put(second, b'{"a":2}', folder)
-    assert [d.id for d in jobs.job_documents([job.id])[job.id]] == [second.id]
+    assert [d.id for d in jobs.access.job_documents([job.id])[job.id]] == [second.id]
     with pytest.raises(NotFound):
-        jobs.get_document(first.id)
+        jobs.access.get_document(first.id)
     if in_folder:
         assert not files[0].exists()
 
     jobs.cancel_job(job.id)
     _sql(database_url, "UPDATE jobs SET purge_at = now() - interval '1 day' WHERE id = %s", job.id)
-    assert jobs.purge_expired_jobs() == 1
+    assert jobs.housekeeping.purge_expired_jobs() == 1
     assert _sql(database_url, "SELECT count(*) FROM documents") == [(0,)]
     assert not [p for p in (tmp_path / "docs").rglob("*") if p.is_file()]
 
@@ -88,14 +88,14 @@ def test_publish_tokens_name_one_document_and_expire(manager: JobManager) -> Non
     job = manager.start_job("diagnostics.echo")
     document = _document(manager, job.id)
     other = _document(manager, job.id)
-    token = manager.publish_token(document)
-    assert manager.publish_token_valid(token, document)
-    assert not manager.publish_token_valid(token, other)
-    assert not manager.publish_token_valid(
+    token = manager.access.publish_token(document)
+    assert manager.access.publish_token_valid(token, document)
+    assert not manager.access.publish_token_valid(token, other)
+    assert not manager.access.publish_token_valid(
         token[:-1] + ("A" if token[-1] != "A" else "B"), document
     )
     expired = dataclasses.replace(document, expires_at=document.created_at - timedelta(seconds=1))
-    assert not manager.publish_token_valid(manager.publish_token(expired), expired)
+    assert not manager.access.publish_token_valid(manager.access.publish_token(expired), expired)
 
 
 def test_the_signing_secret_is_made_by_the_migration(
@@ -111,11 +111,11 @@ def test_the_signing_secret_is_made_by_the_migration(
 def test_api_keys_are_stored_hashed_authenticate_and_revoke(
     manager: JobManager, database_url: str
 ) -> None:
-    issued = manager.create_api_key(identity="alice", organization="acme", role="operator")
+    issued = manager.access.create_api_key(identity="alice", organization="acme", role="operator")
     stored = _sql(database_url, "SELECT id, secret_hash FROM api_keys")
     assert stored == [(issued.key.id, issued.secret_hash)]
     assert issued.token.split("_")[-1] not in str(stored)
-    caller = manager.authenticate(issued.token)
+    caller = manager.access.authenticate(issued.token)
     assert (caller.identity, caller.organization, caller.role.value) == (
         "alice",
         "acme",
@@ -124,14 +124,14 @@ def test_api_keys_are_stored_hashed_authenticate_and_revoke(
 
     for forged in (issued.token[:-1] + "x", "jh_" + "0" * 16 + "_" + "a" * 43, "", "Bearer x"):
         with pytest.raises(NotAuthenticated):
-            manager.authenticate(forged)
-    manager.revoke_api_key(issued.key.id)
-    manager.revoke_api_key(issued.key.id)  # twice is fine
+            manager.access.authenticate(forged)
+    manager.access.revoke_api_key(issued.key.id)
+    manager.access.revoke_api_key(issued.key.id)  # twice is fine
     with pytest.raises(NotAuthenticated):
-        manager.authenticate(issued.token)
-    assert manager.api_keys()[0].revoked_at is not None
+        manager.access.authenticate(issued.token)
+    assert manager.access.api_keys()[0].revoked_at is not None
     with pytest.raises(NotFound):
-        manager.revoke_api_key("0123456789abcdef")
+        manager.access.revoke_api_key("0123456789abcdef")
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_bad_key_requests_write_nothing(
     manager: JobManager, database_url: str, identity: str, organization: str, role: str
 ) -> None:
     with pytest.raises(InvalidInput):
-        manager.create_api_key(identity=identity, organization=organization, role=role)
+        manager.access.create_api_key(identity=identity, organization=organization, role=role)
     assert _sql(database_url, "SELECT count(*) FROM api_keys") == [(0,)]
 
 

@@ -9,9 +9,9 @@ import pytest
 from kombu import Connection, Queue
 from kombu.simple import SimpleQueue
 
-from jobhub import file_transport
-from jobhub.celery_app import create_celery_app
 from jobhub.config import Settings
+from jobhub.worker import file_transport
+from jobhub.worker.app import create_celery_app
 
 WRITERS = 4
 EACH = 150

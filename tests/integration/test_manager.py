@@ -36,9 +36,8 @@ from jobhub import (
     WaitTimeout,
 )
 from jobhub.clock import utcnow
-from jobhub.db.writes import NewMessage
-from jobhub.lifecycle import Transition
-from jobhub.schema import job_record
+from jobhub.formats.schema import job_record
+from jobhub.lifecycle import NewMessage, Transition
 from tests import services as svc
 from workers import diagnostics
 
@@ -507,15 +506,15 @@ def test_purge_deletes_only_ended_expired_jobs_in_batches(
     )
     batches: list[int] = []
 
-    purged = manager.purge_expired_jobs(batch_size=2, on_batch=batches.append)
+    purged = manager.housekeeping.purge_expired_jobs(batch_size=2, on_batch=batches.append)
 
     assert purged == 5
     assert batches == [2, 4, 5]
     assert set(ids(manager.find_jobs())) == {active_expired, ended_unexpired}
     assert rows_of(database_url, "job_events", expired) == 0
-    assert manager.purge_expired_jobs(batch_size=2) == 0
+    assert manager.housekeeping.purge_expired_jobs(batch_size=2) == 0
     with pytest.raises(InvalidInput):
-        manager.purge_expired_jobs(batch_size=0)
+        manager.housekeeping.purge_expired_jobs(batch_size=0)
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -535,7 +534,7 @@ def test_job_statistics_count_jobs_created_in_the_period_by_type_and_status(
     )
     now = utcnow()
 
-    rows = manager.job_statistics(now - timedelta(hours=1), now + timedelta(hours=1))
+    rows = manager.housekeeping.job_statistics(now - timedelta(hours=1), now + timedelta(hours=1))
 
     assert {(r.job_type, r.status, r.count) for r in rows} == {
         ("diagnostics.echo", JobStatus.QUEUED, 2),
@@ -543,19 +542,22 @@ def test_job_statistics_count_jobs_created_in_the_period_by_type_and_status(
         ("diagnostics.sleep", JobStatus.QUEUED, 1),
     }
     assert len(rows) == 3
-    older = manager.job_statistics(now - timedelta(days=3), now - timedelta(days=1))
+    older = manager.housekeeping.job_statistics(now - timedelta(days=3), now - timedelta(days=1))
     assert [(r.job_type, r.status, r.count) for r in older] == [
         ("diagnostics.sleep", JobStatus.QUEUED, 1)
     ]
-    assert manager.job_statistics(now + timedelta(hours=1), now + timedelta(hours=2)) == []
+    assert (
+        manager.housekeeping.job_statistics(now + timedelta(hours=1), now + timedelta(hours=2))
+        == []
+    )
 
 
 def test_job_statistics_reject_an_empty_period(manager: JobManager) -> None:
     now = utcnow()
     with pytest.raises(InvalidInput):
-        manager.job_statistics(now, now)
+        manager.housekeeping.job_statistics(now, now)
     with pytest.raises(InvalidInput):
-        manager.job_statistics(now, now - timedelta(seconds=1))
+        manager.housekeeping.job_statistics(now, now - timedelta(seconds=1))
 
 
 # -- the master list of job types --------------------------------------------------------------

@@ -20,10 +20,9 @@ import pytest
 import redis
 
 from jobhub import JobManager, JobStatus, Settings
-from jobhub.broker_probe import message_ids_on_broker
 from jobhub.db import migrate
-from jobhub.db.writes import NewJob
-from jobhub.lifecycle import Transition
+from jobhub.housekeeping.broker_probe import message_ids_on_broker
+from jobhub.lifecycle import NewJob, Transition
 from tests import services as svc
 from tests.support.rows import echo_row
 
@@ -76,7 +75,7 @@ def test_a_silent_workers_job_is_queued_again_while_retries_remain(
     _claim(jobs, job.id, "celery@gone/aaaa")
     time.sleep(TIMEOUT + 0.2)
 
-    report = jobs.reap_lost_jobs()
+    report = jobs.housekeeping.reap_lost_jobs()
 
     assert report.requeued == [job.id]
     again = jobs.get_job(job.id)
@@ -90,7 +89,7 @@ def test_without_retries_left_the_job_ends_worker_lost(jobs: JobManager) -> None
     _claim(jobs, job.id, "celery@gone/bbbb")
     time.sleep(TIMEOUT + 0.2)
 
-    report = jobs.reap_lost_jobs()
+    report = jobs.housekeeping.reap_lost_jobs()
 
     assert report.failed == [job.id]
     ended = jobs.get_job(job.id)
@@ -113,7 +112,7 @@ def test_the_job_of_a_live_worker_is_left_alone(jobs: JobManager) -> None:
     beating.start()
     try:
         time.sleep(TIMEOUT + 0.3)
-        assert jobs.reap_lost_jobs().examined == 1
+        assert jobs.housekeeping.reap_lost_jobs().examined == 1
     finally:
         stop.set()
         beating.join()
@@ -126,15 +125,15 @@ def test_a_stopped_workers_job_is_lost_at_once(jobs: JobManager) -> None:
     _claim(jobs, job.id, "celery@done/dddd")
     jobs.app.runtime.workers.stopped("celery@done/dddd")
 
-    assert jobs.reap_lost_jobs().failed == [job.id]
+    assert jobs.housekeeping.reap_lost_jobs().failed == [job.id]
 
 
 def test_a_worker_never_seen_is_lost_after_the_timeout(jobs: JobManager) -> None:
     job = jobs.start_job("diagnostics.echo", {})
     _claim(jobs, job.id, "celery@ghost/eeee")
-    assert jobs.reap_lost_jobs().failed == []
+    assert jobs.housekeeping.reap_lost_jobs().failed == []
     time.sleep(TIMEOUT + 0.2)
-    assert jobs.reap_lost_jobs().failed == [job.id]
+    assert jobs.housekeeping.reap_lost_jobs().failed == [job.id]
 
 
 def test_concurrent_reapers_recover_each_job_once(
@@ -150,7 +149,8 @@ def test_concurrent_reapers_recover_each_job_once(
     ]
     reports = []
     threads = [
-        threading.Thread(target=lambda m=m: reports.append(m.reap_lost_jobs())) for m in reapers
+        threading.Thread(target=lambda m=m: reports.append(m.housekeeping.reap_lost_jobs()))
+        for m in reapers
     ]
     for thread in threads:
         thread.start()
@@ -183,7 +183,7 @@ def test_a_job_stranded_in_created_is_published_once(jobs: JobManager, settings:
     reconcilers = [JobManager.from_settings(replace(settings, publish_grace=0.3)) for _ in range(4)]
     reports = []
     threads = [
-        threading.Thread(target=lambda m=m: reports.append(m.reconcile_outbox()))
+        threading.Thread(target=lambda m=m: reports.append(m.housekeeping.reconcile_outbox()))
         for m in reconcilers
     ]
     for thread in threads:
@@ -223,7 +223,7 @@ def test_a_queued_job_whose_message_vanished_is_published_again(
     assert str(lost.id) not in on_broker
     time.sleep(0.5)
 
-    report = jobs.reconcile_outbox()
+    report = jobs.housekeeping.reconcile_outbox()
 
     assert report.broker_checked
     assert report.republished == [lost.id]
@@ -244,11 +244,11 @@ def test_the_reaper_and_the_outbox_work_on_the_embedded_default(tmp_path: Path) 
         stranded = _stranded(manager)
         time.sleep(TIMEOUT + 0.2)
 
-        assert manager.reap_lost_jobs().requeued == [lost.id]
-        report = manager.reconcile_outbox()
+        assert manager.housekeeping.reap_lost_jobs().requeued == [lost.id]
+        report = manager.housekeeping.reconcile_outbox()
         assert report.published == [stranded.id]
         assert not report.broker_checked  # the file broker keeps its messages on disk
         assert manager.get_job(stranded.id).status is JobStatus.QUEUED
-        assert [w.name for w in manager.workers()] == ["celery@here/abcd"]
+        assert [w.name for w in manager.admin.workers()] == ["celery@here/abcd"]
     finally:
         manager.close()

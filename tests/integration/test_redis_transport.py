@@ -7,9 +7,9 @@ import redis
 from kombu import Connection, Queue
 from kombu.simple import SimpleQueue
 
-from jobhub import redis_transport
-from jobhub.celery_app import create_celery_app
 from jobhub.config import Settings
+from jobhub.worker import redis_transport
+from jobhub.worker.app import create_celery_app
 
 
 def test_the_app_publishes_through_jobhubs_transport(settings: Settings) -> None:

@@ -14,8 +14,9 @@ from datetime import timedelta
 import pytest
 
 from jobhub import InvalidInput, InvalidParameters, JobManager, StartType, UnknownJobType
-from jobhub.schedule_rules import IntervalRule, WeeklyRule
-from jobhub.schedules import ScheduleRunner, ScheduleSpec
+from jobhub.scheduling.rules import IntervalRule, WeeklyRule
+from jobhub.scheduling.runner import ScheduleRunner
+from jobhub.scheduling.schedules import ScheduleSpec
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_a_type_may_have_several_schedules_and_setting_replaces_them(
 
 
 def _runner(manager: JobManager) -> ScheduleRunner:
-    return ScheduleRunner(manager)
+    return ScheduleRunner(manager.app.runtime, manager.app.dispatcher)
 
 
 def test_concurrent_runners_fire_each_due_time_once(manager: JobManager) -> None:

@@ -25,9 +25,18 @@ from jobhub.db import migrate
 from jobhub.db.engine import make_engine
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.db.pg_writes import PostgresWrites
-from jobhub.db.writes import Applied, NewMessage, SqlWrites, Writes
+from jobhub.db.sql_writes import SqlWrites
+from jobhub.db.writes import Writes
 from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobError, JobStatus, JSONValue
-from jobhub.lifecycle import MOVABLE_STATUSES, Position, Transition, applies, records_queued
+from jobhub.lifecycle import (
+    MOVABLE_STATUSES,
+    Applied,
+    NewMessage,
+    Position,
+    Transition,
+    applies,
+    records_queued,
+)
 from jobhub.lifecycle import apply as apply_rule
 
 JOBS = cast(Table, JobRow.__table__)

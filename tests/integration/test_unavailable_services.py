@@ -172,7 +172,7 @@ def test_readiness_reports_the_broker_down_and_the_database_up(
 
 
 def test_readiness_reports_ok_when_both_answer(manager: JobManager) -> None:
-    assert manager.readiness() == {"database": "ok", "broker": "ok"}
+    assert manager.admin.readiness() == {"database": "ok", "broker": "ok"}
 
 
 # -- schema missing or old -----------------------------------------------------------------------

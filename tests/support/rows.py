@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from jobhub.db.writes import NewJob
+from jobhub.lifecycle import NewJob
 
 
 def echo_row(created_at: datetime, description: str = "test row") -> NewJob:

@@ -1,4 +1,4 @@
-"""The CLI's error table (jobhub.cli.exit_code_for) and the help of every command.
+"""The CLI's error table (``jobhub.cli.main.exit_code_for``) and the help of every command.
 
 Only what needs no service runs here: help texts, usage errors, and errors raised before
 anything connects.
@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from jobhub.cli import EXIT_CODES, cli, exit_code_for, main
+from jobhub.cli.main import EXIT_CODES, cli, exit_code_for, main
 from jobhub.errors import (
     ConfigurationError,
     Conflict,

@@ -11,14 +11,12 @@ from collections.abc import Iterator
 import pytest
 
 import workers
-from jobhub.context import JobContext
 from jobhub.definitions import (
     _REGISTRY,
     JobDefinition,
     all_definitions,
     find_definition,
     get_definition,
-    job,
     load_job_modules,
     register_definition,
     resolve,
@@ -26,7 +24,9 @@ from jobhub.definitions import (
 from jobhub.errors import ConfigurationError, InvalidParameters, NotFound, UnknownJobType
 from jobhub.jobs import JSONValue, StartType
 from jobhub.parameters import Param
-from jobhub.task import JobTask
+from jobhub.worker.context import JobContext
+from jobhub.worker.declare import job
+from jobhub.worker.task import JobTask
 
 SHIPPED = {
     # name: (category, subcategory, declared params, can_cancel); all can be rerun

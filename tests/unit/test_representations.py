@@ -1,4 +1,5 @@
-"""The foreign representations of a job (jobhub.representations): JobStatusRepr and AIMS360."""
+"""The foreign representations of a job (``jobhub.formats.representations``): JobStatusRepr
+and AIMS360."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobhub.documents import Document
-from jobhub.jobs import AccessScope, Job, JobError, JobStatus, JSONValue
-from jobhub.representations import (
+from jobhub.formats.representations import (
     AIMS360_SCOPE,
     aims360_record,
     aims360_rerun,
@@ -24,6 +24,7 @@ from jobhub.representations import (
     parameters_text,
     parse_parameters_text,
 )
+from jobhub.jobs import AccessScope, Job, JobError, JobStatus, JSONValue
 
 JOB_ID = UUID("0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55")
 DOC_ID = UUID("6576767c-a264-4fc5-a30b-45e7a8c2fa84")

@@ -1,4 +1,4 @@
-"""When schedules fire (jobhub.schedule_rules): intervals, weekly rules across DST, parsing, JSON.
+"""When schedules fire (jobhub.scheduling.rules): intervals, weekly rules across DST, parsing, JSON.
 
 Every instant is written out; nothing reads the clock. Berlin changes on 2026-03-29 (02:00 to
 03:00) and 2026-10-25 (03:00 back to 02:00), New York on 2026-03-08 and 2026-11-01.
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobhub.errors import InvalidInput
-from jobhub.schedule_rules import (
+from jobhub.scheduling.rules import (
     DEFAULT_ANCHOR,
     IntervalRule,
     Rule,

@@ -1,4 +1,5 @@
-"""The job record as JSON (jobhub.schema.job_record) against its JSON Schema, no database."""
+"""The job record as JSON (``jobhub.formats.schema.job_record``) against its JSON Schema, no
+database."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from uuid import UUID
 import jsonschema
 import pytest
 
+from jobhub.formats.schema import event_record, job_json_schema, job_record, message_record
+from jobhub.formats.vocab import API_JOB_STATUS
 from jobhub.jobs import Job, JobError, JobEvent, JobMessage, JobStatus
-from jobhub.schema import event_record, job_json_schema, job_record, message_record
-from jobhub.vocab import API_JOB_STATUS
 
 JOB_ID = UUID("0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55")
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from kombu.asynchronous.timer import Timer
 
-from jobhub.celery_app import create_celery_app
 from jobhub.config import Settings
-from jobhub.timer_pruning import PruneCancelledTimers, prune_cancelled
+from jobhub.worker.app import create_celery_app
+from jobhub.worker.timer_pruning import PruneCancelledTimers, prune_cancelled
 
 
 def test_cancelled_entries_are_dropped_and_the_rest_still_fire_in_order() -> None:

@@ -1,4 +1,5 @@
-"""JobStatus codes, labels and order, and how each source system names them (jobhub.vocab)."""
+"""JobStatus codes, labels and order, and how each source system names them
+(``jobhub.formats.vocab``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from itertools import combinations
 
 import pytest
 
-from jobhub.jobs import ACTIVE_STATUSES, STORED_STATUSES, TERMINAL_STATUSES, JobStatus
-from jobhub.vocab import (
+from jobhub.formats.vocab import (
     AIMS360_STATUS,
     API_JOB_STATUS,
     CELERY_STATE,
@@ -17,6 +17,7 @@ from jobhub.vocab import (
     SANTEDB_STATE,
     ApiJobState,
 )
+from jobhub.jobs import ACTIVE_STATUSES, STORED_STATUSES, TERMINAL_STATUSES, JobStatus
 
 S = JobStatus
 EXPECTED: dict[JobStatus, tuple[str, str, str, str, str]] = {

@@ -11,11 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from jobhub import odata, representations
+from jobhub import odata
 from jobhub.api import links, paging
 from jobhub.api import responses as doc
 from jobhub.api.security import Manager, Operator, Viewer, visible_job
 from jobhub.api.views import JobViews, etag
+from jobhub.formats import representations
 from jobhub.jobs import Job
 
 router = APIRouter(prefix="/jobsmanagement", tags=["AIMS360"])

@@ -28,17 +28,17 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 def download(document_id: str, token: str, manager: Manager, caller: Caller) -> Response:
     gone = NotFound("no such document, or the link has expired")
     try:
-        document = manager.get_document(document_id)
+        document = manager.access.get_document(document_id)
     except NotFound:
         raise gone from None
-    if not manager.publish_token_valid(token, document):
+    if not manager.access.publish_token_valid(token, document):
         raise gone
     try:
         job = manager.get_job(document.job_id)
     except NotFound:
         raise gone from None
     check_output_access(caller, job)
-    content = manager.document_content(document)
+    content = manager.access.document_content(document)
     disposition = f'attachment; filename="{document.name}"'
     return Response(
         content,

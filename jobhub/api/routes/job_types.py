@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from jobhub import schedule_rules
 from jobhub.api import responses as doc
 from jobhub.api.bodies import Schedule, Schedules
 from jobhub.api.security import Admin, Manager, Viewer
 from jobhub.definitions import JobTypeState
-from jobhub.schedules import ScheduleSpec, schedule_record
+from jobhub.scheduling import rules as schedule_rules
+from jobhub.scheduling.schedules import ScheduleSpec, schedule_record
 
 router = APIRouter(prefix="/job-types", tags=["job types"])
 

@@ -14,8 +14,8 @@ from jobhub.api.bodies import StartJob
 from jobhub.api.security import Manager, Operator, Viewer, check_output_access, visible_job
 from jobhub.api.views import JobViews, choose, etag, not_modified
 from jobhub.errors import Conflict
+from jobhub.formats.schema import event_record, message_record
 from jobhub.jobs import JobStatus
-from jobhub.schema import event_record, message_record
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 _NEGOTIATED: dict[str, Any] = {"application/vnd.jobhub.jobstatus+json": {}, "application/xml": {}}

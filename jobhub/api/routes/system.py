@@ -22,7 +22,7 @@ def health() -> dict[str, str]:
 @router.get("/ready", summary="The database and the broker answer")
 def ready(manager: Manager) -> JSONResponse:
     """200 when both answer (and the schema is current), else 503 saying which failed."""
-    report = manager.readiness()
+    report = manager.admin.readiness()
     ok = all(value == "ok" for value in report.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", **report}, status_code=200 if ok else 503

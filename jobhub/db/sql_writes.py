@@ -1,0 +1,264 @@
+"""The lifecycle write interface in SQLAlchemy Core, for any database (the embedded SQLite).
+
+Each transition is one guarded UPDATE (the forward-only rule as SQL) with its event row;
+``write`` takes a group and writes it in one transaction. ``PostgresWrites``
+(``pg_writes.py``) is the hot path on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from jobhub.db.engine import translated_errors
+from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
+from jobhub.errors import KeyConflict, StorageError
+from jobhub.jobs import TERMINAL_RANK, JobStatus
+from jobhub.lifecycle import ATTEMPT_RESET, Applied, NewJob, NewMessage, Progress, Transition
+
+jobs = cast(Table, JobRow.__table__)
+events = cast(Table, JobEventRow.__table__)
+job_messages = cast(Table, JobMessageRow.__table__)
+
+
+class SqlWrites:
+    """The write path in SQLAlchemy Core, for any database (used for SQLite)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with translated_errors(), self.engine.begin() as connection:
+            yield connection
+
+    def create(self, job: NewJob) -> bool:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(jobs)
+            .values(
+                id=job.id,
+                job_type=job.job_type,
+                category=job.category,
+                subcategory=job.subcategory,
+                description=job.description,
+                parameters=dict(job.parameters),
+                identity=job.identity,
+                organization=job.organization,
+                client_request_id=job.client_request_id,
+                concurrency_key=job.key,
+                status=int(JobStatus.CREATED),
+                percent=0,
+                attempt=1,
+                can_cancel=job.can_cancel,
+                can_rerun=job.can_rerun,
+                created_at=job.created_at,
+                updated_at=job.created_at,
+                purge_at=job.purge_at,
+                created_by=job.created_by,
+                modified_by=job.created_by,
+                access_scope=job.access_scope.value,
+            )
+            .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
+            .returning(jobs.c.id)
+        )
+        try:
+            with self._transaction() as connection:
+                if connection.execute(statement).first() is None:
+                    return False
+                connection.execute(
+                    insert(events).values(
+                        job_id=job.id, at=job.created_at, status=0, attempt=1, message=None
+                    )
+                )
+                return True
+        except IntegrityError as exc:
+            if job.key is not None and holds_key(exc.orig):
+                raise KeyConflict(job.job_type, job.key) from exc
+            raise StorageError(f"could not record the job: {exc.orig}") from exc
+
+    def write(
+        self,
+        transitions: Sequence[Transition] = (),
+        progress: Sequence[Progress] = (),
+        messages: Sequence[NewMessage] = (),
+    ) -> list[Applied | None]:
+        with self._transaction() as connection:
+            if messages:
+                connection.execute(
+                    insert(job_messages),
+                    [
+                        {
+                            "job_id": m.job_id,
+                            "attempt": m.attempt,
+                            "at": m.at,
+                            "level": m.level,
+                            "text": m.text,
+                        }
+                        for m in messages
+                    ],
+                )
+            for report in progress:
+                connection.execute(_progress_statement(report))
+            return [_apply_one(connection, transition) for transition in transitions]
+
+    def cancel_requested(self, job_id: uuid.UUID) -> bool:
+        with translated_errors(), self.engine.connect() as connection:
+            value = connection.execute(
+                select(jobs.c.cancel_requested_at).where(jobs.c.id == job_id)
+            ).scalar_one_or_none()
+        return value is not None
+
+    def close(self) -> None:
+        """Nothing of its own to release: the engine belongs to the runtime."""
+
+
+def holds_key(error: object) -> bool:
+    """Whether a unique violation is the one-active-job-per-key index.
+
+    PostgreSQL names the index; SQLite names its columns.
+    """
+    text = str(error)
+    return "uq_jobs_active_key" in text or "jobs.concurrency_key" in text
+
+
+def _progress_statement(report: Progress) -> Any:
+    values: dict[str, Any] = {}
+    if report.percent is not None:
+        values["percent"] = report.percent
+    if report.status_text is not None:
+        values["status_text"] = report.status_text
+    at = literal(report.at, jobs.c.updated_at.type)
+    values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
+    return (
+        update(jobs)
+        .where(
+            jobs.c.id == report.job_id,
+            jobs.c.attempt == report.attempt,
+            jobs.c.status == int(JobStatus.PROCESSING),
+        )
+        .values(values)
+    )
+
+
+_RANK = case((jobs.c.status >= TERMINAL_RANK, TERMINAL_RANK), else_=jobs.c.status)
+
+
+def _apply_one(connection: Connection, transition: Transition) -> Applied | None:
+    """One guarded UPDATE (the forward-only rule as SQL) and, if it applied, its event."""
+    attempt = transition.attempt
+    same_attempt = jobs.c.attempt == attempt
+    newer_attempt = and_(jobs.c.attempt < attempt, jobs.c.status < TERMINAL_RANK)
+    if transition.status is JobStatus.QUEUED:
+        same = and_(same_attempt, jobs.c.queued_at.is_(None))
+        status: Any = case(
+            (and_(same_attempt, jobs.c.status > int(JobStatus.QUEUED)), jobs.c.status),
+            else_=int(JobStatus.QUEUED),
+        )
+    else:
+        same = and_(same_attempt, transition.status.rank > _RANK)
+        status = int(transition.status)
+    values: dict[str, Any] = {
+        name: case(
+            (jobs.c.attempt < attempt, literal(reset, jobs.c[name].type)), else_=jobs.c[name]
+        )
+        for name, reset in ATTEMPT_RESET.items()
+    }
+    values.update(_transition_values(transition))
+    record_queued = _missing_queued(connection, transition)
+    if record_queued:
+        values["queued_at"] = literal(transition.queued_at, jobs.c.queued_at.type)
+    values["status"] = status
+    values["attempt"] = attempt
+    # a late Queued must not move the update time back
+    at = literal(transition.at, jobs.c.updated_at.type)
+    values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
+    statement = (
+        update(jobs)
+        .where(jobs.c.id == transition.job_id, or_(newer_attempt, same))
+        .values(values)
+        .returning(jobs.c.identity, jobs.c.organization)
+    )
+    row = connection.execute(statement).first()
+    if row is None:
+        return None
+    if record_queued:
+        connection.execute(
+            insert(events).values(
+                job_id=transition.job_id,
+                at=transition.queued_at,
+                status=int(JobStatus.QUEUED),
+                attempt=attempt,
+            )
+        )
+    connection.execute(
+        insert(events).values(
+            job_id=transition.job_id,
+            at=transition.at,
+            status=int(transition.status),
+            attempt=attempt,
+            worker_id=transition.worker_id,
+            message=transition.message,
+        )
+    )
+    return Applied(
+        job_id=transition.job_id,
+        attempt=attempt,
+        status=transition.status,
+        identity=row.identity,
+        organization=row.organization,
+    )
+
+
+def _missing_queued(connection: Connection, transition: Transition) -> bool:
+    """Whether a transition with a publish time must record its attempt's Queued too."""
+    if transition.queued_at is None or transition.status is JobStatus.QUEUED:
+        return False
+    row = connection.execute(
+        select(jobs.c.attempt, jobs.c.queued_at)
+        .where(jobs.c.id == transition.job_id)
+        .with_for_update()
+    ).first()
+    return row is not None and (row.attempt < transition.attempt or row.queued_at is None)
+
+
+def _transition_values(transition: Transition) -> dict[str, Any]:
+    """The columns a transition sets besides status, attempt and the update time."""
+    status = transition.status
+    values: dict[str, Any] = {}
+    if transition.message is not None:
+        values["status_text"] = transition.message
+    if status is JobStatus.QUEUED:
+        values["queued_at"] = transition.at
+    elif status is JobStatus.PROCESSING:
+        values["started_at"] = transition.at
+        values["worker_id"] = transition.worker_id
+    else:
+        values["completed_at"] = transition.at
+        if transition.worker_id is not None:
+            values["worker_id"] = transition.worker_id
+    if status is JobStatus.COMPLETED:
+        values["percent"] = 100
+        values["result"] = transition.result
+    if status is JobStatus.COMPLETED_WITH_ERRORS and transition.error is not None:
+        values["error_type"] = transition.error.type
+        values["error_message"] = transition.error.message
+        values["error_traceback"] = transition.error.traceback
+    return values

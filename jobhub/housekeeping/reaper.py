@@ -1,0 +1,137 @@
+"""Jobs whose worker was lost: queued again as a new attempt, or ended "worker lost".
+
+A job is lost when it is Processing and its worker (``jobhub.worker.heartbeat``) stopped, or
+has been silent for ``Settings.worker_timeout`` by the database's clock. A worker's main
+process also reports a pool process that died under a job (Celery's ``WorkerLostError``)
+without waiting for the timeout. Either way, ``recover`` decides:
+
+* the job type declares ``max_retries`` and this run has used fewer: the job is reopened
+  as the next attempt (Created, then published; if the broker refuses, the outbox
+  reconciler publishes it later);
+* otherwise the attempt ends CompletedWithErrors, error type ``WorkerLost``.
+
+Both steps are compare-and-set on (attempt, Processing), so several reapers at once, or a
+reaper racing the job's own late completion, change a job at most once. A message of the
+lost attempt that the broker delivers again later is skipped by the claim (older attempt).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from jobhub.db.worker_store import worker_name_of
+from jobhub.definitions import find_definition
+from jobhub.dispatch import Publish
+from jobhub.errors import DispatchError, JobNotFound
+from jobhub.jobs import Job, JobError, JobStatus
+from jobhub.lifecycle import Transition
+from jobhub.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+class Recovered(StrEnum):
+    REQUEUED = "requeued"
+    FAILED = "failed"
+    MOVED_ON = "moved on"
+    """The job was no longer Processing at that attempt: nothing to do."""
+
+
+@dataclass
+class ReapReport:
+    examined: int = 0
+    requeued: list[UUID] = field(default_factory=list)
+    failed: list[UUID] = field(default_factory=list)
+
+
+class Reaper:
+    """Finds and recovers the jobs of lost workers."""
+
+    def __init__(self, runtime: Runtime, publish: Publish) -> None:
+        self._runtime = runtime
+        self._publish = publish
+
+    def reap(self, *, limit: int = 500) -> ReapReport:
+        """Recover every Processing job (up to ``limit``, oldest first) whose worker is lost."""
+        runtime = self._runtime
+        cutoff = runtime.workers.now() - timedelta(seconds=runtime.settings.worker_timeout)
+        report = ReapReport()
+        processing = runtime.jobs.oldest_in_status(JobStatus.PROCESSING, limit=limit)
+        names = {worker_name_of(job.worker_id) for job in processing if job.worker_id}
+        workers = runtime.workers.get(names)
+        for job in processing:
+            report.examined += 1
+            state = workers.get(worker_name_of(job.worker_id)) if job.worker_id else None
+            if state is not None:
+                if not state.silent_since(cutoff):
+                    continue
+                why = "worker stopped" if state.stopped_at else "worker silent"
+            elif job.updated_at < cutoff:
+                why = "worker never seen"  # it died before its first heartbeat
+            else:
+                continue
+            outcome = self.recover(job, f"{why}: {job.worker_id}")
+            if outcome is Recovered.REQUEUED:
+                report.requeued.append(job.id)
+            elif outcome is Recovered.FAILED:
+                report.failed.append(job.id)
+        return report
+
+    def recover_by_id(self, job_id: UUID, attempt: int, why: str) -> Recovered:
+        """``recover`` for a job known by id, at the attempt that was lost."""
+        try:
+            job = self._runtime.jobs.get(job_id)
+        except JobNotFound:
+            return Recovered.MOVED_ON
+        if job.attempt != attempt or job.status is not JobStatus.PROCESSING:
+            return Recovered.MOVED_ON
+        return self.recover(job, why)
+
+    def recover(self, job: Job, why: str) -> Recovered:
+        """Queue ``job`` again or end its attempt "worker lost" (see the module docstring)."""
+        runtime = self._runtime
+        definition = find_definition(job.job_type)
+        max_retries = definition.max_retries if definition is not None else 0
+        if job.retries < max_retries:
+            attempt = runtime.jobs.requeue_lost(
+                job.id, attempt=job.attempt, now=runtime.clock(), why=why
+            )
+            if attempt is None:
+                return Recovered.MOVED_ON
+            logger.warning(
+                "job lost with its worker; queued again as attempt %d (%s)",
+                attempt,
+                why,
+                extra={"job_id": str(job.id), "action": "requeue", "job_type": job.job_type},
+            )
+            try:
+                self._publish(job.job_type, job.id, attempt, job.parameters)
+            except DispatchError as exc:
+                logger.warning("could not publish %s now, the outbox will: %s", job.id, exc)
+            return Recovered.REQUEUED
+        applied = runtime.writes.write(
+            transitions=[
+                Transition(
+                    job_id=job.id,
+                    attempt=job.attempt,
+                    status=JobStatus.COMPLETED_WITH_ERRORS,
+                    at=runtime.clock(),
+                    error=JobError(
+                        type="WorkerLost", message=f"the worker running this job was lost ({why})"
+                    ),
+                    message=why,
+                )
+            ]
+        )[0]
+        if applied is None:
+            return Recovered.MOVED_ON
+        logger.error(
+            "job lost with its worker (%s)",
+            why,
+            extra={"job_id": str(job.id), "action": "fail", "job_type": job.job_type},
+        )
+        return Recovered.FAILED

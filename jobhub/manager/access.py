@@ -1,0 +1,100 @@
+"""``Access``: the HTTP API's keys, and the documents a job's result can become.
+
+Kept beside the job manager rather than in it: a producer starting jobs never needs
+either. ``JobManager.access`` gives one on the same process handles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from jobhub.api_keys import ApiKey, IssuedKey, Principal, Role, issue, secret_matches, split_token
+from jobhub.documents import Document, LinkSigner
+from jobhub.errors import InvalidInput, NotAuthenticated, NotFound
+from jobhub.parameters import unstorable_text
+from jobhub.runtime import Runtime
+
+MAX_TEXT = 200
+"""Characters an identity or organization may have."""
+
+
+class Access:
+    """API keys (issue, revoke, authenticate) and result documents (content, links)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._link_signer: LinkSigner | None = None
+
+    # -- result documents and publish links ---------------------------------------------
+
+    def job_documents(self, job_ids: Iterable[UUID]) -> dict[UUID, list[Document]]:
+        """The documents of each job (a large result is one), oldest first."""
+        return self._runtime.documents.for_jobs(list(job_ids))
+
+    def get_document(self, document_id: UUID | str) -> Document:
+        """A document by id; raises NotFound."""
+        document = self._runtime.documents.get(
+            document_id if isinstance(document_id, UUID) else _document_uuid(document_id)
+        )
+        if document is None:
+            raise NotFound(f"no document with id {document_id}")
+        return document
+
+    def document_content(self, document: Document) -> bytes:
+        """A document's bytes (from the database or the documents folder)."""
+        return self._runtime.documents.content(document.id, self._runtime.settings.documents_dir)
+
+    def publish_token(self, document: Document) -> str:
+        """The signed token of a document's publish link."""
+        return self._signer().token(document)
+
+    def publish_token_valid(self, token: str, document: Document) -> bool:
+        """Whether a publish link's token is genuine, for this document, and unexpired."""
+        return self._signer().valid(token, document, self._runtime.clock())
+
+    def _signer(self) -> LinkSigner:
+        if self._link_signer is None:
+            self._link_signer = LinkSigner(self._runtime.documents.signing_secret())
+        return self._link_signer
+
+    # -- API keys ---------------------------------------------------------------------
+
+    def create_api_key(self, *, identity: str, organization: str, role: Role | str) -> IssuedKey:
+        """Issue a key for the HTTP API; its token is in the result and nowhere else."""
+        try:
+            parsed = Role(role)
+        except ValueError:
+            raise InvalidInput(f"role must be viewer, operator or admin, not {role!r}") from None
+        for label, text in (("identity", identity), ("organization", organization)):
+            if not text.strip() or len(text) > MAX_TEXT or unstorable_text(text, label):
+                raise InvalidInput(f"{label} must be 1 to {MAX_TEXT} characters of text")
+        issued = issue(identity, organization, parsed, self._runtime.clock())
+        self._runtime.api_keys.add(issued)
+        return issued
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key at once; raises NotFound."""
+        if not self._runtime.api_keys.revoke(key_id, self._runtime.clock()):
+            raise NotFound(f"no API key with id {key_id!r}")
+
+    def api_keys(self) -> list[ApiKey]:
+        return self._runtime.api_keys.all()
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller a bearer token names; NotAuthenticated when it is not a live key."""
+        parts = split_token(token)
+        found = None if parts is None else self._runtime.api_keys.find(parts[0])
+        if parts is None or found is None:
+            raise NotAuthenticated("the API key is not valid")
+        key, secret_hash = found
+        if key.revoked_at is not None or not secret_matches(parts[1], secret_hash):
+            raise NotAuthenticated("the API key is not valid")
+        return key.principal
+
+
+def _document_uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound(f"no document with id {text}") from None

@@ -1,0 +1,115 @@
+"""The Celery app as workers and beat run it: jobhub's reliable defaults, its job types,
+its transports and its lifecycle hooks.
+
+``create_celery_app(settings)`` builds one. ``celery -A jobhub.worker.app`` finds ``app``,
+which is built from ``Settings.from_env()`` on first access, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobhub.config import Settings
+from jobhub.definitions import load_job_modules
+from jobhub.dispatch import JobHubCelery
+from jobhub.worker import signals
+from jobhub.worker.declare import TIME_LIMIT_GRACE
+from jobhub.worker.file_transport import TRANSPORT as FILE_TRANSPORT
+from jobhub.worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
+from jobhub.worker.timer_pruning import PruneCancelledTimers
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery settings jobhub runs with (see README, "Reliable defaults")."""
+    config: dict[str, Any] = {
+        # JSON only: messages are readable by any producer and never unpickled.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        # A job is acknowledged after it ran; a worker that dies mid-job gives it back.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": settings.prefetch_multiplier,
+        # jobhub's database is the result store; Celery keeps none.
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_default_queue": settings.queue,
+        "task_default_exchange": settings.queue,
+        "task_default_routing_key": settings.queue,
+        # Flower sees every job by its id, name, arguments (from the worker's task-received
+        # event) and state. Producers send no task-sent event: it would double the cost of
+        # every publish for nothing Flower lacks.
+        "worker_send_task_events": True,
+        "task_send_sent_event": False,
+        "task_soft_time_limit": settings.default_time_limit,
+        "task_time_limit": settings.default_time_limit + TIME_LIMIT_GRACE,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": settings.publish_timeout,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
+        "enable_utc": True,
+        "timezone": "UTC",
+        "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
+        # the schedules live in the database; every beat fires each due time once in all
+        "beat_scheduler": "jobhub.scheduling.beat:JobHubScheduler",
+        "include": list(settings.job_modules),
+    }
+    if settings.effective_broker_url.startswith("redis://"):
+        # kombu's transport, without a new client per publish and acknowledgement.
+        config["broker_transport"] = REDIS_TRANSPORT
+    if settings.worker_concurrency is not None:
+        config["worker_concurrency"] = settings.worker_concurrency
+    if settings.embedded_broker:
+        folder = settings.broker_folder
+        config["broker_transport"] = FILE_TRANSPORT  # kombu's, without half-written reads
+        config["broker_transport_options"] = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+    return config
+
+
+def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
+    """Build the app for ``settings`` (default: from the environment), job types loaded."""
+    settings = settings or Settings.from_env()
+    if settings.embedded_broker:
+        for sub in ("queue", "control"):
+            (settings.broker_folder / sub).mkdir(parents=True, exist_ok=True)
+    app = JobHubCelery(settings)
+    app.conf.update(celery_config(settings))
+    load_job_modules(settings.job_modules)
+    app.conf.beat_schedule = _static_schedules(settings)
+    app.steps["worker"].add(PruneCancelledTimers)
+    signals.connect()
+    return app
+
+
+def _static_schedules(settings: Settings) -> dict[str, Any]:
+    import beat_schedule
+
+    schedules = {name: dict(entry) for name, entry in beat_schedule.BEAT_SCHEDULE.items()}
+    if settings.maintenance_interval is not None:
+        for name in beat_schedule.RECOVERY_ENTRIES:
+            schedules[name]["schedule"] = settings.maintenance_interval
+    return schedules
+
+
+_default_app: JobHubCelery | None = None
+
+
+def __getattr__(name: str) -> JobHubCelery:
+    """``app`` for ``celery -A jobhub.worker.app``, built on first access."""
+    global _default_app
+    if name in ("app", "celery"):
+        if _default_app is None:
+            _default_app = create_celery_app()
+        return _default_app
+    raise AttributeError(name)

@@ -1,0 +1,154 @@
+"""The Celery task class behind every job type: claim the attempt, then run the body.
+
+Before a body runs, the worker claims the attempt with the Processing transition. A claim
+that does not apply means the job must not run here: it was cancelled while queued, it
+already finished (a duplicate delivery), it runs elsewhere, or the message is from an
+older attempt. Such a message is acknowledged and dropped with Celery's ``Ignore``.
+
+While the database is unreachable the claim cannot decide: the job runs on its message's
+word, and the buffered claim applies when the database is back (``write_or_keep``).
+
+One more case: the job's row is missing because the database crashed before the
+producer's insert reached its disk. The message carries the row (``jobhub.messages``), so
+the worker recreates it and goes on; nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from celery import Task
+from celery.exceptions import Ignore
+
+from jobhub.db.dead_letter_store import BODY_LIMIT, DeadLetter
+from jobhub.definitions import JobDefinition
+from jobhub.dispatch import JobHubCelery
+from jobhub.errors import JobCancelled, JobNotFound, KeyConflict
+from jobhub.housekeeping import Housekeeping
+from jobhub.jobs import JobStatus, JSONValue
+from jobhub.lifecycle import Applied, Transition
+from jobhub.messages import attempt_of, origin_of, queued_at_of
+from jobhub.runtime import Runtime
+from jobhub.worker import dead_letters
+from jobhub.worker.context import JobContext
+from jobhub.worker.heartbeat import worker_id_of
+
+logger = logging.getLogger(__name__)
+
+
+class JobTask(Task):  # type: ignore[type-arg]
+    """Base class of every job type's task (set by the ``@job`` decorator)."""
+
+    definition: JobDefinition
+    typing = False  # the body takes a JobContext first; parameters are checked by jobhub
+
+    def __call__(self, *args: Any, **kwargs: Any) -> JSONValue:
+        app: JobHubCelery = self.app  # type: ignore[assignment]
+        runtime = app.runtime
+        request = self.request
+        job_id = UUID(request.id)
+        attempt = attempt_of(request)
+        worker_id = worker_id_of(request)
+        claim = Transition(
+            job_id=job_id,
+            attempt=attempt,
+            status=JobStatus.PROCESSING,
+            at=runtime.clock(),
+            worker_id=worker_id,
+            queued_at=queued_at_of(request),  # records Queued if its producer died first
+        )
+        claimed = runtime.write_behind.write_or_keep([claim])
+        applied: Applied | None
+        if claimed is None:
+            applied = self._unconfirmed_claim(claim, kwargs)
+        else:
+            applied = claimed[0] or self._claim_lost_row(runtime, claim, kwargs)
+        if applied is None:
+            raise Ignore()
+        context = JobContext(
+            runtime=runtime,
+            claim=applied,
+            worker_id=worker_id,
+            parameters=kwargs,
+            housekeeping=partial(Housekeeping.of_app, app),
+        )
+        try:
+            return self.run(context, *args, **kwargs)  # type: ignore[no-any-return]
+        except JobCancelled:
+            runtime.write_behind.write_or_keep(
+                [
+                    Transition(
+                        job_id=job_id,
+                        attempt=attempt,
+                        status=JobStatus.CANCELLED,
+                        at=runtime.clock(),
+                        worker_id=worker_id,
+                        message="Cancelled while running",
+                    )
+                ]
+            )
+            logger.info("job cancelled", extra={"job_id": str(job_id), "action": "cancelled"})
+            raise Ignore() from None
+
+    def _unconfirmed_claim(self, claim: Transition, parameters: dict[str, Any]) -> Applied:
+        """The database is unreachable: run the job on its message's word; the claim is
+        buffered and applies (or not) when the database is back."""
+        logger.warning(
+            "database unreachable: running the job with its claim buffered",
+            extra={"job_id": str(claim.job_id), "action": "claim-buffered"},
+        )
+        origin = origin_of(self.request, self.name, parameters)
+        return Applied(
+            job_id=claim.job_id,
+            attempt=claim.attempt,
+            status=JobStatus.PROCESSING,
+            identity=origin.identity if origin else None,
+            organization=origin.organization if origin else "",
+        )
+
+    def _claim_lost_row(
+        self, runtime: Runtime, claim: Transition, parameters: dict[str, Any]
+    ) -> Applied | None:
+        """Recreate a row the database lost, from the message, and claim again; or say
+        why the message is not run."""
+        job_id = claim.job_id
+        try:
+            job = runtime.jobs.get(job_id)
+        except JobNotFound:
+            origin = origin_of(self.request, self.name, parameters)
+            if origin is None:
+                letter = DeadLetter(
+                    id=None,
+                    received_at=runtime.clock(),
+                    reason="no job record",
+                    task_name=self.name,
+                    task_id=str(job_id),
+                    worker=claim.worker_id,
+                    detail="its job id is not in the database and it carries no job",
+                    headers=dead_letters.headers_of(self.request),
+                    body=json.dumps(parameters, default=str)[:BODY_LIMIT],
+                )
+                dead_letters.record(runtime, letter)
+                return None
+            try:
+                runtime.writes.create(origin)
+            except KeyConflict as exc:
+                logger.error("lost job %s cannot be recreated: %s", job_id, exc)
+                return None
+            logger.warning(
+                "job row was missing; recreated from its message",
+                extra={"job_id": str(job_id), "action": "recreate"},
+            )
+            return runtime.writes.write(transitions=[claim])[0]
+        logger.info(
+            "message not run: job is %s at attempt %d (message attempt %d)",
+            job.status.label,
+            job.attempt,
+            claim.attempt,
+            extra={"job_id": str(job_id), "action": "skip"},
+        )
+        return None

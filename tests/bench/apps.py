@@ -1,0 +1,83 @@
+"""The plain Celery apps of configurations A and B, and their no-op task.
+
+Both start from ``jobhub.worker.app.celery_config`` (JSON only, late acks, reject on a
+lost worker, prefetch 1, task events), so the three configurations differ only in what
+they persist. A keeps no result; B keeps results in Celery's SQLAlchemy database backend
+with ``result_extended`` and ``task_track_started``, as its users would set it up.
+
+Worker processes find ``app_a`` / ``app_b`` here (``celery -A tests.bench.apps:app_a``),
+built from ``JOBHUB_BENCH_*`` variables the harness sets.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, Task
+
+from jobhub.config import Settings
+from jobhub.worker.app import celery_config
+from tests.bench.body import record_return
+
+PLAIN_TASK = "bench.plain_noop"
+"""Not ``bench.noop``: jobhub's job types are shared tasks, and a name may be taken once."""
+
+ENV_BROKER = "JOBHUB_BENCH_BROKER_URL"
+ENV_QUEUE = "JOBHUB_BENCH_QUEUE"
+ENV_RESULT_BACKEND = "JOBHUB_BENCH_RESULT_BACKEND"
+
+
+def plain_config(broker_url: str, queue: str, result_backend: str | None) -> dict[str, Any]:
+    """jobhub's Celery settings, with or without Celery's own database result backend."""
+    config = celery_config(Settings(broker_url=broker_url, queue=queue))
+    config["include"] = []
+    # Plain Celery publishes through kombu's own Redis transport, not jobhub's.
+    config.pop("broker_transport", None)
+    if result_backend is None:
+        config["task_ignore_result"] = True
+    else:
+        config.update(
+            result_backend=result_backend,
+            result_extended=True,
+            task_track_started=True,
+            task_ignore_result=False,
+        )
+    return config
+
+
+def plain_app(name: str, broker_url: str, queue: str, result_backend: str | None) -> Celery:
+    """A plain Celery app with the benchmark's no-op task."""
+    app = Celery(f"bench-{name}", broker=broker_url)
+    app.conf.update(plain_config(broker_url, queue, result_backend))
+    app.task(name=PLAIN_TASK, bind=True)(_noop)
+    return app
+
+
+def plain_env(broker_url: str, queue: str, result_backend: str | None) -> dict[str, str]:
+    """The variables a worker process needs to build the same app."""
+    env = {ENV_BROKER: broker_url, ENV_QUEUE: queue}
+    if result_backend is not None:
+        env[ENV_RESULT_BACKEND] = result_backend
+    return env
+
+
+def _noop(self: Task[Any, Any], *, run: str, redis_url: str) -> None:
+    record_return(str(self.request.id), run, redis_url)
+
+
+_built: dict[str, Celery] = {}
+
+
+def __getattr__(name: str) -> Celery:
+    """``app_a`` and ``app_b`` for ``celery -A``, built from the environment on first use."""
+    if name not in ("app_a", "app_b"):
+        raise AttributeError(name)
+    if name not in _built:
+        backend = os.environ.get(ENV_RESULT_BACKEND) if name == "app_b" else None
+        if name == "app_b" and not backend:
+            raise RuntimeError(f"app_b needs {ENV_RESULT_BACKEND}")
+        _built[name] = plain_app(
+            name[-1].upper(), os.environ[ENV_BROKER], os.environ[ENV_QUEUE], backend
+        )
+    return _built[name]

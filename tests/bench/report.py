@@ -1,0 +1,357 @@
+"""The benchmark's results as one JSON document, and as readable tables.
+
+``document`` assembles everything measured (runs, summary, ratios, lag, long run,
+queries, targets, machine, command); ``render`` prints it as text and ``to_json`` as
+strict JSON (NaN becomes null).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tests.bench.harness import RoundResult
+from tests.bench.lag import LagResult
+from tests.bench.longrun import LongResult
+from tests.bench.queries import QueriesResult
+from tests.bench.stats import summary
+from tests.bench.targets import evaluate
+
+CONFIG_NAMES = {
+    "A": "plain Celery, no result backend; Completed = the task body ran (Redis count)",
+    "B": "Celery + its SQLAlchemy database result backend in PostgreSQL (result_extended, "
+    "task_track_started; Celery's default pool_pre_ping adds an empty statement per store); "
+    "Completed = celery_taskmeta SUCCESS",
+    "J": "jobhub: Created, Queued, Processing, Completed each persisted in PostgreSQL; "
+    "Completed = jobs.status 3",
+}
+SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
+    "jobs_per_second": lambda r: r.jobs_per_second,
+    "enqueue_rate": lambda r: r.enqueue_rate,
+    "latency_p50_ms": lambda r: r.latency.get("p50_ms", math.nan),
+    "latency_p99_ms": lambda r: r.latency.get("p99_ms", math.nan),
+    "commits_per_job": lambda r: r.commits_per_job,
+    "rollbacks_per_job": lambda r: r.rollbacks_per_job,
+    "worker_peak_total_mib": lambda r: r.worker_peak.get("total_kb", 0) / 1024,
+    "worker_peak_max_child_mib": lambda r: r.worker_peak.get("max_child_kb", 0) / 1024,
+}
+
+
+def _ratio(top: float, bottom: float) -> float:
+    return top / bottom if bottom else math.nan
+
+
+def pair_ratios(runs: Sequence[RoundResult]) -> list[dict[str, float]]:
+    """J/A and J/B end to end, and J/A enqueue rate, round by round."""
+    by_key = {(r.config, r.round): r for r in runs}
+    pairs = []
+    for round_no in sorted({r.round for r in runs}):
+        a, b, j = (by_key.get((name, round_no)) for name in "ABJ")
+        if a is None or b is None or j is None:
+            continue
+        pairs.append(
+            {
+                "round": round_no,
+                "J/A": _ratio(j.jobs_per_second, a.jobs_per_second),
+                "J/B": _ratio(j.jobs_per_second, b.jobs_per_second),
+                "enqueue J/A": _ratio(j.enqueue_rate, a.enqueue_rate),
+            }
+        )
+    return pairs
+
+
+def document(
+    *,
+    mode: str,
+    command: str,
+    machine: dict[str, Any],
+    parameters: dict[str, Any],
+    runs: Sequence[RoundResult] = (),
+    lag: LagResult | None = None,
+    long: LongResult | None = None,
+    queries: QueriesResult | None = None,
+) -> dict[str, Any]:
+    summaries = {
+        name: {
+            key: summary([get(r) for r in runs if r.config == name])
+            for key, get in SUMMARISED.items()
+        }
+        for name in "ABJ"
+        if any(r.config == name for r in runs)
+    }
+    pairs = pair_ratios(runs)
+    ratio_summary = {key: summary([p[key] for p in pairs]) for key in ("J/A", "J/B", "enqueue J/A")}
+    worst = max(queries.shapes, key=lambda s: s.p99_ms) if queries and queries.shapes else None
+    targets = evaluate(
+        j_over_a=ratio_summary["J/A"]["mean"] if pairs else None,
+        j_over_b=ratio_summary["J/B"]["mean"] if pairs else None,
+        enqueue_ratio=ratio_summary["enqueue J/A"]["mean"] if pairs else None,
+        lag_p99_ms=lag.lag.get("p99_ms") if lag else None,
+        rss_growth_percent=long.growth_percent if long else None,
+        worst_query_p99_ms=worst.p99_ms if worst else None,
+        worst_query=worst.shape if worst else "",
+    )
+    violations = [v for r in runs for v in r.violations]
+    violations += lag.violations if lag else []
+    violations += long.violations if long else []
+    exactly_once = (
+        all(r.exactly_once for r in runs)
+        and (lag is None or lag.exactly_once)
+        and (long is None or long.exactly_once)
+    )
+    return {
+        "benchmark": "tests.bench",
+        "mode": mode,
+        "command": command,
+        "machine": machine,
+        "parameters": parameters,
+        "configurations": {k: v for k, v in CONFIG_NAMES.items() if k in summaries},
+        "runs": [r.as_dict() for r in runs],
+        "summary": summaries,
+        "ratios": {"pairs": pairs, "summary": ratio_summary if pairs else {}},
+        "lag": lag.as_dict() if lag else None,
+        "long": long.as_dict() if long else None,
+        "queries": queries.as_dict() if queries else None,
+        "targets": [t.as_dict() for t in targets],
+        "exactly_once": exactly_once,
+        "violations": violations,
+    }
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    return json.dumps(_clean(doc), indent=2, allow_nan=False, default=str)
+
+
+# -- text ------------------------------------------------------------------------------
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int = 1
+) -> list[str]:
+    """Rows under headers; the first ``text_columns`` left-aligned, the rest right."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    align = [str.ljust] * text_columns + [str.rjust] * (len(headers) - text_columns)
+    lines = ["  ".join(align[i](h, widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(align[i](c, widths[i]) for i, c in enumerate(row)).rstrip())
+    return lines
+
+
+def render(doc: dict[str, Any]) -> str:
+    out: list[str] = []
+    m = doc["machine"]
+    pg = m["postgresql"]
+    out.append(f"jobhub benchmark ({doc['mode']})")
+    out.append(
+        f"machine: {m['cpu_model']}, {m['cpu_count']} CPUs, {m['memory_gib']} GiB; {m['os']}"
+    )
+    out.append(
+        f"PostgreSQL {pg['server_version']} (synchronous_commit={pg['synchronous_commit']}, "
+        f"fsync={pg['fsync']}, shared_buffers={pg['shared_buffers']}), Redis {m['redis']}, "
+        f"Python {m['python']}, Celery {m['celery']}, kombu {m['kombu']}, "
+        f"SQLAlchemy {m['sqlalchemy']}, psycopg {m['psycopg']}, jobhub {m['jobhub']}"
+    )
+    out.append(f"workers: {m['worker_pool']}; parameters: {json.dumps(doc['parameters'])}")
+    if doc["runs"]:
+        out += ["", *_runs_section(doc)]
+    if doc["lag"]:
+        out += ["", *_lag_section(doc["lag"])]
+    if doc["long"]:
+        out += ["", *_long_section(doc["long"])]
+    if doc["queries"]:
+        out += ["", *_queries_section(doc["queries"])]
+    out += ["", "Targets"]
+    out += _table(
+        ["target", "requirement", "measured", "result"],
+        [
+            [
+                t["name"],
+                t["requirement"],
+                "-" if t["value"] is None else f"{_f(t['value'], 2)} {t['unit']}",
+                {True: "PASS", False: "FAIL", None: "n/a"}[t["passed"]]
+                + (f" ({t['note']})" if t["note"] else ""),
+            ]
+            for t in doc["targets"]
+        ],
+        text_columns=4,
+    )
+    out.append("")
+    if doc["exactly_once"]:
+        out.append("Exactly once: every job of every run completed exactly once.")
+    else:
+        out.append("EXACTLY-ONCE CHECK FAILED:")
+        out += [f"  {v}" for v in doc["violations"][:50]]
+    out.append(f"Reproduce: {doc['command']}")
+    return "\n".join(out)
+
+
+def _runs_section(doc: dict[str, Any]) -> list[str]:
+    out = ["Configurations"]
+    out += [f"  {k}: {v}" for k, v in doc["configurations"].items()]
+    out += [
+        "",
+        "Per round, in the order run. jobs/s = N / (first enqueue -> last Completed seen);",
+        "enqueue/s = N / burst; p50/p99 = enqueue -> Completed; commits/job = (xact_commit",
+        "delta of the run's own database - the harness's polls) / N; peak RSS = VmHWM.",
+    ]
+    rows = []
+    for r in doc["runs"]:
+        peak = r["worker_peak"]
+        rows.append(
+            [
+                f"{r['config']}{r['round']}",
+                _f(r["jobs_per_second"]),
+                _f(r["enqueue_rate"]),
+                _f(r["latency"].get("p50_ms"), 0),
+                _f(r["latency"].get("p99_ms"), 0),
+                _f(r["commits_per_job"], 2),
+                _f(r["rollbacks_per_job"], 2),
+                str(r["harness_transactions"]),
+                f"{peak.get('main_kb', 0) / 1024:.0f}/{peak.get('max_child_kb', 0) / 1024:.0f}"
+                f"/{peak.get('total_kb', 0) / 1024:.0f}",
+                "yes" if r["exactly_once"] else "NO",
+            ]
+        )
+    out += _table(
+        [
+            "run",
+            "jobs/s",
+            "enqueue/s",
+            "p50 ms",
+            "p99 ms",
+            "commits/job",
+            "rollbacks/job",
+            "polls",
+            "peak RSS MiB main/child/total",
+            "once",
+        ],
+        rows,
+    )
+    out += ["", "Summary: mean [min .. max]"]
+    rows = []
+    for name, figures in doc["summary"].items():
+
+        def cell(key: str, digits: int = 1, figures: dict[str, Any] = figures) -> str:
+            s = figures[key]
+            return f"{_f(s['mean'], digits)} [{_f(s['min'], digits)} .. {_f(s['max'], digits)}]"
+
+        rows.append(
+            [
+                name,
+                cell("jobs_per_second"),
+                cell("enqueue_rate"),
+                cell("latency_p50_ms", 0),
+                cell("latency_p99_ms", 0),
+                cell("commits_per_job", 2),
+                cell("worker_peak_total_mib", 0),
+            ]
+        )
+    out += _table(
+        ["cfg", "jobs/s", "enqueue/s", "p50 ms", "p99 ms", "commits/job", "peak RSS total MiB"],
+        rows,
+    )
+    pairs = doc["ratios"]["pairs"]
+    if pairs:
+        out += ["", "Ratios, pair by pair (round i's J over round i's A or B)"]
+        rows = [
+            [str(p["round"]), _f(p["J/A"], 3), _f(p["J/B"], 3), _f(p["enqueue J/A"], 3)]
+            for p in pairs
+        ]
+        s = doc["ratios"]["summary"]
+        for label in ("mean", "min", "max"):
+            rows.append(
+                [
+                    label,
+                    _f(s["J/A"][label], 3),
+                    _f(s["J/B"][label], 3),
+                    _f(s["enqueue J/A"][label], 3),
+                ]
+            )
+        out += _table(
+            ["round", "J/A jobs/s", "J/B jobs/s", "J/A enqueue (start_job/apply_async)"], rows
+        )
+    return out
+
+
+def _lag_section(lag: dict[str, Any]) -> list[str]:
+    figures = lag["lag"]
+    return [
+        "Completed lag (J): task returned -> Completed row visible to a poller",
+        f"  {lag['jobs']} jobs at {_f(lag['target_rate'])}/s (half of J's mean end-to-end rate; "
+        f"achieved {_f(lag['achieved_rate'])}/s), polled every "
+        f"{_f(lag['mean_poll_interval_ms'], 2)} ms on average ({lag['polls']} polls)",
+        f"  p50 {_f(figures.get('p50_ms'), 2)} ms, p99 {_f(figures.get('p99_ms'), 2)} ms, "
+        f"max {_f(figures.get('max_ms'), 2)} ms over {_f(figures.get('count'), 0)} jobs; "
+        f"exactly once: {'yes' if lag['exactly_once'] else 'NO'}",
+    ]
+
+
+def _long_section(long: dict[str, Any]) -> list[str]:
+    out = [
+        f"Long run (J): {long['jobs']:,} jobs in {_f(long['seconds'])} s "
+        f"({_f(long['jobs_per_second'])} jobs/s); at most 10,000 outstanding",
+        f"  worker RSS (main + children) after {long['warmup_jobs']:,} jobs: "
+        f"{long['rss_after_warmup_kb'] / 1024:.1f} MiB; at the end: "
+        f"{long['rss_end_kb'] / 1024:.1f} MiB; growth {_f(long['growth_percent'], 2)} %",
+        f"  peak (VmHWM) main/max child/total: {long['peak'].get('main_kb', 0) / 1024:.0f}/"
+        f"{long['peak'].get('max_child_kb', 0) / 1024:.0f}/"
+        f"{long['peak'].get('total_kb', 0) / 1024:.0f} MiB; exactly once: "
+        f"{'yes' if long['exactly_once'] else 'NO'}",
+    ]
+    samples = long["samples"]
+    step = max(1, len(samples) // 12)
+    out.append(
+        "  samples (s, completed, RSS MiB): "
+        + ", ".join(f"({s[0]:.0f}, {s[1]}, {s[2] / 1024:.1f})" for s in samples[::step])
+    )
+    return out
+
+
+def _queries_section(queries: dict[str, Any]) -> list[str]:
+    out = [
+        f"Job queries over {queries['rows']:,} rows "
+        f"(table with indexes: {queries['table_size']}; filled in "
+        f"{_f(queries['fill_seconds'])} s, VACUUM ANALYZE {_f(queries['analyze_seconds'])} s)",
+        "  through JobStore.find(JobQuery(...)), 100 runs per shape after 3 warm-up runs,",
+        "  limit 100 newest first; time includes the pooled connection and building Job values",
+        "",
+    ]
+    out += _table(
+        ["shape", "p50 ms", "p99 ms", "max ms", "rows", "p99 <= 20 ms"],
+        [
+            [
+                s["shape"],
+                _f(s["p50_ms"], 2),
+                _f(s["p99_ms"], 2),
+                _f(s["max_ms"], 2),
+                _f(s["mean_rows"], 0),
+                "PASS" if s["p99_ms"] <= 20 else "FAIL",
+            ]
+            for s in queries["shapes"]
+        ],
+    )
+    out += ["", "Plans (EXPLAIN (ANALYZE, BUFFERS) of one instance of each shape)"]
+    for s in queries["shapes"]:
+        out += ["", f"-- {s['shape']}", *s["plan"].splitlines()]
+    return out
