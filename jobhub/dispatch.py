@@ -97,7 +97,7 @@ class Dispatcher:
             access_scope=spec.access_scope,
         )
         if not runtime.writes.create(new):
-            existing = runtime.jobs.by_client_request(
+            existing = runtime.lookups.by_client_request(
                 spec.organization, spec.client_request_id or ""
             )
             if existing is None:  # pragma: no cover - deleted in between
@@ -109,7 +109,7 @@ class Dispatcher:
         try:
             queued_at = self.publish(definition.name, new.id, 1, new.parameters, extra)
         except DispatchError:
-            runtime.jobs.discard_unpublished(new.id)
+            runtime.writes.discard_unpublished(new.id)
             raise
         if logger.isEnabledFor(logging.INFO):
             logger.info(

@@ -22,6 +22,7 @@ test checks the SQL and these functions agree on every case.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -117,9 +118,41 @@ def records_queued(current: Position, transition: Transition) -> bool:
     )
 
 
-def can_rerun(status: JobStatus) -> bool:
-    """Only a finished job can be queued again, as a new attempt."""
-    return status.is_terminal
+class ReopenReason(enum.StrEnum):
+    """Why a job is reopened as its next attempt."""
+
+    RERUN = "rerun"
+    """Someone asked to run an ended job again."""
+    WORKER_LOST = "worker lost"
+    """Its worker was lost mid-run and its type allows another try."""
+
+
+def can_reopen(status: JobStatus, reason: ReopenReason) -> bool:
+    """A rerun reopens only an ended job; a lost worker's job is reopened from Processing."""
+    if reason is ReopenReason.RERUN:
+        return status.is_terminal
+    return status is JobStatus.PROCESSING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reopen:
+    """Reopen a job as the attempt after ``attempt``, in Created, to be published again.
+
+    Applies only while the job is still at ``attempt`` and ``can_reopen`` allows it, so of
+    several reopeners (two reapers, a rerun racing a late signal) at most one succeeds.
+    """
+
+    job_id: UUID
+    attempt: int
+    """The attempt that ended (rerun) or was lost."""
+    reason: ReopenReason
+    at: datetime
+    message: str
+    """What the new attempt's Created event says."""
+    actor: str | None = None
+    """Who asked (a rerun); recorded as the job's last modifier."""
+    purge_at: datetime | None = None
+    """A rerun's new purge time (retention counts from the rerun)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +163,15 @@ class CancelOutcome:
     """Not started yet: it ends Cancelled at once and never runs."""
     flag_running: bool
     """Running: the job sees the flag through its context and stops."""
+
+
+CANCELLED_BEFORE_START = "Cancelled before it started"
+"""The status text of a job cancelled before it ran."""
+
+
+def cancel_event_text(status: JobStatus) -> str:
+    """What a cancel request's event says, by the status it left the job in."""
+    return "cancelled" if status is JobStatus.CANCELLED else "cancel requested"
 
 
 def cancel_outcome(status: JobStatus, can_cancel: bool) -> CancelOutcome | None:

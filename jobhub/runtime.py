@@ -25,7 +25,7 @@ from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
-from jobhub.db.writes import Writes
+from jobhub.db.writes import JobLookups, WorkerClock, Writes
 
 
 class Store(Protocol):
@@ -73,6 +73,16 @@ class Runtime:
     def jobs(self) -> JobStore:
         """Reads and the manager's own writes (cancel, rerun, purge), via SQLAlchemy."""
         return self._store(JobStore)
+
+    @property
+    def lookups(self) -> JobLookups:
+        """The reads the lifecycle machinery (dispatcher, reaper, outbox) decides by."""
+        return self.jobs
+
+    @property
+    def heartbeats(self) -> WorkerClock:
+        """Who is alive, by the database's clock (the reaper, beat)."""
+        return self.workers
 
     @property
     def types(self) -> JobTypeStore:

@@ -8,11 +8,11 @@ SQLAlchemy Core only, no ORM sessions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,22 +20,17 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Table,
-    case,
     delete,
     func,
-    insert,
     literal,
     select,
     tuple_,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
-from jobhub.db.sql_writes import holds_key
-from jobhub.errors import JobNotFound, KeyConflict, StorageError
+from jobhub.errors import JobNotFound
 from jobhub.jobs import (
     TERMINAL_RANK,
     AccessScope,
@@ -46,7 +41,6 @@ from jobhub.jobs import (
     JobStatus,
     JSONValue,
 )
-from jobhub.lifecycle import ATTEMPT_RESET
 from jobhub.odata import Node
 from jobhub.queries import FilteredPage, JobQuery
 
@@ -97,17 +91,6 @@ class JobStore:
             ).first()
         return None if row is None else _job_from_row(row._mapping)
 
-    def discard_unpublished(self, job_id: uuid.UUID) -> None:
-        """Delete a job whose first message never reached the broker (nothing is left)."""
-        with self._write() as connection:
-            connection.execute(
-                delete(jobs).where(
-                    jobs.c.id == job_id,
-                    jobs.c.status == int(JobStatus.CREATED),
-                    jobs.c.attempt == 1,
-                )
-            )
-
     def delete(self, job_id: uuid.UUID) -> list[str]:
         """Delete a job with its events, messages and documents (``api.job`` deleteJob).
 
@@ -140,131 +123,6 @@ class JobStore:
             count = connection.execute(delete(jobs).where(jobs.c.id.in_(expired))).rowcount
             return count, files
 
-    def request_cancel(
-        self, job_id: uuid.UUID, *, now: datetime, actor: str | None, cancel_running: bool
-    ) -> JobStatus | None:
-        """Cancel a job that has not started, or flag a running one; one statement.
-
-        Returns the status after the request, or None when nothing changed (the job is
-        finished, or it runs and ``cancel_running`` is False).
-        """
-        not_started = jobs.c.status < int(JobStatus.PROCESSING)
-        allowed = not_started if not cancel_running else jobs.c.status < TERMINAL_RANK
-        statement = (
-            update(jobs)
-            .where(jobs.c.id == job_id, allowed)
-            .values(
-                cancel_requested_at=func.coalesce(jobs.c.cancel_requested_at, now),
-                status=case((not_started, int(JobStatus.CANCELLED)), else_=jobs.c.status),
-                completed_at=case((not_started, now), else_=jobs.c.completed_at),
-                status_text=case(
-                    (not_started, "Cancelled before it started"), else_=jobs.c.status_text
-                ),
-                updated_at=now,
-                modified_by=actor,
-            )
-            .returning(jobs.c.status, jobs.c.attempt)
-        )
-        with self._write() as connection:
-            row = connection.execute(statement).first()
-            if row is None:
-                return None
-            status = JobStatus(row.status)
-            connection.execute(
-                insert(events).values(
-                    job_id=job_id,
-                    at=now,
-                    status=row.status,
-                    attempt=row.attempt,
-                    message="cancelled" if status is JobStatus.CANCELLED else "cancel requested",
-                )
-            )
-        return status
-
-    def rerun(
-        self,
-        job_id: uuid.UUID,
-        *,
-        attempt: int,
-        now: datetime,
-        actor: str | None,
-        retention: timedelta,
-    ) -> int | None:
-        """Reopen a finished job as the next attempt in Created; returns that attempt.
-
-        None means the job was not finished at ``attempt`` any more. A key now held by
-        another active job raises KeyConflict.
-        """
-        return self._reopen(
-            job_id,
-            attempt,
-            _TERMINAL,
-            {
-                "retries": 0,
-                "cancel_requested_at": None,
-                "updated_at": now,
-                "purge_at": now + retention,
-                "modified_by": actor,
-            },
-            now=now,
-            message=f"rerun by {actor}" if actor else "rerun",
-        )
-
-    def requeue_lost(
-        self, job_id: uuid.UUID, *, attempt: int, now: datetime, why: str
-    ) -> int | None:
-        """Reopen a job whose worker was lost mid-run as the next attempt in Created.
-
-        Only from Processing at ``attempt``: of several reapers, exactly one succeeds;
-        None for the others, or when the job moved on meanwhile.
-        """
-        return self._reopen(
-            job_id,
-            attempt,
-            jobs.c.status == int(JobStatus.PROCESSING),
-            {"retries": jobs.c.retries + 1, "updated_at": now},
-            now=now,
-            message=f"{why}; queued again as attempt {attempt + 1}",
-        )
-
-    def _reopen(
-        self,
-        job_id: uuid.UUID,
-        attempt: int,
-        condition: ColumnElement[bool],
-        changes: Mapping[str, Any],
-        *,
-        now: datetime,
-        message: str,
-    ) -> int | None:
-        values: dict[str, Any] = dict(ATTEMPT_RESET)
-        values.update(changes, status=int(JobStatus.CREATED), attempt=attempt + 1)
-        statement = (
-            update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.attempt == attempt, condition)
-            .values(values)
-            .returning(jobs.c.job_type)
-        )
-        try:
-            with self._write() as connection:
-                if connection.execute(statement).first() is None:
-                    return None
-                connection.execute(
-                    insert(events).values(
-                        job_id=job_id,
-                        at=now,
-                        status=int(JobStatus.CREATED),
-                        attempt=attempt + 1,
-                        message=message,
-                    )
-                )
-        except IntegrityError as exc:
-            if holds_key(exc.orig):
-                job = self.get(job_id)
-                raise KeyConflict(job.job_type, job.key or "") from exc
-            raise StorageError(f"could not reopen the job: {exc.orig}") from exc
-        return attempt + 1
-
     # -- reading ---------------------------------------------------------------------
 
     def get(self, job_id: uuid.UUID) -> Job:
@@ -278,30 +136,6 @@ class JobStore:
         with self._read() as connection:
             rows = connection.execute(select(jobs).where(jobs.c.id.in_(list(job_ids))))
             return {row.id: _job_from_row(row._mapping) for row in rows}
-
-    def take_for_publish(self, job: Job, *, now: datetime, why: str) -> bool:
-        """Compare-and-set on (status, attempt, updated_at): of several reconcilers that
-        found ``job`` stranded, exactly one gets True and publishes it. ``why`` goes
-        into the job's history."""
-        statement = (
-            update(jobs)
-            .where(
-                jobs.c.id == job.id,
-                jobs.c.status == int(job.status),
-                jobs.c.attempt == job.attempt,
-                jobs.c.updated_at == job.updated_at,
-            )
-            .values(updated_at=now)
-        )
-        with self._write() as connection:
-            if not connection.execute(statement).rowcount:
-                return False
-            connection.execute(
-                insert(events).values(
-                    job_id=job.id, at=now, status=int(job.status), attempt=job.attempt, message=why
-                )
-            )
-        return True
 
     def oldest_in_status(
         self, status: JobStatus, *, changed_before: datetime | None = None, limit: int = 500

@@ -4,7 +4,7 @@ Each process keeps one psycopg connection for it, with server-side prepared stat
 group of transitions is one ``UPDATE ... FROM jsonb_to_recordset(...)`` (the batch travels
 as one JSON parameter) whose WHERE clause is the forward-only rule and whose CTEs append
 the event rows, so a batch of any size is one statement and one commit. No ORM, no
-statement building per call: the SQL below is all there is.
+statement building per call: the SQL is in ``pg_statements.py``.
 
 Commits do not wait for the WAL flush (``synchronous_commit=off``): a write is visible,
 ordered and safe from the death of any client process once its statement returns, and
@@ -26,137 +26,47 @@ second can still lose a transition.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.types.json import Jsonb
 
+from jobhub.db.pg_statements import (
+    CANCEL_REQUESTED,
+    CREATE,
+    DISCARD_UNPUBLISHED,
+    DURABLE,
+    KEY_OF,
+    MESSAGES,
+    PROGRESS,
+    REOPEN,
+    REQUEST_CANCEL,
+    TAKE_FOR_PUBLISH,
+    TRANSITION,
+    TRANSITIONS,
+    create_params,
+    message_columns,
+    progress_columns,
+    reopen_params,
+    transition_columns,
+    transition_params,
+)
 from jobhub.db.sql_writes import holds_key
 from jobhub.errors import KeyConflict, SchemaOutOfDate, StorageError, StorageUnavailable
-from jobhub.jobs import JobStatus
-from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Transition
+from jobhub.jobs import Job, JobStatus
+from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Reopen, Transition
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-CREATE = """
-WITH job AS (
-    INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
-                      organization, client_request_id, concurrency_key, status, percent, attempt,
-                      can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
-                      modified_by, access_scope)
-    VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
-            %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
-            0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
-            %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s)
-    ON CONFLICT (organization, client_request_id) DO NOTHING
-    RETURNING id, created_at
-), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt) SELECT id, created_at, 0, 1 FROM job
-)
-SELECT id FROM job
-"""
-
-# The forward-only rule (jobhub.lifecycle) for a batch: t.* is the transition, j.* the row
-# before it. "newer" means the transition belongs to a later attempt than the row.
-_BATCH = """
-    SELECT * FROM jsonb_to_recordset(%s::jsonb)
-        AS t(id uuid, attempt int, status smallint, at timestamptz, worker_id text,
-             message text, result jsonb, error_type text, error_message text,
-             error_traceback text, queued_at timestamptz)
-"""
-_SINGLE = """
-    SELECT %s::uuid AS id, %s::int AS attempt, %s::smallint AS status, %s::timestamptz AS at,
-           %s::text AS worker_id, %s::text AS message, %s::jsonb AS result,
-           %s::text AS error_type, %s::text AS error_message, %s::text AS error_traceback,
-           %s::timestamptz AS queued_at
-"""
-_RULE = """
-WITH t AS ({source}), old AS (
-    -- for transitions that carry their message's publish time: the row as it is now,
-    -- locked, says whether the attempt still lacks its Queued (only these rows are locked)
-    SELECT j.id, (j.attempt < t.attempt OR j.queued_at IS NULL) AS record_queued
-    FROM jobs j JOIN t ON j.id = t.id
-    WHERE t.queued_at IS NOT NULL AND t.status <> 1
-    FOR UPDATE OF j
-), moved AS (
-    UPDATE jobs j SET
-        status = CASE WHEN t.status = 1 AND j.attempt = t.attempt AND j.status > 1
-                      THEN j.status ELSE t.status END,
-        attempt = t.attempt,
-        updated_at = GREATEST(j.updated_at, t.at),
-        queued_at = CASE WHEN t.status = 1 THEN t.at
-                         WHEN old.record_queued IS TRUE THEN t.queued_at
-                         WHEN j.attempt < t.attempt THEN NULL ELSE j.queued_at END,
-        started_at = CASE WHEN t.status = 2 THEN t.at
-                          WHEN j.attempt < t.attempt THEN NULL ELSE j.started_at END,
-        completed_at = CASE WHEN t.status >= 3 THEN t.at
-                            WHEN j.attempt < t.attempt THEN NULL ELSE j.completed_at END,
-        worker_id = CASE WHEN t.status = 2 OR (t.status >= 3 AND t.worker_id IS NOT NULL)
-                         THEN t.worker_id
-                         WHEN j.attempt < t.attempt THEN NULL ELSE j.worker_id END,
-        percent = CASE WHEN t.status = 3 THEN 100
-                       WHEN j.attempt < t.attempt THEN 0 ELSE j.percent END,
-        status_text = CASE WHEN t.message IS NOT NULL THEN t.message
-                           WHEN j.attempt < t.attempt THEN NULL ELSE j.status_text END,
-        result = CASE WHEN t.status = 3 THEN t.result
-                      WHEN j.attempt < t.attempt THEN NULL ELSE j.result END,
-        error_type = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL THEN t.error_type
-                          WHEN j.attempt < t.attempt THEN NULL ELSE j.error_type END,
-        error_message = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL THEN t.error_message
-                             WHEN j.attempt < t.attempt THEN NULL ELSE j.error_message END,
-        error_traceback = CASE WHEN t.status = 4 AND t.error_type IS NOT NULL
-                               THEN t.error_traceback
-                               WHEN j.attempt < t.attempt THEN NULL ELSE j.error_traceback END
-    FROM t LEFT JOIN old ON old.id = t.id
-    WHERE j.id = t.id AND (
-        (j.attempt < t.attempt AND j.status < 3)
-        OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
-                                           ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
-    RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
-              j.organization, old.record_queued, t.queued_at
-), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
-    SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
-    UNION ALL
-    SELECT id, at, status, attempt, worker_id, message FROM moved
-)
-SELECT id, status, identity, organization FROM moved
-"""
-TRANSITIONS = _RULE.format(source=_BATCH)
-"""A batch of transitions of distinct jobs, as one JSON parameter."""
-TRANSITION = _RULE.format(source=_SINGLE)
-"""The same for one transition, its fields as plain parameters (cheaper to send)."""
-
-PROGRESS = """
-UPDATE jobs j SET
-    percent = COALESCE(p.percent, j.percent),
-    status_text = COALESCE(p.status_text, j.status_text),
-    updated_at = GREATEST(j.updated_at, p.at)
-FROM jsonb_to_recordset(%s::jsonb)
-    AS p(id uuid, attempt int, at timestamptz, percent smallint, status_text text)
-WHERE j.id = p.id AND j.attempt = p.attempt AND j.status = 2
-"""
-
-MESSAGES = """
-INSERT INTO job_messages (job_id, attempt, at, level, text)
-SELECT id, attempt, at, level, text
-FROM jsonb_to_recordset(%s::jsonb)
-    AS m(n int, id uuid, attempt int, at timestamptz, level text, text text)
-ORDER BY n
-"""
-
-CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
 
 SESSION_OPTIONS = (
     "-c synchronous_commit=off -c plan_cache_mode=force_generic_plan"
@@ -186,7 +96,10 @@ class PostgresWrites:
 
     def create(self, job: NewJob) -> bool:
         try:
-            row = self._run(lambda c: _create(c, job), remember=(job,))
+            row = self._run(
+                lambda c: c.execute(CREATE, create_params(job), prepare=True).fetchone(),
+                remember=(job,),
+            )
         except pg_errors.UniqueViolation as exc:
             if job.key is not None and holds_key(exc.diag.constraint_name or exc):
                 raise KeyConflict(job.job_type, job.key) from exc
@@ -211,9 +124,9 @@ class PostgresWrites:
             # One transaction, sent as one pipeline: one round trip whatever the count.
             with connection.pipeline(), connection.transaction():
                 if messages:
-                    connection.execute(MESSAGES, _message_columns(messages), prepare=True)
+                    connection.execute(MESSAGES, message_columns(messages), prepare=True)
                 if progress:
-                    connection.execute(PROGRESS, _progress_columns(progress), prepare=True)
+                    connection.execute(PROGRESS, progress_columns(progress), prepare=True)
                 sent = [(wave, _send_transitions(connection, wave)) for wave in waves]
                 found: dict[int, Applied | None] = {}
                 for wave, cursor in sent:
@@ -221,6 +134,39 @@ class PostgresWrites:
             return [found[index] for index in range(len(transitions))]
 
         return self._run(everything, remember=transitions)
+
+    def request_cancel(
+        self, job_id: uuid.UUID, *, at: datetime, actor: str | None, cancel_running: bool
+    ) -> JobStatus | None:
+        params = {"id": job_id, "at": at, "actor": actor, "cancel_running": cancel_running}
+        row = self._run(lambda c: _durable(c, REQUEST_CANCEL, params))
+        return None if row is None else JobStatus(row[0])
+
+    def reopen(self, reopen: Reopen) -> int | None:
+        statement = REOPEN[reopen.reason]
+        try:
+            row = self._run(lambda c: _durable(c, statement, reopen_params(reopen)))
+        except pg_errors.UniqueViolation as exc:
+            if holds_key(exc.diag.constraint_name or exc):
+                found = self._run(lambda c: c.execute(KEY_OF, (reopen.job_id,)).fetchone())
+                job_type, key = found if found is not None else ("?", None)
+                raise KeyConflict(job_type, key or "") from exc
+            raise StorageError(f"could not reopen the job: {exc}") from exc
+        return None if row is None else int(row[0])
+
+    def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
+        params = {
+            "id": job.id,
+            "status": int(job.status),
+            "attempt": job.attempt,
+            "updated_at": job.updated_at,
+            "at": at,
+            "why": why,
+        }
+        return self._run(lambda c: _durable(c, TAKE_FOR_PUBLISH, params)) is not None
+
+    def discard_unpublished(self, job_id: uuid.UUID) -> None:
+        self._run(lambda c: _durable(c, DISCARD_UNPUBLISHED, (job_id,)))
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         row = self._run(lambda c: c.execute(CANCEL_REQUESTED, (job_id,), prepare=True).fetchone())
@@ -280,7 +226,7 @@ class PostgresWrites:
             if isinstance(item, NewJob):
                 try:
                     with connection.transaction():
-                        _create(connection, item)
+                        _insert(connection, item)
                 except pg_errors.UniqueViolation:
                     pass  # it survived (or its key is taken again): nothing to restore
         transitions = [item for item in items if isinstance(item, Transition)]
@@ -307,36 +253,14 @@ class PostgresWrites:
         return self._connection
 
 
-def _create(connection: psycopg.Connection[Any], job: NewJob) -> Any:
-    params = {
-        "id": job.id,
-        "job_type": job.job_type,
-        "category": job.category,
-        "subcategory": job.subcategory,
-        "description": job.description,
-        "parameters": Jsonb(dict(job.parameters)),
-        "identity": job.identity,
-        "organization": job.organization,
-        "client_request_id": job.client_request_id,
-        "key": job.key,
-        "can_cancel": job.can_cancel,
-        "can_rerun": job.can_rerun,
-        "created_at": job.created_at,
-        "purge_at": job.purge_at,
-        "created_by": job.created_by,
-        "access_scope": job.access_scope.value,
-    }
-    return connection.execute(CREATE, params, prepare=True).fetchone()
-
-
 def _send_transitions(
     connection: psycopg.Connection[Any], wave: dict[int, Transition]
 ) -> psycopg.Cursor[Any]:
     """Send one UPDATE for transitions of distinct jobs (results are read later)."""
     if len(wave) == 1:
         (one,) = wave.values()
-        return connection.execute(TRANSITION, _transition_params(one), prepare=True)
-    return connection.execute(TRANSITIONS, _transition_columns(list(wave.values())), prepare=True)
+        return connection.execute(TRANSITION, transition_params(one), prepare=True)
+    return connection.execute(TRANSITIONS, transition_columns(list(wave.values())), prepare=True)
 
 
 def _moved(wave: dict[int, Transition], cursor: psycopg.Cursor[Any]) -> list[Applied | None]:
@@ -380,80 +304,17 @@ def _waves(transitions: Sequence[Transition]) -> list[dict[int, Transition]]:
     return waves
 
 
-def _transition_params(t: Transition) -> tuple[Any, ...]:
-    error = t.error
-    return (
-        t.job_id,
-        t.attempt,
-        int(t.status),
-        t.at,
-        t.worker_id,
-        t.message,
-        Jsonb(t.result) if t.status is JobStatus.COMPLETED else None,
-        error.type if error else None,
-        error.message if error else None,
-        error.traceback if error else None,
-        t.queued_at,
-    )
+def _insert(connection: psycopg.Connection[Any], job: NewJob) -> Any:
+    return connection.execute(CREATE, create_params(job), prepare=True).fetchone()
 
 
-def _transition_columns(batch: Sequence[Transition]) -> tuple[str]:
-    """A batch as the one JSON parameter ``jsonb_to_recordset`` reads (cheapest to send)."""
-    return (
-        json.dumps(
-            [
-                {
-                    "id": str(t.job_id),
-                    "attempt": t.attempt,
-                    "status": int(t.status),
-                    "at": t.at.isoformat(),
-                    "worker_id": t.worker_id,
-                    "message": t.message,
-                    "result": t.result if t.status is JobStatus.COMPLETED else None,
-                    "error_type": t.error.type if t.error else None,
-                    "error_message": t.error.message if t.error else None,
-                    "error_traceback": t.error.traceback if t.error else None,
-                    "queued_at": t.queued_at.isoformat() if t.queued_at else None,
-                }
-                for t in batch
-            ]
-        ),
-    )
-
-
-def _progress_columns(batch: Sequence[Progress]) -> tuple[str]:
-    return (
-        json.dumps(
-            [
-                {
-                    "id": str(p.job_id),
-                    "attempt": p.attempt,
-                    "at": p.at.isoformat(),
-                    "percent": p.percent,
-                    "status_text": p.status_text,
-                }
-                for p in batch
-            ]
-        ),
-    )
-
-
-def _message_columns(batch: Sequence[NewMessage]) -> tuple[str]:
-    return (
-        json.dumps(
-            [
-                {
-                    "n": n,
-                    "id": str(m.job_id),
-                    "attempt": m.attempt,
-                    "at": m.at.isoformat(),
-                    "level": m.level,
-                    "text": m.text,
-                }
-                for n, m in enumerate(batch)
-            ]
-        ),
-    )
+def _durable(
+    connection: psycopg.Connection[Any], statement: str, params: Mapping[str, Any] | Sequence[Any]
+) -> Any:
+    """Run an operator action in a transaction whose commit waits for the disk."""
+    with connection.transaction():
+        connection.execute(DURABLE)
+        return connection.execute(statement, params, prepare=True).fetchone()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -18,6 +19,8 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
+    func,
     insert,
     literal,
     or_,
@@ -30,8 +33,19 @@ from sqlalchemy.exc import IntegrityError
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.errors import KeyConflict, StorageError
-from jobhub.jobs import TERMINAL_RANK, JobStatus
-from jobhub.lifecycle import ATTEMPT_RESET, Applied, NewJob, NewMessage, Progress, Transition
+from jobhub.jobs import TERMINAL_RANK, Job, JobStatus
+from jobhub.lifecycle import (
+    ATTEMPT_RESET,
+    CANCELLED_BEFORE_START,
+    Applied,
+    NewJob,
+    NewMessage,
+    Progress,
+    Reopen,
+    ReopenReason,
+    Transition,
+    cancel_event_text,
+)
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
@@ -118,6 +132,114 @@ class SqlWrites:
             for report in progress:
                 connection.execute(_progress_statement(report))
             return [_apply_one(connection, transition) for transition in transitions]
+
+    def request_cancel(
+        self, job_id: uuid.UUID, *, at: datetime, actor: str | None, cancel_running: bool
+    ) -> JobStatus | None:
+        not_started = jobs.c.status < int(JobStatus.PROCESSING)
+        allowed = not_started if not cancel_running else jobs.c.status < TERMINAL_RANK
+        statement = (
+            update(jobs)
+            .where(jobs.c.id == job_id, allowed)
+            .values(
+                cancel_requested_at=func.coalesce(jobs.c.cancel_requested_at, at),
+                status=case((not_started, int(JobStatus.CANCELLED)), else_=jobs.c.status),
+                completed_at=case((not_started, at), else_=jobs.c.completed_at),
+                status_text=case((not_started, CANCELLED_BEFORE_START), else_=jobs.c.status_text),
+                updated_at=at,
+                modified_by=actor,
+            )
+            .returning(jobs.c.status, jobs.c.attempt)
+        )
+        with self._transaction() as connection:
+            row = connection.execute(statement).first()
+            if row is None:
+                return None
+            status = JobStatus(row.status)
+            connection.execute(
+                insert(events).values(
+                    job_id=job_id,
+                    at=at,
+                    status=row.status,
+                    attempt=row.attempt,
+                    message=cancel_event_text(status),
+                )
+            )
+        return status
+
+    def reopen(self, reopen: Reopen) -> int | None:
+        values: dict[str, Any] = dict(ATTEMPT_RESET)
+        values.update(status=int(JobStatus.CREATED), attempt=reopen.attempt + 1)
+        values["updated_at"] = reopen.at
+        if reopen.reason is ReopenReason.RERUN:
+            condition = jobs.c.status >= TERMINAL_RANK
+            values.update(retries=0, cancel_requested_at=None, modified_by=reopen.actor)
+            if reopen.purge_at is not None:
+                values["purge_at"] = reopen.purge_at
+        else:
+            condition = jobs.c.status == int(JobStatus.PROCESSING)
+            values["retries"] = jobs.c.retries + 1
+        statement = (
+            update(jobs)
+            .where(jobs.c.id == reopen.job_id, jobs.c.attempt == reopen.attempt, condition)
+            .values(values)
+            .returning(jobs.c.job_type)
+        )
+        try:
+            with self._transaction() as connection:
+                if connection.execute(statement).first() is None:
+                    return None
+                connection.execute(
+                    insert(events).values(
+                        job_id=reopen.job_id,
+                        at=reopen.at,
+                        status=int(JobStatus.CREATED),
+                        attempt=reopen.attempt + 1,
+                        message=reopen.message,
+                    )
+                )
+        except IntegrityError as exc:
+            if holds_key(exc.orig):
+                with translated_errors(), self.engine.connect() as connection:
+                    row = connection.execute(
+                        select(jobs.c.job_type, jobs.c.concurrency_key).where(
+                            jobs.c.id == reopen.job_id
+                        )
+                    ).one()
+                raise KeyConflict(row.job_type, row.concurrency_key or "") from exc
+            raise StorageError(f"could not reopen the job: {exc.orig}") from exc
+        return reopen.attempt + 1
+
+    def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
+        statement = (
+            update(jobs)
+            .where(
+                jobs.c.id == job.id,
+                jobs.c.status == int(job.status),
+                jobs.c.attempt == job.attempt,
+                jobs.c.updated_at == job.updated_at,
+            )
+            .values(updated_at=at)
+        )
+        with self._transaction() as connection:
+            if not connection.execute(statement).rowcount:
+                return False
+            connection.execute(
+                insert(events).values(
+                    job_id=job.id, at=at, status=int(job.status), attempt=job.attempt, message=why
+                )
+            )
+        return True
+
+    def discard_unpublished(self, job_id: uuid.UUID) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                delete(jobs).where(
+                    jobs.c.id == job_id,
+                    jobs.c.status == int(JobStatus.CREATED),
+                    jobs.c.attempt == 1,
+                )
+            )
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         with translated_errors(), self.engine.connect() as connection:

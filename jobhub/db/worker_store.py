@@ -6,6 +6,7 @@ records ``node/token/pid`` as its worker id. The reaper matches the two.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -83,11 +84,11 @@ class WorkerStore:
         with translated_errors(), self.engine.begin() as connection:
             connection.execute(update(workers).where(workers.c.name == name).values(stopped_at=now))
 
-    def get(self, names: set[str]) -> dict[str, WorkerState]:
+    def get(self, names: Collection[str]) -> dict[str, WorkerState]:
         if not names:
             return {}
         with translated_errors(), self.engine.connect() as connection:
-            rows = connection.execute(select(workers).where(workers.c.name.in_(names)))
+            rows = connection.execute(select(workers).where(workers.c.name.in_(list(names))))
             return {row.name: WorkerState(**row._mapping) for row in rows}
 
     def all(self) -> list[WorkerState]:

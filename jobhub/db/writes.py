@@ -1,18 +1,26 @@
 """The lifecycle write interface: every change of a job's status goes through it.
 
 Implementations: ``SqlWrites`` (SQLAlchemy Core, any database; the embedded SQLite),
-``PostgresWrites`` (the hot path on PostgreSQL) and ``MemoryWrites`` (the in-memory twin,
-for unit tests of the machinery). ``tests/integration/test_transition_sql.py`` checks each
-against the pure rule of ``jobhub.lifecycle``.
+``PostgresWrites`` (the hot path on PostgreSQL) and ``MemoryStore`` (``jobhub.db.memory``,
+the in-memory twin for unit tests of the machinery). The rule each applies is
+``jobhub.lifecycle``'s; ``tests/integration/test_transition_sql.py`` checks all three
+against it.
+
+Besides the writes, two small read interfaces the lifecycle machinery (dispatcher,
+reaper, outbox) decides by: ``JobLookups`` and ``WorkerClock``. The job and worker stores
+serve them on a database, the twin in memory.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Transition
+from jobhub.db.worker_store import WorkerState
+from jobhub.jobs import Job, JobStatus
+from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Reopen, Transition
 
 
 class Writes(Protocol):
@@ -37,8 +45,62 @@ class Writes(Protocol):
         """
         ...
 
+    def request_cancel(
+        self, job_id: uuid.UUID, *, at: datetime, actor: str | None, cancel_running: bool
+    ) -> JobStatus | None:
+        """Cancel a job that has not started (it ends Cancelled), or flag a running one
+        when ``cancel_running``; with its event. Returns the status after the request, or
+        None when nothing changed (it ended, or it runs and may not be flagged)."""
+        ...
+
+    def reopen(self, reopen: Reopen) -> int | None:
+        """Reopen the job as its next attempt in Created (resetting ``ATTEMPT_RESET``),
+        with its event; returns that attempt, or None when the job moved on. A key now held
+        by another active job raises KeyConflict."""
+        ...
+
+    def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
+        """Compare-and-set on (status, attempt, last change): of several reconcilers that
+        found ``job`` stranded, exactly one gets True and publishes it; ``why`` goes into
+        its history."""
+        ...
+
+    def discard_unpublished(self, job_id: uuid.UUID) -> None:
+        """Delete a job whose first message never reached the broker (nothing is left)."""
+        ...
+
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         """Whether someone asked this job to stop."""
         ...
 
     def close(self) -> None: ...
+
+
+class JobLookups(Protocol):
+    """The reads the lifecycle machinery decides by."""
+
+    def get(self, job_id: uuid.UUID) -> Job:
+        """One job; raises JobNotFound."""
+        ...
+
+    def by_client_request(self, organization: str, client_request_id: str) -> Job | None:
+        """The job an (organization, client request id) already started, if any."""
+        ...
+
+    def oldest_in_status(
+        self, status: JobStatus, *, changed_before: datetime | None = None, limit: int = 500
+    ) -> list[Job]:
+        """Jobs in ``status`` (last changed before ``changed_before``), oldest first."""
+        ...
+
+
+class WorkerClock(Protocol):
+    """Who is alive, by the one clock every host shares."""
+
+    def now(self) -> datetime:
+        """The database's current time."""
+        ...
+
+    def get(self, names: Collection[str]) -> dict[str, WorkerState]:
+        """The workers of these names that were ever seen."""
+        ...

@@ -50,9 +50,9 @@ class Outbox:
     def reconcile(self, *, limit: int = 500) -> OutboxReport:
         runtime = self._runtime
         settings = runtime.settings
-        now = runtime.workers.now()
+        now = runtime.heartbeats.now()
         report = OutboxReport()
-        stranded = runtime.jobs.oldest_in_status(
+        stranded = runtime.lookups.oldest_in_status(
             JobStatus.CREATED,
             changed_before=now - timedelta(seconds=settings.publish_grace),
             limit=limit,
@@ -60,7 +60,7 @@ class Outbox:
         for job in stranded:
             if self._publish(job, "published by the outbox: its producer never did"):
                 report.published.append(job.id)
-        queued = runtime.jobs.oldest_in_status(
+        queued = runtime.lookups.oldest_in_status(
             JobStatus.QUEUED,
             changed_before=now - timedelta(seconds=settings.requeue_grace),
             limit=limit,
@@ -80,7 +80,7 @@ class Outbox:
 
     def _publish(self, job: Job, why: str) -> bool:
         runtime = self._runtime
-        if not runtime.jobs.take_for_publish(job, now=runtime.clock(), why=why):
+        if not runtime.writes.take_for_publish(job, at=runtime.clock(), why=why):
             return False  # another reconciler took it, or it moved on
         try:
             self._publish_attempt(job.job_type, job.id, job.attempt, job.parameters)

@@ -28,7 +28,7 @@ from jobhub.definitions import find_definition
 from jobhub.dispatch import Publish
 from jobhub.errors import DispatchError, JobNotFound
 from jobhub.jobs import Job, JobError, JobStatus
-from jobhub.lifecycle import Transition
+from jobhub.lifecycle import Reopen, ReopenReason, Transition
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -58,11 +58,11 @@ class Reaper:
     def reap(self, *, limit: int = 500) -> ReapReport:
         """Recover every Processing job (up to ``limit``, oldest first) whose worker is lost."""
         runtime = self._runtime
-        cutoff = runtime.workers.now() - timedelta(seconds=runtime.settings.worker_timeout)
+        cutoff = runtime.heartbeats.now() - timedelta(seconds=runtime.settings.worker_timeout)
         report = ReapReport()
-        processing = runtime.jobs.oldest_in_status(JobStatus.PROCESSING, limit=limit)
+        processing = runtime.lookups.oldest_in_status(JobStatus.PROCESSING, limit=limit)
         names = {worker_name_of(job.worker_id) for job in processing if job.worker_id}
-        workers = runtime.workers.get(names)
+        workers = runtime.heartbeats.get(names)
         for job in processing:
             report.examined += 1
             state = workers.get(worker_name_of(job.worker_id)) if job.worker_id else None
@@ -84,7 +84,7 @@ class Reaper:
     def recover_by_id(self, job_id: UUID, attempt: int, why: str) -> Recovered:
         """``recover`` for a job known by id, at the attempt that was lost."""
         try:
-            job = self._runtime.jobs.get(job_id)
+            job = self._runtime.lookups.get(job_id)
         except JobNotFound:
             return Recovered.MOVED_ON
         if job.attempt != attempt or job.status is not JobStatus.PROCESSING:
@@ -97,8 +97,14 @@ class Reaper:
         definition = find_definition(job.job_type)
         max_retries = definition.max_retries if definition is not None else 0
         if job.retries < max_retries:
-            attempt = runtime.jobs.requeue_lost(
-                job.id, attempt=job.attempt, now=runtime.clock(), why=why
+            attempt = runtime.writes.reopen(
+                Reopen(
+                    job_id=job.id,
+                    attempt=job.attempt,
+                    reason=ReopenReason.WORKER_LOST,
+                    at=runtime.clock(),
+                    message=f"{why}; queued again as attempt {job.attempt + 1}",
+                )
             )
             if attempt is None:
                 return Recovered.MOVED_ON

@@ -71,7 +71,7 @@ class ScheduleRunner:
 
     def now(self) -> datetime:
         """The database's clock: every beat on every host agrees on what is due."""
-        now: datetime = self._runtime.workers.now()
+        now: datetime = self._runtime.heartbeats.now()
         return now
 
     def start(self, static_entries: Mapping[str, Mapping[str, Any]]) -> None:

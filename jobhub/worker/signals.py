@@ -98,7 +98,7 @@ def _store_result_document(
 ) -> None:
     """Keep a large result as the attempt's document; it expires with its publish link."""
     now = runtime.clock()
-    purge_at = runtime.jobs.get(job_id).purge_at
+    purge_at = runtime.lookups.get(job_id).purge_at
     document = Document(
         id=uuid4(),
         job_id=job_id,
@@ -239,7 +239,7 @@ def _on_worker_shutdown(**_: Any) -> None:
 
 def _current_attempt(runtime: Any, job_id: UUID) -> int | None:
     try:
-        return int(runtime.jobs.get(job_id).attempt)
+        return int(runtime.lookups.get(job_id).attempt)
     except JobNotFound:
         return None
 

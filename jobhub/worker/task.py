@@ -117,7 +117,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         why the message is not run."""
         job_id = claim.job_id
         try:
-            job = runtime.jobs.get(job_id)
+            job = runtime.lookups.get(job_id)
         except JobNotFound:
             origin = origin_of(self.request, self.name, parameters)
             if origin is None:

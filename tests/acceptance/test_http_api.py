@@ -132,7 +132,7 @@ def connect(server: ApiServer, api_manager: JobManager) -> Iterator[Connect]:
     ) -> httpx.Client:
         token = None
         if organization is not None:
-            issued = api_manager.create_api_key(
+            issued = api_manager.access.create_api_key(
                 identity=identity, organization=organization, role=role
             )
             token = issued.token
@@ -231,9 +231,9 @@ def test_every_protected_route_refuses_a_missing_malformed_unknown_or_revoked_ke
     org = _org()
     job_id = _start(connect(org), "diagnostics.echo")["id"]
     _finished(api_manager, job_id)
-    revoked = api_manager.create_api_key(identity="rex", organization=org, role="admin")
-    api_manager.revoke_api_key(revoked.key.id)
-    live = api_manager.create_api_key(identity="liv", organization=org, role="admin")
+    revoked = api_manager.access.create_api_key(identity="rex", organization=org, role="admin")
+    api_manager.access.revoke_api_key(revoked.key.id)
+    live = api_manager.access.create_api_key(identity="liv", organization=org, role="admin")
     keys = {
         "no key": None,
         "malformed": "not-a-key",
@@ -1171,20 +1171,20 @@ def test_documents_are_purged_with_their_job(
     [document] = alice.get(f"/jobs/{job.id}").json()["documents"]
     link = document["link"]
     assert anonymous.get(link).status_code == 200
-    assert api_manager.get_document(document["id"]).job_id == job.id
+    assert api_manager.access.get_document(document["id"]).job_id == job.id
 
     purged = 0
 
     def gone() -> bool:
         nonlocal purged
-        purged += api_manager.purge_expired_jobs()
+        purged += api_manager.housekeeping.purge_expired_jobs()
         return api_manager.find_job(job.id) is None
 
     _until(gone, "purged", timeout=15)
     assert purged >= 1
     # the link expired with the job's purge time; purging is what removes the document
     with pytest.raises(NotFound):
-        api_manager.get_document(document["id"])
+        api_manager.access.get_document(document["id"])
     _problem(anonymous.get(link), 404)
     _problem(alice.get(f"/jobs/{job.id}"), 404)
 

@@ -118,7 +118,7 @@ def api(fuzz_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def admin_token(fuzz_manager: JobManager) -> str:
-    return fuzz_manager.create_api_key(
+    return fuzz_manager.access.create_api_key(
         identity=IDENTITY, organization=ORGANIZATION, role="admin"
     ).token
 

@@ -202,7 +202,7 @@ def test_a_fresh_created_job_is_not_published_by_the_outbox(jobs: JobManager) ->
     new = _stranded(jobs)
     patient = JobManager.from_settings(replace(jobs.settings, publish_grace=3600))
     try:
-        assert patient.reconcile_outbox().published == []
+        assert patient.housekeeping.reconcile_outbox().published == []
     finally:
         patient.close()
     assert jobs.get_job(new.id).status is JobStatus.CREATED

@@ -110,7 +110,7 @@ def test_reads_fail_with_storage_unavailable_when_the_database_is_down(
 def test_readiness_reports_the_database_down_and_the_broker_up(
     no_database_manager: JobManager,
 ) -> None:
-    report = no_database_manager.readiness()
+    report = no_database_manager.admin.readiness()
 
     assert report["broker"] == "ok"
     assert report["database"] != "ok"
@@ -164,7 +164,7 @@ def test_readiness_reports_the_broker_down_and_the_database_up(
     no_broker_manager: JobManager,
 ) -> None:
     started = time.monotonic()
-    report = no_broker_manager.readiness()
+    report = no_broker_manager.admin.readiness()
 
     assert time.monotonic() - started < QUICK
     assert report["database"] == "ok"
@@ -189,7 +189,7 @@ def test_start_job_on_a_database_without_schema_says_to_run_db_upgrade(
 
 
 def test_readiness_reports_a_missing_schema(no_schema_manager: JobManager) -> None:
-    report = no_schema_manager.readiness()
+    report = no_schema_manager.admin.readiness()
 
     assert report["broker"] == "ok"
     assert report["database"] == "the database has no jobhub schema; run `jobhub db upgrade`"
@@ -202,7 +202,7 @@ def test_readiness_reports_an_old_schema_revision(
         connection.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
         connection.execute("INSERT INTO alembic_version VALUES ('0000')")
 
-    report = no_schema_manager.readiness()
+    report = no_schema_manager.admin.readiness()
 
     assert report["database"] == "the database is at revision 0000; run `jobhub db upgrade`"
 

@@ -1,4 +1,4 @@
-"""The forward-only rule of jobhub.lifecycle: applies, apply, can_rerun, cancel_outcome.
+"""The forward-only rule of jobhub.lifecycle: applies, apply, can_reopen, cancel_outcome.
 
 Pure functions only; the rule's agreement with the job store's SQL is checked elsewhere.
 """
@@ -18,10 +18,11 @@ from jobhub.lifecycle import (
     MOVABLE_STATUSES,
     CancelOutcome,
     Position,
+    ReopenReason,
     Transition,
     applies,
     apply,
-    can_rerun,
+    can_reopen,
     cancel_outcome,
 )
 
@@ -200,7 +201,12 @@ def test_late_queued_of_an_older_attempt_is_not_recorded() -> None:
 
 @pytest.mark.parametrize("status", STORED)
 def test_only_a_finished_job_can_be_rerun(status: JobStatus) -> None:
-    assert can_rerun(status) is (status in TERMINALS)
+    assert can_reopen(status, ReopenReason.RERUN) is (status in TERMINALS)
+
+
+@pytest.mark.parametrize("status", STORED)
+def test_only_a_running_job_is_reopened_when_its_worker_is_lost(status: JobStatus) -> None:
+    assert can_reopen(status, ReopenReason.WORKER_LOST) is (status is JobStatus.PROCESSING)
 
 
 @pytest.mark.parametrize("status", [JobStatus.CREATED, JobStatus.QUEUED])

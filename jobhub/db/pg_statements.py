@@ -1,0 +1,339 @@
+"""The SQL of the PostgreSQL write path, and the parameters each statement takes.
+
+Every statement finds its rows by primary key and appends its event rows in the same
+statement (a CTE), so each write is one round trip. A batch of transitions travels as one
+JSON parameter read by ``jsonb_to_recordset``. What a new attempt resets comes from
+``jobhub.lifecycle.ATTEMPT_RESET``, so this SQL cannot drift from the other
+implementations of the write interface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from jobhub.jobs import JobStatus, JSONValue
+from jobhub.lifecycle import (
+    ATTEMPT_RESET,
+    CANCELLED_BEFORE_START,
+    NewJob,
+    NewMessage,
+    Progress,
+    Reopen,
+    ReopenReason,
+    Transition,
+)
+
+
+def _sql(value: JSONValue) -> str:
+    """A reset value as SQL: NULL or a number (the only kinds ``ATTEMPT_RESET`` holds)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"no SQL for reset value {value!r}")
+
+
+CREATE = """
+WITH job AS (
+    INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
+                      organization, client_request_id, concurrency_key, status, percent, attempt,
+                      can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
+                      modified_by, access_scope)
+    VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
+            %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
+            0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
+            %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s)
+    ON CONFLICT (organization, client_request_id) DO NOTHING
+    RETURNING id, created_at
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt) SELECT id, created_at, 0, 1 FROM job
+)
+SELECT id FROM job
+"""
+
+# -- transitions: the forward-only rule (jobhub.lifecycle) as one UPDATE -----------------
+# t.* is the transition, j.* the row before it; "newer" means the transition belongs to a
+# later attempt than the row, which then starts from ATTEMPT_RESET.
+
+_BATCH = """
+    SELECT * FROM jsonb_to_recordset(%s::jsonb)
+        AS t(id uuid, attempt int, status smallint, at timestamptz, worker_id text,
+             message text, result jsonb, error_type text, error_message text,
+             error_traceback text, queued_at timestamptz)
+"""
+_SINGLE = """
+    SELECT %s::uuid AS id, %s::int AS attempt, %s::smallint AS status, %s::timestamptz AS at,
+           %s::text AS worker_id, %s::text AS message, %s::jsonb AS result,
+           %s::text AS error_type, %s::text AS error_message, %s::text AS error_traceback,
+           %s::timestamptz AS queued_at
+"""
+
+_FAILED = "t.status = 4 AND t.error_type IS NOT NULL"
+_SETS_BY_TRANSITION: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "queued_at": (("t.status = 1", "t.at"), ("old.record_queued IS TRUE", "t.queued_at")),
+    "started_at": (("t.status = 2", "t.at"),),
+    "completed_at": (("t.status >= 3", "t.at"),),
+    "worker_id": (("t.status = 2 OR (t.status >= 3 AND t.worker_id IS NOT NULL)", "t.worker_id"),),
+    "percent": (("t.status = 3", "100"),),
+    "status_text": (("t.message IS NOT NULL", "t.message"),),
+    "result": (("t.status = 3", "t.result"),),
+    "error_type": ((_FAILED, "t.error_type"),),
+    "error_message": ((_FAILED, "t.error_message"),),
+    "error_traceback": ((_FAILED, "t.error_traceback"),),
+}
+"""When a transition sets each per-attempt column, and to what."""
+
+if set(_SETS_BY_TRANSITION) != set(ATTEMPT_RESET):  # pragma: no cover - caught at import
+    raise RuntimeError("the transition SQL must set exactly the columns an attempt resets")
+
+
+def _per_attempt_columns() -> str:
+    clauses = []
+    for column, reset in ATTEMPT_RESET.items():
+        whens = " ".join(f"WHEN {when} THEN {value}" for when, value in _SETS_BY_TRANSITION[column])
+        clauses.append(
+            f"{column} = CASE {whens} WHEN j.attempt < t.attempt THEN {_sql(reset)}"
+            f" ELSE j.{column} END"
+        )
+    return ",\n        ".join(clauses)
+
+
+_RULE = f"""
+WITH t AS ({{source}}), old AS (
+    -- for transitions that carry their message's publish time: the row as it is now,
+    -- locked, says whether the attempt still lacks its Queued (only these rows are locked)
+    SELECT j.id, (j.attempt < t.attempt OR j.queued_at IS NULL) AS record_queued
+    FROM jobs j JOIN t ON j.id = t.id
+    WHERE t.queued_at IS NOT NULL AND t.status <> 1
+    FOR UPDATE OF j
+), moved AS (
+    UPDATE jobs j SET
+        status = CASE WHEN t.status = 1 AND j.attempt = t.attempt AND j.status > 1
+                      THEN j.status ELSE t.status END,
+        attempt = t.attempt,
+        updated_at = GREATEST(j.updated_at, t.at),
+        {_per_attempt_columns()}
+    FROM t LEFT JOIN old ON old.id = t.id
+    WHERE j.id = t.id AND (
+        (j.attempt < t.attempt AND j.status < 3)
+        OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
+                                           ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
+    RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
+              j.organization, old.record_queued, t.queued_at
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
+    SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
+    UNION ALL
+    SELECT id, at, status, attempt, worker_id, message FROM moved
+)
+SELECT id, status, identity, organization FROM moved
+"""
+TRANSITIONS = _RULE.format(source=_BATCH)
+"""A batch of transitions of distinct jobs, as one JSON parameter."""
+TRANSITION = _RULE.format(source=_SINGLE)
+"""The same for one transition, its fields as plain parameters (cheaper to send)."""
+
+PROGRESS = """
+UPDATE jobs j SET
+    percent = COALESCE(p.percent, j.percent),
+    status_text = COALESCE(p.status_text, j.status_text),
+    updated_at = GREATEST(j.updated_at, p.at)
+FROM jsonb_to_recordset(%s::jsonb)
+    AS p(id uuid, attempt int, at timestamptz, percent smallint, status_text text)
+WHERE j.id = p.id AND j.attempt = p.attempt AND j.status = 2
+"""
+
+MESSAGES = """
+INSERT INTO job_messages (job_id, attempt, at, level, text)
+SELECT id, attempt, at, level, text
+FROM jsonb_to_recordset(%s::jsonb)
+    AS m(n int, id uuid, attempt int, at timestamptz, level text, text text)
+ORDER BY n
+"""
+
+CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
+
+# -- operator actions: rare, each committed to disk before it returns ----------------------
+
+DURABLE = "SET LOCAL synchronous_commit TO on"
+"""Run first in the transaction of an operator action: unlike a transition, nothing
+replays a cancel or a reopen that a database crash lost."""
+
+# In an UPDATE's SET list every column reads the row as it was, so "status < 2" below is
+# the status before the request.
+REQUEST_CANCEL = f"""
+WITH moved AS (
+    UPDATE jobs SET
+        cancel_requested_at = COALESCE(cancel_requested_at, %(at)s),
+        status = CASE WHEN status < 2 THEN 5 ELSE status END,
+        completed_at = CASE WHEN status < 2 THEN %(at)s ELSE completed_at END,
+        status_text = CASE WHEN status < 2 THEN '{CANCELLED_BEFORE_START}' ELSE status_text END,
+        updated_at = %(at)s,
+        modified_by = %(actor)s
+    WHERE id = %(id)s AND (status < 2 OR (%(cancel_running)s AND status < 3))
+    RETURNING id, status, attempt
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, %(at)s, status, attempt,
+           CASE WHEN status = 5 THEN 'cancelled' ELSE 'cancel requested' END FROM moved
+)
+SELECT status FROM moved
+"""
+
+_RESET = ", ".join(f"{column} = {_sql(value)}" for column, value in ATTEMPT_RESET.items())
+_REOPEN = f"""
+WITH moved AS (
+    UPDATE jobs SET status = 0, attempt = %(attempt)s + 1, updated_at = %(at)s, {_RESET},
+        {{changes}}
+    WHERE id = %(id)s AND attempt = %(attempt)s AND {{condition}}
+    RETURNING id, attempt
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, %(at)s, 0, attempt, %(message)s FROM moved
+)
+SELECT attempt FROM moved
+"""
+REOPEN: Mapping[ReopenReason, str] = {
+    ReopenReason.RERUN: _REOPEN.format(
+        changes="retries = 0, cancel_requested_at = NULL, modified_by = %(actor)s,"
+        " purge_at = COALESCE(%(purge_at)s, purge_at)",
+        condition="status >= 3",
+    ),
+    ReopenReason.WORKER_LOST: _REOPEN.format(
+        changes="retries = retries + 1", condition="status = 2"
+    ),
+}
+"""A rerun reopens an ended job afresh; a lost worker's job counts one more retry."""
+
+KEY_OF = "SELECT job_type, concurrency_key FROM jobs WHERE id = %s"
+
+TAKE_FOR_PUBLISH = """
+WITH taken AS (
+    UPDATE jobs SET updated_at = %(at)s
+    WHERE id = %(id)s AND status = %(status)s AND attempt = %(attempt)s
+          AND updated_at = %(updated_at)s
+    RETURNING id, status, attempt
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, %(at)s, status, attempt, %(why)s FROM taken
+)
+SELECT id FROM taken
+"""
+
+DISCARD_UNPUBLISHED = "DELETE FROM jobs WHERE id = %s AND status = 0 AND attempt = 1"
+
+
+# -- parameters ----------------------------------------------------------------------------
+
+
+def create_params(job: NewJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "job_type": job.job_type,
+        "category": job.category,
+        "subcategory": job.subcategory,
+        "description": job.description,
+        "parameters": Jsonb(dict(job.parameters)),
+        "identity": job.identity,
+        "organization": job.organization,
+        "client_request_id": job.client_request_id,
+        "key": job.key,
+        "can_cancel": job.can_cancel,
+        "can_rerun": job.can_rerun,
+        "created_at": job.created_at,
+        "purge_at": job.purge_at,
+        "created_by": job.created_by,
+        "access_scope": job.access_scope.value,
+    }
+
+
+def reopen_params(reopen: Reopen) -> dict[str, Any]:
+    return {
+        "id": reopen.job_id,
+        "attempt": reopen.attempt,
+        "at": reopen.at,
+        "message": reopen.message,
+        "actor": reopen.actor,
+        "purge_at": reopen.purge_at,
+    }
+
+
+def transition_params(t: Transition) -> tuple[Any, ...]:
+    """One transition as ``TRANSITION``'s plain parameters."""
+    error = t.error
+    return (
+        t.job_id,
+        t.attempt,
+        int(t.status),
+        t.at,
+        t.worker_id,
+        t.message,
+        Jsonb(t.result) if t.status is JobStatus.COMPLETED else None,
+        error.type if error else None,
+        error.message if error else None,
+        error.traceback if error else None,
+        t.queued_at,
+    )
+
+
+def transition_columns(batch: Sequence[Transition]) -> tuple[str]:
+    """A batch as the one JSON parameter ``jsonb_to_recordset`` reads (cheapest to send)."""
+    return (
+        json.dumps(
+            [
+                {
+                    "id": str(t.job_id),
+                    "attempt": t.attempt,
+                    "status": int(t.status),
+                    "at": t.at.isoformat(),
+                    "worker_id": t.worker_id,
+                    "message": t.message,
+                    "result": t.result if t.status is JobStatus.COMPLETED else None,
+                    "error_type": t.error.type if t.error else None,
+                    "error_message": t.error.message if t.error else None,
+                    "error_traceback": t.error.traceback if t.error else None,
+                    "queued_at": t.queued_at.isoformat() if t.queued_at else None,
+                }
+                for t in batch
+            ]
+        ),
+    )
+
+
+def progress_columns(batch: Sequence[Progress]) -> tuple[str]:
+    return (
+        json.dumps(
+            [
+                {
+                    "id": str(p.job_id),
+                    "attempt": p.attempt,
+                    "at": p.at.isoformat(),
+                    "percent": p.percent,
+                    "status_text": p.status_text,
+                }
+                for p in batch
+            ]
+        ),
+    )
+
+
+def message_columns(batch: Sequence[NewMessage]) -> tuple[str]:
+    return (
+        json.dumps(
+            [
+                {
+                    "n": n,
+                    "id": str(m.job_id),
+                    "attempt": m.attempt,
+                    "at": m.at.isoformat(),
+                    "level": m.level,
+                    "text": m.text,
+                }
+                for n, m in enumerate(batch)
+            ]
+        ),
+    )

@@ -1,0 +1,39 @@
+"""What every part of the job manager stands on: the app, its settings and runtime."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from jobhub.config import Settings
+from jobhub.db.job_store import JobStore
+from jobhub.definitions import JobDefinition
+from jobhub.dispatch import JobHubCelery
+from jobhub.errors import JobNotFound
+
+JobTypeRef = str | JobDefinition | object
+"""A job type by name, by definition, or as its task ("by type or by name")."""
+
+
+class ManagerBase:
+    """The process handles the manager's parts share."""
+
+    def __init__(self, app: JobHubCelery) -> None:
+        self.app = app
+        self.settings: Settings = app.jobhub_settings
+        self._runtime = app.runtime
+
+    @property
+    def _jobs(self) -> JobStore:
+        """The job store, after this process's deferred writes: reads see our own writes."""
+        self._runtime.settle()
+        return self._runtime.jobs
+
+
+def job_uuid(value: UUID | str) -> UUID:
+    """A job id from its text; an id that is not a UUID names no job (JobNotFound)."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise JobNotFound(str(value)) from None

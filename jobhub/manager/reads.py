@@ -1,0 +1,162 @@
+"""Reading the job history: one job, lists by filters and by state, OData queries, pages,
+events, user messages and results (SanteDB, ``api.job`` and 1C queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from jobhub import odata
+from jobhub.errors import Conflict, InvalidInput, JobNotFound
+from jobhub.formats.schema import job_json_schema
+from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
+from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.manager.base import ManagerBase, job_uuid
+from jobhub.queries import MAX_LIMIT, MAX_SKIP, Cursor, FilteredPage, JobQuery, Page
+
+
+class JobReads(ManagerBase):
+    """The job manager's queries."""
+
+    def get_job(self, job_id: UUID | str) -> Job:
+        """One job by id (``GetJobInstance(Guid)``); raises JobNotFound."""
+        return self._jobs.get(job_uuid(job_id))
+
+    def find_job(self, job_id: UUID | str) -> Job | None:
+        """One job by id, or None (``api.job`` findJob)."""
+        try:
+            return self.get_job(job_id)
+        except JobNotFound:
+            return None
+
+    def find_jobs(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        job_type: str | None = None,
+        organization: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs matching the filters, newest first."""
+        statuses = [status] if isinstance(status, JobStatus) else status
+        query = JobQuery(
+            statuses=None if statuses is None else frozenset(statuses),
+            job_type=job_type,
+            organization=organization,
+            limit=limit,
+            offset=offset,
+        )
+        return self._jobs.find(query)
+
+    def find_page(self, query: JobQuery) -> Page:
+        """One page of jobs for ``query`` and the cursor of the next page (keyset paging)."""
+        found = self._jobs.find(query)
+        more = len(found) == query.limit
+        return Page(found, Cursor.after_job(found[-1]) if more and found else None)
+
+    def query_jobs(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        organization: str | None = None,
+        count: bool = False,
+        fields: Mapping[str, odata.Field] = odata.FIELDS,
+    ) -> tuple[list[Job], int | None]:
+        """Jobs by an OData-style ``$filter`` and ``$orderby`` (``jobhub.odata``).
+
+        Returns up to ``top`` jobs and, when ``count``, how many match in all. See
+        ``query_page`` for the arguments.
+        """
+        page = self.query_page(
+            filter=filter,
+            orderby=orderby,
+            top=top,
+            skip=skip,
+            organization=organization,
+            count=count,
+            fields=fields,
+        )
+        return page.jobs, page.total
+
+    def query_page(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        organization: str | None = None,
+        count: bool = False,
+        fields: Mapping[str, odata.Field] = odata.FIELDS,
+    ) -> FilteredPage:
+        """One page of a ``$filter`` / ``$orderby`` query, saying whether more follow.
+
+        ``organization`` confines the query to one tenant whatever the filter says;
+        ``fields`` is the vocabulary (``odata.AIMS360_FIELDS`` for that view). Raises
+        InvalidFilter (with the position) or InvalidInput before touching the database.
+        """
+        node = odata.parse_filter(filter, fields) if filter and filter.strip() else None
+        keys = odata.parse_orderby(orderby, fields) if orderby and orderby.strip() else []
+        if not 1 <= top <= MAX_LIMIT:
+            raise InvalidInput(f"$top must be between 1 and {MAX_LIMIT}")
+        if not 0 <= skip <= MAX_SKIP:
+            raise InvalidInput(f"$skip must be between 0 and {MAX_SKIP}")
+        return self._jobs.query(
+            node, keys, top=top, skip=skip, organization=organization, count=count
+        )
+
+    def jobs_in_state(self, state: ApiJobState | str, *, limit: int = 100) -> list[Job]:
+        """Jobs by ``api.job`` state: pending (not started), running, finished (ended)."""
+        group = QUERY_GROUPS.get(ApiJobState(state))
+        if group is None:
+            raise InvalidInput(f"state must be pending, running or finished, not {state!r}")
+        return self.find_jobs(status=group, limit=limit)
+
+    def pending_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.PENDING, limit=limit)
+
+    def running_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.RUNNING, limit=limit)
+
+    def finished_jobs(self, *, limit: int = 100) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.FINISHED, limit=limit)
+
+    def job_results(self, job_id: UUID | str) -> JSONValue:
+        """The result of a Completed job (``api.job`` getJobResults)."""
+        job = self.get_job(job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise Conflict(f"job {job.id} has no result: it is {job.status.label}")
+        return job.result
+
+    def job_events(self, job_id: UUID | str) -> list[JobEvent]:
+        """A job's history of transitions, oldest first."""
+        self.get_job(job_id)
+        return self._jobs.events(job_uuid(job_id))
+
+    def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]:
+        """Messages the job posted for its user, in order (1C ``GetUserMessages``)."""
+        if not 0 <= after < 2**63:
+            raise InvalidInput(f"after must be a message number, not {after}")
+        self.get_job(job_id)
+        return self._jobs.messages(job_uuid(job_id), after=after)
+
+    def recent_events(self, after: int, *, limit: int = 500) -> list[tuple[int, str, JobEvent]]:
+        """Every job's transitions recorded after event id ``after``: a live feed.
+
+        Returns (event id, job type, event) in the order they were recorded.
+        """
+        return self._jobs.events_since(after, limit=limit)
+
+    def last_event_id(self) -> int:
+        """The id of the newest event, to start a live feed from now."""
+        return self._jobs.last_event_id()
+
+    @staticmethod
+    def job_schema() -> dict[str, Any]:
+        """The JSON Schema of a job record (``api.job`` getJobSchema)."""
+        return job_json_schema()
