@@ -224,7 +224,7 @@ WITH taken AS (
 SELECT id FROM taken
 """
 
-DISCARD_UNPUBLISHED = "DELETE FROM jobs WHERE id = %s AND status = 0 AND attempt = 1"
+DISCARD_UNPUBLISHED = "DELETE FROM jobs WHERE id = %s AND status = 0 AND attempt = 1 RETURNING id"
 
 
 # -- parameters ----------------------------------------------------------------------------

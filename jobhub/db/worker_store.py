@@ -84,7 +84,7 @@ class WorkerStore:
         with translated_errors(), self.engine.begin() as connection:
             connection.execute(update(workers).where(workers.c.name == name).values(stopped_at=now))
 
-    def get(self, names: Collection[str]) -> dict[str, WorkerState]:
+    def seen(self, names: Collection[str]) -> dict[str, WorkerState]:
         if not names:
             return {}
         with translated_errors(), self.engine.connect() as connection:

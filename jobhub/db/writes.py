@@ -101,6 +101,6 @@ class WorkerClock(Protocol):
         """The database's current time."""
         ...
 
-    def get(self, names: Collection[str]) -> dict[str, WorkerState]:
+    def seen(self, names: Collection[str]) -> dict[str, WorkerState]:
         """The workers of these names that were ever seen."""
         ...

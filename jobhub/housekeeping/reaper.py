@@ -62,7 +62,7 @@ class Reaper:
         report = ReapReport()
         processing = runtime.lookups.oldest_in_status(JobStatus.PROCESSING, limit=limit)
         names = {worker_name_of(job.worker_id) for job in processing if job.worker_id}
-        workers = runtime.heartbeats.get(names)
+        workers = runtime.heartbeats.seen(names)
         for job in processing:
             report.examined += 1
             state = workers.get(worker_name_of(job.worker_id)) if job.worker_id else None

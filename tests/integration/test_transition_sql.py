@@ -1,40 +1,50 @@
-"""The forward-only rule as the job store's SQL, checked against the pure rule.
+"""Every implementation of the write interface, checked against the pure rule.
 
-Every (row position x incoming transition) combination is set up on a fresh row with SQL
-and applied through the lifecycle write path (``PostgresWrites`` on PostgreSQL, ``SqlWrites``
-on SQLite); the outcome must be
-what ``jobhub.lifecycle.applies``/``apply`` say, with one event per applied transition.
-Also: claims of finished or already running attempts, and late duplicate signals.
+Every (row position x incoming transition) combination is set up on a fresh row and
+applied through the lifecycle write path (``PostgresWrites`` on PostgreSQL, ``SqlWrites``
+on SQLite, ``MemoryStore`` in memory); the outcome must be what
+``jobhub.lifecycle.applies``/``apply`` say, with one event per applied transition. Also:
+claims of finished or already running attempts, late duplicate signals, and the other
+changes of status (cancel requests, reopening, the outbox's take) on all three.
 """
 
 from __future__ import annotations
 
+import abc
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, insert, select
 
 from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
+from jobhub.db.memory import MemoryStore
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.writes import Writes
-from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, JobError, JobStatus, JSONValue
+from jobhub.errors import KeyConflict
+from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, Job, JobError, JobStatus, JSONValue
 from jobhub.lifecycle import (
+    ATTEMPT_RESET,
+    CANCELLED_BEFORE_START,
     MOVABLE_STATUSES,
     Applied,
     NewMessage,
     Position,
+    Reopen,
+    ReopenReason,
     Transition,
     applies,
+    can_reopen,
+    cancel_outcome,
     records_queued,
 )
 from jobhub.lifecycle import apply as apply_rule
@@ -45,18 +55,16 @@ MESSAGES = cast(Table, JobMessageRow.__table__)
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
 PUBLISHED = T0 + timedelta(minutes=4)
-BACKENDS = ("postgresql", "sqlite")
+BACKENDS = ("postgresql", "sqlite", "memory")
 
 
-# -- a database of each backend for each test ----------------------------------------------
+# -- each implementation of the write interface, on a store of its own -----------------------
 
 
-@dataclass
-class Backend:
-    """A write path under test and an engine to set rows up and read them back."""
+class Backend(abc.ABC):
+    """A write path under test, and a way to set rows up and read them back."""
 
     writes: Writes
-    engine: Engine
 
     def apply(self, transitions: list[Transition]) -> list[bool]:
         return [applied is not None for applied in self.writes.write(transitions=transitions)]
@@ -64,13 +72,94 @@ class Backend:
     def claim(self, transition: Transition) -> Applied | None:
         return self.writes.write(transitions=[transition])[0]
 
+    @abc.abstractmethod
+    def put(self, job: Job) -> None:
+        """Set the job's row exactly so, with no events."""
+
+    @abc.abstractmethod
+    def row(self, job_id: uuid.UUID) -> dict[str, Any] | None:
+        """The job's row by column (None when there is none)."""
+
+    @abc.abstractmethod
+    def events(self, job_id: uuid.UUID) -> list[tuple[int, int, str | None, str | None]]:
+        """(attempt, status, worker id, message) of each event, in the order written."""
+
+    @abc.abstractmethod
+    def message_texts(self, job_id: uuid.UUID) -> list[str]: ...
+
+
+class SqlBackend(Backend):
+    def __init__(self, writes: Writes, engine: Engine) -> None:
+        self.writes = writes
+        self.engine = engine
+
+    def put(self, job: Job) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(insert(JOBS).values(**_columns(job)))
+
+    def row(self, job_id: uuid.UUID) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def events(self, job_id: uuid.UUID) -> list[tuple[int, int, str | None, str | None]]:
+        statement = (
+            select(EVENTS.c.attempt, EVENTS.c.status, EVENTS.c.worker_id, EVENTS.c.message)
+            .where(EVENTS.c.job_id == job_id)
+            .order_by(EVENTS.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(statement)]  # type: ignore[misc]
+
+    def message_texts(self, job_id: uuid.UUID) -> list[str]:
+        statement = (
+            select(MESSAGES.c.text).where(MESSAGES.c.job_id == job_id).order_by(MESSAGES.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [row.text for row in connection.execute(statement)]
+
+
+class MemoryBackend(Backend):
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.writes = self.store
+
+    def put(self, job: Job) -> None:
+        self.store.put(job)
+
+    def row(self, job_id: uuid.UUID) -> dict[str, Any] | None:
+        found = [job for job in self.store.jobs() if job.id == job_id]
+        return _columns(found[0]) if found else None
+
+    def events(self, job_id: uuid.UUID) -> list[tuple[int, int, str | None, str | None]]:
+        return [
+            (e.attempt, int(e.status), e.worker_id, e.message) for e in self.store.events(job_id)
+        ]
+
+    def message_texts(self, job_id: uuid.UUID) -> list[str]:
+        return [message.text for message in self.store.messages(job_id)]
+
+
+def _columns(job: Job) -> dict[str, Any]:
+    """A ``Job`` as the columns of its row."""
+    values = {field.name: getattr(job, field.name) for field in dataclasses.fields(Job)}
+    error = values.pop("error")
+    values["concurrency_key"] = values.pop("key")
+    values["status"] = int(job.status)
+    values["access_scope"] = job.access_scope.value
+    values["parameters"] = dict(job.parameters)
+    values["error_type"] = error.type if error else None
+    values["error_message"] = error.message if error else None
+    values["error_traceback"] = error.traceback if error else None
+    return values
+
 
 @pytest.fixture
 def postgresql_store(database_url: str) -> Iterator[Backend]:
     """This test's own migrated PostgreSQL database, written through ``PostgresWrites``."""
     engine = make_engine(Settings(database_url=database_url))
     writes = PostgresWrites(database_url, connect_timeout=5)
-    yield Backend(writes, engine)
+    yield SqlBackend(writes, engine)
     writes.close()
     engine.dispose()
 
@@ -81,8 +170,14 @@ def sqlite_store(tmp_path: Path) -> Iterator[Backend]:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.sqlite3")
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    yield Backend(SqlWrites(engine), engine)
+    yield SqlBackend(SqlWrites(engine), engine)
     engine.dispose()
+
+
+@pytest.fixture
+def memory_store() -> Backend:
+    """The in-memory twin (``jobhub.db.memory``)."""
+    return MemoryBackend()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -90,71 +185,72 @@ def store(request: pytest.FixtureRequest) -> Backend:
     return cast(Backend, request.getfixturevalue(f"{request.param}_store"))
 
 
-# -- rows set up with SQL ------------------------------------------------------------------
+# -- rows set up directly --------------------------------------------------------------------
 
 
-def insert_job(
-    store: Backend,
+def make_job(
     *,
     attempt: int,
     status: JobStatus,
     queued: bool,
     worker_id: str | None = None,
     result: JSONValue = None,
-) -> uuid.UUID:
-    """A job row at exactly this position, with no events."""
-    job_id = uuid.uuid4()
+    key: str | None = None,
+) -> Job:
+    """A job at exactly this position."""
     started = status >= JobStatus.PROCESSING
-    with store.engine.begin() as connection:
-        connection.execute(
-            insert(JOBS).values(
-                id=job_id,
-                job_type="diagnostics.echo",
-                category="Diagnostics",
-                subcategory="Echo",
-                description="set up by SQL",
-                parameters={"message": "hi"},
-                identity="alice",
-                organization="acme",
-                status=int(status),
-                percent=100 if status is JobStatus.COMPLETED else 0,
-                attempt=attempt,
-                worker_id=worker_id if worker_id is not None else ("w0" if started else None),
-                result=result,
-                can_cancel=True,
-                can_rerun=True,
-                created_at=T0,
-                queued_at=T0 if queued else None,
-                started_at=T0 if started else None,
-                updated_at=T0,
-                completed_at=T0 if status.is_terminal else None,
-                purge_at=T0 + timedelta(days=30),
-            )
-        )
-    return job_id
+    return Job(
+        id=uuid.uuid4(),
+        job_type="diagnostics.echo",
+        category="Diagnostics",
+        subcategory="Echo",
+        description="set up directly",
+        parameters={"message": "hi"},
+        identity="alice",
+        organization="acme",
+        client_request_id=None,
+        key=key,
+        status=status,
+        status_text=None,
+        percent=100 if status is JobStatus.COMPLETED else 0,
+        worker_id=worker_id if worker_id is not None else ("w0" if started else None),
+        attempt=attempt,
+        result=result,
+        error=None,
+        can_cancel=True,
+        can_rerun=True,
+        cancel_requested_at=None,
+        created_at=T0,
+        queued_at=T0 if queued else None,
+        started_at=T0 if started else None,
+        updated_at=T0,
+        completed_at=T0 if status.is_terminal else None,
+        purge_at=T0 + timedelta(days=30),
+        created_by="alice",
+        modified_by="alice",
+    )
+
+
+def insert_job(store: Backend, **position: Any) -> uuid.UUID:
+    """A job row at exactly this position, with no events."""
+    job = make_job(**position)
+    store.put(job)
+    return job.id
 
 
 def read_row(store: Backend, job_id: uuid.UUID) -> dict[str, Any]:
-    with store.engine.connect() as connection:
-        row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).one()
-    return dict(row._mapping)
+    row = store.row(job_id)
+    assert row is not None
+    return row
 
 
 def read_events(store: Backend, job_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
     """(attempt, status, worker id) of each event of the job, oldest first."""
-    statement = (
-        select(EVENTS.c.attempt, EVENTS.c.status, EVENTS.c.worker_id)
-        .where(EVENTS.c.job_id == job_id)
-        .order_by(EVENTS.c.id)
-    )
-    with store.engine.connect() as connection:
-        return [(r.attempt, r.status, r.worker_id) for r in connection.execute(statement)]
+    return [(attempt, status, worker) for attempt, status, worker, _ in store.events(job_id)]
 
 
 def count_events(store: Backend, job_id: uuid.UUID) -> int:
-    statement = select(func.count()).select_from(EVENTS).where(EVENTS.c.job_id == job_id)
-    with store.engine.connect() as connection:
-        return int(connection.execute(statement).scalar_one())
+    return len(store.events(job_id))
 
 
 # -- the whole table -------------------------------------------------------------------------
@@ -401,6 +497,147 @@ def test_messages_in_one_write_keep_their_order(store: Backend) -> None:
         ]
     )
 
-    statement = select(MESSAGES.c.text).where(MESSAGES.c.job_id == job_id).order_by(MESSAGES.c.id)
-    with store.engine.connect() as connection:
-        assert [row.text for row in connection.execute(statement)] == texts
+    assert store.message_texts(job_id) == texts
+
+
+# -- cancel requests --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", sorted(STORED_STATUSES), ids=lambda s: s.label)
+@pytest.mark.parametrize("cancel_running", [True, False], ids=["cancellable", "not-cancellable"])
+def test_cancel_request_lands_as_the_pure_rule_says(
+    store: Backend, status: JobStatus, cancel_running: bool
+) -> None:
+    job_id = insert_job(store, attempt=1, status=status, queued=status > JobStatus.CREATED)
+    before = read_row(store, job_id)
+
+    after_status = store.writes.request_cancel(
+        job_id, at=LATER, actor="bob", cancel_running=cancel_running
+    )
+
+    outcome = cancel_outcome(status, cancel_running)
+    row = read_row(store, job_id)
+    if outcome is None:
+        assert after_status is None
+        assert row == before
+        assert store.events(job_id) == []
+    elif outcome.cancel_now:
+        assert after_status is JobStatus.CANCELLED
+        assert row["status"] == int(JobStatus.CANCELLED)
+        assert (row["completed_at"], row["status_text"]) == (LATER, CANCELLED_BEFORE_START)
+        assert row["cancel_requested_at"] == LATER
+        assert store.events(job_id) == [(1, int(JobStatus.CANCELLED), None, "cancelled")]
+    else:
+        assert after_status is JobStatus.PROCESSING
+        assert row["status"] == int(JobStatus.PROCESSING)
+        assert row["cancel_requested_at"] == LATER
+        assert store.writes.cancel_requested(job_id)
+        assert store.events(job_id) == [(1, int(JobStatus.PROCESSING), None, "cancel requested")]
+    if outcome is not None:
+        assert row["modified_by"] == "bob"
+
+
+# -- reopening: a rerun, or a lost worker's job queued again -----------------------------------
+
+
+@pytest.mark.parametrize("status", sorted(STORED_STATUSES), ids=lambda s: s.label)
+@pytest.mark.parametrize("reason", list(ReopenReason), ids=lambda r: r.name)
+def test_reopen_applies_only_where_the_pure_rule_allows_and_resets_the_attempt(
+    store: Backend, status: JobStatus, reason: ReopenReason
+) -> None:
+    job = make_job(attempt=1, status=status, queued=True, result={"old": True})
+    job = dataclasses.replace(
+        job,
+        status_text="old text",
+        error=JobError(type="E", message="old", traceback="tb"),
+        cancel_requested_at=T0,
+        retries=1,
+    )
+    store.put(job)
+    before = read_row(store, job.id)
+    purge = LATER + timedelta(days=30)
+
+    attempt = store.writes.reopen(
+        Reopen(
+            job_id=job.id,
+            attempt=1,
+            reason=reason,
+            at=LATER,
+            message="again",
+            actor="carol",
+            purge_at=purge,
+        )
+    )
+
+    row = read_row(store, job.id)
+    if not can_reopen(status, reason):
+        assert attempt is None
+        assert row == before
+        assert store.events(job.id) == []
+        return
+    assert attempt == 2
+    assert (row["status"], row["attempt"], row["updated_at"]) == (0, 2, LATER)
+    assert {column: row[column] for column in ATTEMPT_RESET} == dict(ATTEMPT_RESET)
+    assert store.events(job.id) == [(2, int(JobStatus.CREATED), None, "again")]
+    if reason is ReopenReason.RERUN:
+        assert (row["retries"], row["cancel_requested_at"]) == (0, None)
+        assert (row["modified_by"], row["purge_at"]) == ("carol", purge)
+    else:
+        assert (row["retries"], row["cancel_requested_at"]) == (2, T0)
+        assert (row["modified_by"], row["purge_at"]) == ("alice", before["purge_at"])
+
+
+def test_only_one_of_two_reopens_of_the_same_attempt_applies(store: Backend) -> None:
+    job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+    reopen = Reopen(
+        job_id=job_id, attempt=1, reason=ReopenReason.WORKER_LOST, at=LATER, message="lost"
+    )
+
+    assert [store.writes.reopen(reopen), store.writes.reopen(reopen)] == [2, None]
+    assert read_row(store, job_id)["retries"] == 1
+
+
+def test_rerun_of_a_job_whose_key_another_active_job_holds_is_a_key_conflict(
+    store: Backend,
+) -> None:
+    ended = make_job(attempt=1, status=JobStatus.COMPLETED, queued=True, key="nightly")
+    store.put(ended)
+    store.put(make_job(attempt=1, status=JobStatus.QUEUED, queued=True, key="nightly"))
+    before = read_row(store, ended.id)
+
+    with pytest.raises(KeyConflict):
+        store.writes.reopen(
+            Reopen(job_id=ended.id, attempt=1, reason=ReopenReason.RERUN, at=LATER, message="x")
+        )
+
+    assert read_row(store, ended.id) == before
+
+
+# -- the outbox's take, and a start whose publish failed ---------------------------------------
+
+
+def test_of_two_takes_of_a_stranded_job_only_the_first_succeeds(store: Backend) -> None:
+    job = make_job(attempt=1, status=JobStatus.CREATED, queued=False)
+    store.put(job)
+
+    first = store.writes.take_for_publish(job, at=LATER, why="stranded")
+    second = store.writes.take_for_publish(job, at=LATER, why="stranded")
+
+    assert (first, second) == (True, False)
+    assert read_row(store, job.id)["updated_at"] == LATER
+    assert store.events(job.id) == [(1, int(JobStatus.CREATED), None, "stranded")]
+
+
+@pytest.mark.parametrize(
+    ("status", "attempt", "kept"),
+    [(JobStatus.CREATED, 1, False), (JobStatus.QUEUED, 1, True), (JobStatus.CREATED, 2, True)],
+    ids=["unpublished", "published", "reopened"],
+)
+def test_only_a_job_never_published_is_discarded(
+    store: Backend, status: JobStatus, attempt: int, kept: bool
+) -> None:
+    job_id = insert_job(store, attempt=attempt, status=status, queued=status > JobStatus.CREATED)
+
+    store.writes.discard_unpublished(job_id)
+
+    assert (store.row(job_id) is not None) is kept
