@@ -10,7 +10,6 @@ from typing import TypeAlias
 from uuid import UUID
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
-JSONObject: TypeAlias = "dict[str, JSONValue]"
 
 
 class JobStatus(enum.IntEnum):

@@ -150,7 +150,13 @@ class JobViews:
         """A single job in the chosen representation, with its ETag."""
         headers = {"ETag": etag(job), "Vary": "Accept, Authorization"}
         if representation is Representation.XML:
-            xml = ElementTree.tostring(self.xml([job])[0], encoding="utf-8", xml_declaration=True)
+            [(shown, docs, found)] = self.prepared([job])
+            xml = representations.jobstatus_xml(
+                shown,
+                address=links.job_url(self.request, self.manager, job.id),
+                documents=docs,
+                links=found,
+            )
             return Response(xml, media_type="application/xml", headers=headers)
         body: Any = (
             self.native([job])[0]

@@ -62,18 +62,6 @@ class _Rule(ABC):
             return None
         return found
 
-    def fires_between(self, after: datetime, until: datetime, limit: int) -> list[datetime]:
-        """The fires in (after, until], oldest first, at most ``limit`` of them."""
-        until = _utc(until, "until")
-        if limit < 0:
-            raise InvalidInput(f"limit must be at least 0, got {limit}")
-        fires: list[datetime] = []
-        found = self.next_after(after)
-        while found is not None and found <= until and len(fires) < limit:
-            fires.append(found)
-            found = self.next_after(found)
-        return fires
-
     def latest_due(self, after: datetime, now: datetime) -> datetime | None:
         """The most recent fire in (after, now]: the one run owed after missed fires."""
         after = _utc(after, "after")
