@@ -5,7 +5,8 @@
     JobHubError
      ├── ConfigurationError        a JOBHUB_* setting cannot be used
      ├── InvalidInput              the caller's input is wrong; nothing was written
-     │    └── InvalidParameters    parameters do not match the job type's declaration
+     │    ├── InvalidParameters    parameters do not match the job type's declaration
+     │    └── InvalidDuration      text that is not a duration (250ms, 90s, 1h30m, 2d)
      ├── NotFound
      │    ├── UnknownJobType       no job type by that name
      │    └── JobNotFound          no job with that id
@@ -61,6 +62,10 @@ class InvalidParameters(InvalidInput):
         self.problems = dict(problems)
         detail = "; ".join(f"{name}: {problem}" for name, problem in self.problems.items())
         super().__init__(f"invalid parameters for {job_type}: {detail}")
+
+
+class InvalidDuration(InvalidInput):
+    """Not a duration (use e.g. 250ms, 90s, 1h30m or 2d)."""
 
 
 class NotFound(JobHubError):
