@@ -14,18 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
-from jobhub.errors import ConfigurationError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``"1.5"`` (seconds), ``"250ms"``, ``"15m"``, ``"2h"`` or ``"30d"``."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ConfigurationError(f"not a duration: {text!r} (use e.g. 500ms, 10s, 15m, 2h, 30d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+from jobhub.durations import parse_duration
+from jobhub.errors import ConfigurationError, InvalidDuration
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +91,7 @@ class Settings:
         for name in ("retention", "publish_link_ttl"):
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
-                values[name] = parse_duration(env[key])
+                values[name] = _duration(key, env[key])
         if env.get("JOBHUB_DOCUMENTS_DIR"):
             values["documents_dir"] = Path(env["JOBHUB_DOCUMENTS_DIR"])
         for name in ("api_host", "public_url"):
@@ -122,7 +112,7 @@ class Settings:
         ):
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
-                values[name] = parse_duration(env[key]).total_seconds()
+                values[name] = _duration(key, env[key]).total_seconds()
         for name in (
             "worker_concurrency",
             "prefetch_multiplier",
@@ -162,6 +152,13 @@ class Settings:
         db = "embedded SQLite" if self.embedded_database else _redact(self.effective_database_url)
         broker = "embedded files" if self.embedded_broker else _redact(self.effective_broker_url)
         return f"database={db} broker={broker} queue={self.queue}"
+
+
+def _duration(key: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except InvalidDuration as exc:
+        raise ConfigurationError(f"{key}: {exc.message}") from exc
 
 
 def _positive_int(key: str, text: str) -> int:

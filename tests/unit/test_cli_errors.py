@@ -183,7 +183,7 @@ def test_bad_setting_is_a_configuration_error(
     monkeypatch.setenv("JOBHUB_RETENTION", "forever")
     code, _, err = run_main(monkeypatch, capsys, "status", str(JOB_ID))
     assert code == 8
-    assert err.startswith("error: not a duration: 'forever'")
+    assert err.startswith("error: JOBHUB_RETENTION: not a duration: 'forever'")
     assert err.count("\n") == 1
 
 
