@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobhub.errors import InvalidInput
+from jobhub.durations import format_duration, parse_duration
+from jobhub.errors import InvalidDuration, InvalidInput
 from jobhub.jobs import JSONValue
 
 DEFAULT_ANCHOR: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -220,11 +221,7 @@ def _check_bounds(rule: _Rule) -> None:
 
 # -- parsing -----------------------------------------------------------------------------
 
-_NUMBER: Final = r"[0-9]+(?:\.[0-9]+)?"
-_INTERVAL: Final = re.compile(
-    rf"(?:(?P<weeks>{_NUMBER})w)?(?:(?P<days>{_NUMBER})d)?(?:(?P<hours>{_NUMBER})h)?"
-    rf"(?:(?P<minutes>{_NUMBER})m)?(?:(?P<seconds>{_NUMBER})s)?"
-)
+_INTERVAL_EXAMPLES: Final = "use e.g. 30s, 15m, 2h, 1d, 1h30m or 90 for seconds"
 _TIME_OF_DAY: Final = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
 _DAY_NAMES: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EVERY_DAY: Final = frozenset(range(7))
@@ -240,26 +237,6 @@ _GROUP_NAMES: Final = {
     _DAY_WORDS["weekdays"]: "weekdays",
     _DAY_WORDS["weekends"]: "weekends",
 }
-
-
-def parse_interval(text: str) -> timedelta:
-    """Read ``"30s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"``, ``"1h30m"`` or ``"90"``
-    (seconds); units run from largest to smallest, each at most once."""
-    compact = "".join(text.lower().split())
-    if re.fullmatch(_NUMBER, compact):
-        compact += "s"
-    match = _INTERVAL.fullmatch(compact)
-    problem = "not an interval"
-    if compact and match is not None:
-        try:
-            every = timedelta(**{unit: float(n) for unit, n in match.groupdict().items() if n})
-        except OverflowError:
-            problem = "interval too long"
-        else:
-            if every > timedelta(0):
-                return every
-            problem = "interval must be positive"
-    raise InvalidInput(f"{problem}: {text!r} (use e.g. 30s, 15m, 2h, 1d, 1h30m or 90 for seconds)")
 
 
 def parse_days(text: str) -> frozenset[int]:
@@ -321,7 +298,7 @@ def build_rule(
     if interval is not None:
         if days is not None or at is not None:
             raise InvalidInput("give either an interval or days and a time, not both")
-        every = parse_interval(interval) if isinstance(interval, str) else interval
+        every = _interval(interval)
         return IntervalRule(every=every, start=start, stop=stop, anchor=anchor)
     if at is None:
         raise InvalidInput("a schedule needs an interval or a time of day")
@@ -332,30 +309,22 @@ def build_rule(
     return WeeklyRule(days=frozenset(weekdays), at=wall, tz=tz, start=start, stop=stop)
 
 
-def format_interval(every: timedelta) -> str:
-    """``every`` as ``parse_interval`` reads it: ``"1h30m"``, ``"2d"``, ``"0.5s"``."""
-    whole = every // timedelta(seconds=1)
-    parts = [
-        f"{amount}{unit}"
-        for amount, unit in (
-            (whole // 86400, "d"),
-            (whole % 86400 // 3600, "h"),
-            (whole % 3600 // 60, "m"),
-        )
-        if amount
-    ]
-    seconds, fraction = whole % 60, every.microseconds
-    if fraction:
-        parts.append(f"{seconds}.{fraction:06d}".rstrip("0") + "s")
-    elif seconds or not parts:
-        parts.append(f"{seconds}s")
-    return "".join(parts)
+def _interval(interval: timedelta | str) -> timedelta:
+    """A positive interval, from a duration (``15m``, ``1h30m``) or a timedelta."""
+    try:
+        every = parse_duration(interval) if isinstance(interval, str) else interval
+    except InvalidDuration as exc:
+        raise InvalidDuration(f"interval: {exc.message}") from exc
+    if every <= timedelta(0):
+        shown = f"{every.total_seconds():g}s"
+        raise InvalidInput(f"interval must be positive, got {shown} ({_INTERVAL_EXAMPLES})")
+    return every
 
 
 def describe(rule: Rule) -> str:
     """One line for people: ``every 15m``, ``mon,thu at 02:30 Europe/Berlin until ...``."""
     if isinstance(rule, IntervalRule):
-        text = f"every {format_interval(rule.every)}"
+        text = f"every {format_duration(rule.every)}"
     else:
         days = _GROUP_NAMES.get(rule.days) or ",".join(_DAY_NAMES[d][:3] for d in sorted(rule.days))
         exact = rule.at.second or rule.at.microsecond

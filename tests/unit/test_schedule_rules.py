@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobhub.errors import InvalidInput
+from jobhub.errors import InvalidDuration, InvalidInput
 from jobhub.scheduling.rules import (
     DEFAULT_ANCHOR,
     IntervalRule,
@@ -21,9 +21,7 @@ from jobhub.scheduling.rules import (
     build_rule,
     check_zone,
     describe,
-    format_interval,
     parse_days,
-    parse_interval,
     parse_time_of_day,
     rule_from_json,
     rule_to_json,
@@ -315,46 +313,36 @@ def test_weekly_rule_refuses_bad_fields(fields: dict[str, object], message: str)
         (" 1h 30M ", timedelta(hours=1, minutes=30)),
         ("1d2h3m4s", timedelta(days=1, hours=2, minutes=3, seconds=4)),
         ("1.5h", timedelta(minutes=90)),
+        ("500ms", timedelta(milliseconds=500)),
         ("90", timedelta(seconds=90)),
         ("0.5", timedelta(milliseconds=500)),
     ],
 )
-def test_parse_interval(text: str, expected: timedelta) -> None:
-    assert parse_interval(text) == expected
+def test_an_interval_is_a_duration(text: str, expected: timedelta) -> None:
+    assert build_rule(interval=text) == IntervalRule(every=expected)
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("interval", "error", "message"),
     [
-        ("", "not an interval"),
-        ("abc", "not an interval"),
-        ("-5m", "not an interval"),
-        ("1x", "not an interval"),
-        ("30m1h", "not an interval"),
-        ("1h30", "not an interval"),
-        ("500ms", "not an interval"),
-        ("0", "must be positive"),
-        ("0h0m", "must be positive"),
-        ("99999999999999d", "too long"),
+        ("", InvalidDuration, "interval: empty duration"),
+        ("abc", InvalidDuration, "interval: not a duration: 'abc'"),
+        ("-5m", InvalidDuration, "interval: a duration cannot be negative"),
+        ("1x", InvalidDuration, "interval: not a duration"),
+        ("30m1h", InvalidDuration, "interval: not a duration.*largest to smallest"),
+        ("1h30", InvalidDuration, "interval: not a duration"),
+        ("99999999999999d", InvalidDuration, "interval: duration too long"),
+        ("0", InvalidInput, "interval must be positive, got 0s"),
+        ("0h0m", InvalidInput, "interval must be positive, got 0s"),
+        (timedelta(0), InvalidInput, "interval must be positive, got 0s"),
+        (timedelta(seconds=-5), InvalidInput, "interval must be positive, got -5s"),
     ],
 )
-def test_parse_interval_refuses(text: str, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        parse_interval(text)
-
-
-@pytest.mark.parametrize(
-    "every",
-    [timedelta(seconds=90), timedelta(days=2, minutes=5), timedelta(milliseconds=250)],
-)
-def test_format_interval_reads_back(every: timedelta) -> None:
-    assert parse_interval(format_interval(every)) == every
-
-
-def test_format_interval_examples() -> None:
-    assert format_interval(timedelta(hours=1, minutes=30)) == "1h30m"
-    assert format_interval(timedelta(days=1)) == "1d"
-    assert format_interval(timedelta(seconds=1.5)) == "1.5s"
+def test_an_interval_that_is_not_a_positive_duration_is_refused(
+    interval: str | timedelta, error: type[InvalidInput], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        build_rule(interval=interval)
 
 
 @pytest.mark.parametrize(
@@ -447,6 +435,10 @@ def test_build_rule_refuses(arguments: dict[str, object], message: str) -> None:
 
 def test_describe() -> None:
     assert describe(IntervalRule(every=timedelta(minutes=15))) == "every 15m"
+    assert describe(IntervalRule(every=timedelta(minutes=90))) == "every 1h30m"
+    assert describe(IntervalRule(every=timedelta(days=1))) == "every 1d"
+    assert describe(IntervalRule(every=timedelta(seconds=1.5))) == "every 1.5s"
+    assert describe(IntervalRule(every=timedelta(milliseconds=250))) == "every 250ms"
     assert describe(weekly({MON, THU}, time(2, 30), BERLIN)) == "mon,thu at 02:30 Europe/Berlin"
     assert describe(weekly({SAT, SUN}, time(9, 0, 5), stop=utc(2026, 2, 1))) == (
         "weekends at 09:00:05 UTC until 2026-02-01T00:00:00+00:00"
