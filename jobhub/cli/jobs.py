@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import BinaryIO
 
 import click
@@ -48,7 +49,7 @@ def start(
     identity: str | None,
     organization: str,
     wait: bool,
-    timeout: float | None,
+    timeout: timedelta | None,
     as_json: bool,
 ) -> None:
     """Start a job of type NAME and print its id.
@@ -207,12 +208,12 @@ def events(state: CliState, job_id: str, as_json: bool) -> None:
 @timeout_option
 @json_option
 @pass_state
-def wait(state: CliState, job_ids: Sequence[str], timeout: float | None, as_json: bool) -> None:
+def wait(state: CliState, job_ids: Sequence[str], timeout: timedelta | None, as_json: bool) -> None:
     """Wait until the jobs end; exit 1 unless all Completed, 5 on timeout.
 
     \b
     Example:
-      jobhub wait 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --timeout 60
+      jobhub wait 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --timeout 5m
     """
     manager = state.manager
     jobs = [manager.get_job(job_id) for job_id in job_ids]
@@ -299,10 +300,13 @@ def available(state: CliState, as_json: bool) -> None:
             )
 
 
-def _wait(manager: JobManager, jobs: list[Job], timeout: float | None, as_json: bool) -> list[Job]:
+def _wait(
+    manager: JobManager, jobs: list[Job], timeout: timedelta | None, as_json: bool
+) -> list[Job]:
     """Wait for the jobs, with a progress bar when stderr is a terminal."""
+    seconds = None if timeout is None else timeout.total_seconds()
     if as_json or not sys.stderr.isatty():
-        return manager.wait_for_completion([job.id for job in jobs], timeout)
+        return manager.wait_for_completion([job.id for job in jobs], seconds)
     total = 100 * len(jobs)
     with click.progressbar(length=total, label="waiting", file=sys.stderr) as bar:
         shown = 0
@@ -313,7 +317,7 @@ def _wait(manager: JobManager, jobs: list[Job], timeout: float | None, as_json: 
             bar.update(done - shown)
             shown = done
 
-        return manager.wait_for_completion([job.id for job in jobs], timeout, on_poll=advance)
+        return manager.wait_for_completion([job.id for job in jobs], seconds, on_poll=advance)
 
 
 def _records(manager: JobManager, jobs: Sequence[Job]) -> list[JobRecord]:

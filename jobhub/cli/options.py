@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
+
+from jobhub.durations import parse_duration
+from jobhub.errors import InvalidDuration
+
+
+# ParamType is generic from click 8.4 on; jobhub still supports click 8.1.
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """A duration as everywhere in jobhub: ``250ms``, ``90s``, ``1h30m``, ``2d``, or a bare
+    number of seconds. Bad text is a usage error (exit 2) saying what was wrong."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except InvalidDuration as exc:
+            self.fail(exc.message, param, ctx)
+
+
+DURATION = Duration()
+"""The one click type of every option that takes a duration."""
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 job_id_argument = click.argument("job_id", metavar="ID")
 timeout_option = click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=DURATION,
     default=None,
-    help="Give up after this many seconds (default: wait as long as it takes).",
+    help="Give up after this long: 90s, 5m, 1h30m or seconds (default: wait as long as it takes).",
 )
 passthrough = {"ignore_unknown_options": True, "allow_extra_args": True}
 """Context settings of commands that hand their extra arguments to Celery or Flower."""

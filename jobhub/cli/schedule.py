@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
-from jobhub.cli.options import json_option
+from jobhub.cli.options import DURATION, json_option
 from jobhub.errors import InvalidInput
 from jobhub.parameters import parse_assignments
 from jobhub.scheduling.schedules import JobSchedule, schedule_record
@@ -29,7 +29,7 @@ def schedule() -> None:
 
 @schedule.command(name="set")
 @click.argument("name")
-@click.option("--every", metavar="DURATION", help="An interval: 30s, 15m, 2h, 1h30m, 1d.")
+@click.option("--every", type=DURATION, help="An interval: 30s, 15m, 2h, 1h30m, 1d.")
 @click.option("--on", "days", metavar="DAYS", help="Days of the week: mon,thu or weekdays.")
 @click.option("--at", metavar="HH:MM", help="Time of day for --on, in --tz.")
 @click.option("--tz", default="UTC", show_default=True, help="IANA time zone of --at.")
@@ -46,7 +46,7 @@ def schedule() -> None:
 def set_schedule(
     state: CliState,
     name: str,
-    every: str | None,
+    every: timedelta | None,
     days: str | None,
     at: str | None,
     tz: str,

@@ -37,6 +37,18 @@ CASES = {
     ),
     "unknown parameter": Case(("start", "diagnostics.sleep", "-p", "nosuch=1"), 2, "nosuch"),
     "jobs with an unknown status": Case(("jobs", "--status", "Nonsense"), 2, "Nonsense"),
+    "wait with a bad timeout": Case(
+        ("wait", UNKNOWN_ID, "--timeout", "soon"), 2, "'--timeout': not a duration: 'soon'"
+    ),
+    "start --wait with a bad timeout": Case(
+        ("start", "diagnostics.echo", "--wait", "--timeout", "5 min"), 2, "not a duration"
+    ),
+    "schedule with units out of order": Case(
+        ("schedule", "set", "diagnostics.echo", "--every", "30m1h"), 2, "largest to smallest"
+    ),
+    "schedule with a zero interval": Case(
+        ("schedule", "set", "diagnostics.echo", "--every", "0s"), 2, "must be positive"
+    ),
     **{
         f"{command} of an unknown id": Case((command, UNKNOWN_ID), 3, UNKNOWN_ID)
         for command in ("status", "cancel", "rerun", "messages", "events", "wait")

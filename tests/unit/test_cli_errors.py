@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from uuid import UUID
 
 import click
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobhub.cli.main import EXIT_CODES, cli, exit_code_for, main
+from jobhub.cli.options import DURATION
 from jobhub.errors import (
     ConfigurationError,
     Conflict,
@@ -185,6 +187,59 @@ def test_bad_setting_is_a_configuration_error(
     assert code == 8
     assert err.startswith("error: JOBHUB_RETENTION: not a duration: 'forever'")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("wait", str(JOB_ID), "--timeout", "soon"), "'--timeout': not a duration: 'soon'"),
+        (("wait", str(JOB_ID), "--timeout", "-5"), "'--timeout': a duration cannot be negative"),
+        (("start", "diagnostics.echo", "--wait", "--timeout", "1e3"), "'--timeout'"),
+        (("schedule", "set", "diagnostics.echo", "--every", "30m1h"), "largest to smallest"),
+        (("schedule", "set", "diagnostics.echo", "--every", ""), "'--every': empty duration"),
+    ],
+    ids=["wait-soon", "wait-negative", "start-exponent", "every-out-of-order", "every-empty"],
+)
+def test_a_bad_duration_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    mentions: str,
+) -> None:
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: Invalid value for ")
+    assert mentions in err
+    assert "e.g. 250ms, 90s, 1h30m" in err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90", timedelta(seconds=90)),
+        ("0.5", timedelta(milliseconds=500)),
+        ("250ms", timedelta(milliseconds=250)),
+        ("1h30m", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+    ],
+)
+def test_duration_options_read_the_duration_grammar_and_bare_seconds(
+    text: str, expected: timedelta
+) -> None:
+    assert DURATION.convert(text, None, None) == expected
+    assert DURATION.convert(expected, None, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "option"),
+    [(("wait",), "--timeout"), (("start",), "--timeout"), (("schedule", "set"), "--every")],
+)
+def test_duration_options_show_duration_in_their_help(path: tuple[str, ...], option: str) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"], prog_name="jobhub")
+    assert f"{option} DURATION" in result.output
 
 
 def test_help_through_main_exits_zero(
