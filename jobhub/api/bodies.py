@@ -5,11 +5,33 @@ Field names are camelCase on the wire (``clientRequestId``); snake_case is accep
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainValidator, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from jobhub.durations import parse_duration
+from jobhub.errors import InvalidDuration
+
+
+def _duration(value: object) -> timedelta:
+    if not isinstance(value, str):
+        raise PydanticCustomError("duration_type", "expected a duration as text, e.g. 15m")
+    try:
+        return parse_duration(value)
+    except InvalidDuration as exc:
+        raise PydanticCustomError("duration", exc.message) from None
+
+
+Duration = Annotated[
+    timedelta,
+    PlainValidator(_duration),
+    WithJsonSchema({"type": "string", "examples": ["250ms", "90s", "15m", "1h30m", "2d"]}),
+]
+"""Duration text (``250ms``, ``90s``, ``1h30m``, ``2d``, a bare number of seconds), read by
+``jobhub.durations``; bad text is a 422 naming the field."""
 
 
 class Body(BaseModel):
@@ -38,7 +60,9 @@ class StartJob(Body):
 class Schedule(Body):
     """One schedule: every ``interval``, or on ``days`` at ``at`` in ``tz``."""
 
-    interval: str | None = Field(None, description="e.g. 90s, 15m, 2h, 1d", examples=["15m"])
+    interval: Duration | None = Field(
+        None, description="a positive duration, e.g. 90s, 15m, 1h30m, 2d", examples=["15m"]
+    )
     days: str | None = Field(
         None, description="weekdays, e.g. Mon,Wed or Mon-Fri (all days when omitted)"
     )

@@ -780,6 +780,10 @@ def test_admins_set_and_clear_schedules_and_bad_ones_change_nothing(connect: Con
     path = "/job-types/diagnostics.sleep/schedules"
     assert admin.get(path).json() == {"value": []}
 
+    compound = admin.put(path, json={"interval": "1h30m"})
+    assert compound.status_code == 200, compound.text
+    assert compound.json()["value"][0]["rule"]["every"] == 5400
+
     hourly = admin.put(path, json={"interval": "1h"})
     assert hourly.status_code == 200, hourly.text
     [schedule] = hourly.json()["value"]
@@ -829,6 +833,17 @@ def test_admins_set_and_clear_schedules_and_bad_ones_change_nothing(connect: Con
         assert 400 <= response.status_code < 500, (bad, response.text)
         assert response.headers["content-type"].startswith(PROBLEM_JSON)
         assert admin.get(path).json() == before, bad
+
+    for bad, field in (
+        ({"interval": "soon"}, "interval"),
+        ({"interval": "30m1h"}, "interval"),
+        ({"schedules": [{"interval": "1h"}, {"interval": "-5m"}]}, "schedules.1.interval"),
+    ):
+        problem = _problem(admin.put(path, json=bad), 422)
+        named = [e for e in problem["errors"] if e["name"].endswith(f".{field}")]
+        assert named, problem
+        assert "e.g. 250ms, 90s, 1h30m" in named[0]["reason"], problem
+    assert admin.get(path).json() == before
 
     for caller in (viewer, operator):
         _problem(caller.put(path, json={"interval": "1h"}), 403)

@@ -13,7 +13,14 @@ from datetime import timedelta
 
 import pytest
 
-from jobhub import InvalidInput, InvalidParameters, JobManager, StartType, UnknownJobType
+from jobhub import (
+    InvalidDuration,
+    InvalidInput,
+    InvalidParameters,
+    JobManager,
+    StartType,
+    UnknownJobType,
+)
 from jobhub.scheduling.rules import IntervalRule, WeeklyRule
 from jobhub.scheduling.runner import ScheduleRunner
 from jobhub.scheduling.schedules import ScheduleSpec
@@ -23,7 +30,9 @@ from jobhub.scheduling.schedules import ScheduleSpec
     ("arguments", "error"),
     [
         ({"interval": timedelta(0)}, InvalidInput),
-        ({"interval": "-5m"}, InvalidInput),
+        ({"interval": "-5m"}, InvalidDuration),
+        ({"interval": "30m1h"}, InvalidDuration),
+        ({"interval": "0s"}, InvalidInput),
         ({"days": "", "at": "02:00"}, InvalidInput),
         ({"days": "mon", "at": "25:00"}, InvalidInput),
         ({"days": "mon", "at": "02:00", "tz": "Mars/Base"}, InvalidInput),
