@@ -26,6 +26,7 @@ import httpx
 
 from jobhub import errors
 from jobhub.definitions import JobDefinition
+from jobhub.durations import format_duration
 from jobhub.errors import (
     InvalidInput,
     InvalidParameters,
@@ -303,9 +304,7 @@ def _type_name(job_type: str | JobDefinition | object) -> str:
 
 
 def _interval_text(interval: timedelta | str | None) -> str | None:
-    if isinstance(interval, timedelta):
-        return f"{interval.total_seconds():g}s"
-    return interval
+    return format_duration(interval) if isinstance(interval, timedelta) else interval
 
 
 def _error(response: httpx.Response) -> JobHubError:
