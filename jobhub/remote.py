@@ -50,7 +50,9 @@ _FALLBACK: dict[int, type[JobHubError]] = {
     409: errors.Conflict,
     422: InvalidInput,
 }
-_IDS_PER_QUERY = 50
+_IDS_PER_QUERY = 40
+"""Ids a wait asks for in one ``$filter``: each ``id eq <guid> or`` takes 46 of the 2,000
+characters a filter may have (``jobhub.odata.MAX_FILTER_LENGTH``)."""
 
 
 class RemoteJobManager:
