@@ -283,6 +283,7 @@ def available(state: CliState, as_json: bool) -> None:
                     "can_rerun": d.can_rerun,
                     "time_limit": d.time_limit,
                     "max_retries": d.max_retries,
+                    "housekeeping": d.housekeeping,
                     "parameters": d.parameters_schema(),
                 }
                 for d in definitions
