@@ -363,4 +363,5 @@ def _job_from_row(row: RowMapping) -> Job:
         modified_by=row["modified_by"],
         retries=row["retries"],
         access_scope=AccessScope(row["access_scope"]),
+        housekeeping=bool(row["housekeeping"]),
     )
