@@ -170,6 +170,8 @@ class JobStore:
             conditions.append(jobs.c.created_at >= query.created_from)
         if query.created_until is not None:
             conditions.append(jobs.c.created_at < query.created_until)
+        if not query.housekeeping:
+            conditions.append(jobs.c.housekeeping.is_(False))
         if query.after is not None:
             conditions.append(
                 tuple_(jobs.c.created_at, jobs.c.id)

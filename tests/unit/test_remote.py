@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
 from jobhub.formats.schema import job_record
 from jobhub.jobs import JobStatus
-from jobhub.odata import And, Comparison, InvalidFilter, Node, Or, parse_filter
+from jobhub.odata import And, Comparison, InvalidFilter, Node, Or, mentions, parse_filter
 from jobhub.remote import RemoteJobManager
 from tests.support.rows import echo_row
 
@@ -30,13 +31,13 @@ class StandInApi:
         text = request.url.params.get("$filter", "")
         self.filters.append(text)
         try:
-            node = parse_filter(text)
+            node = parse_filter(text) if text else None
         except InvalidFilter as exc:
             body = {"type": "urn:jobhub:problem:InvalidFilter", "detail": str(exc)}
             return httpx.Response(400, json={**body, "position": exc.position})
         records = [
             job_record(replace(echo_row(T0).as_job(), id=job_id, status=JobStatus.COMPLETED))
-            for job_id in _ids(node)
+            for job_id in (_ids(node) if node is not None else [])
         ]
         return httpx.Response(200, json={"value": records})
 
@@ -48,6 +49,11 @@ def _ids(node: Node) -> list[uuid.UUID]:
     if isinstance(node, Comparison) and node.field == "id" and isinstance(node.value, uuid.UUID):
         return [node.value]
     return []
+
+
+def _asks_for_housekeeping(text: str) -> bool:
+    """Whether a ``$filter`` mentions housekeeping (so the API lists those jobs too)."""
+    return bool(text) and mentions(parse_filter(text), "housekeeping")
 
 
 @pytest.fixture
@@ -70,3 +76,33 @@ def test_waiting_for_many_jobs_asks_in_filters_the_api_accepts(
 
     assert [job.id for job in done] == wanted
     assert len(api.filters) == 3
+    # a wait is for the jobs named, housekeeping or not
+    assert all(_asks_for_housekeeping(text) for text in api.filters)
+
+
+@pytest.mark.parametrize(
+    ("asked", "mentioned"),
+    [
+        ({}, False),
+        ({"status": JobStatus.QUEUED}, False),
+        ({"housekeeping": True}, True),
+        ({"job_type": "maintenance.reap_lost_jobs"}, True),
+        ({"job_type": "maintenance.reap_lost_jobs", "housekeeping": False}, False),
+    ],
+)
+def test_find_jobs_asks_for_housekeeping_jobs_when_the_local_manager_would_list_them(
+    remote: RemoteJobManager, api: StandInApi, asked: dict[str, Any], mentioned: bool
+) -> None:
+    remote.find_jobs(**asked)
+
+    [text] = api.filters
+    assert _asks_for_housekeeping(text) is mentioned
+
+
+def test_lists_by_state_ask_for_housekeeping_jobs_only_when_told(
+    remote: RemoteJobManager, api: StandInApi
+) -> None:
+    remote.pending_jobs()
+    remote.finished_jobs(housekeeping=True)
+
+    assert [_asks_for_housekeeping(text) for text in api.filters] == [False, True]
