@@ -2,9 +2,9 @@
 
 A job type is what jobhub needs to know before anything runs: its stable name,
 description, category, declared parameters, start type, whether it can be cancelled or
-rerun, and its time limit. ``@job`` (``jobhub.worker.declare``) declares one as a Celery
-task and registers its definition here; ``load_job_modules`` imports the modules that
-declare them (``JOBHUB_JOB_MODULES``).
+rerun, its time limit, and whether it is housekeeping. ``@job``
+(``jobhub.worker.declare``) declares one as a Celery task and registers its definition
+here; ``load_job_modules`` imports the modules that declare them (``JOBHUB_JOB_MODULES``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class JobDefinition:
     """How long its jobs are kept; None means ``Settings.retention``."""
     type_code: int = 0
     """Its numeric ``JobType`` in JobStatusRepr JSON (0: reserved, none declared)."""
+    housekeeping: bool = False
+    """Whether its jobs are jobhub's own upkeep (purging, reaping, the outbox) rather than
+    work users asked for. Its jobs are recorded as housekeeping, and listings leave them
+    out unless asked, so frequent maintenance does not bury the users' jobs."""
     func: Callable[..., JSONValue] = field(repr=False, compare=False)
 
     def validate(self, values: Mapping[str, object]) -> dict[str, JSONValue]:

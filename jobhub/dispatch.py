@@ -95,6 +95,7 @@ class Dispatcher:
             purge_at=now + (definition.retention or runtime.settings.retention),
             created_by=created_by or spec.identity,
             access_scope=spec.access_scope,
+            housekeeping=definition.housekeeping,
         )
         if not runtime.writes.create(new):
             existing = runtime.lookups.by_client_request(

@@ -174,6 +174,9 @@ class Job:
     """Attempts queued automatically in this run because a worker was lost."""
     access_scope: AccessScope = AccessScope.ORGANIZATION
     """Who may read its result and documents."""
+    housekeeping: bool = False
+    """A run of a housekeeping type (``JobDefinition.housekeeping``): jobhub's own upkeep,
+    which listings leave out unless asked."""
 
     @property
     def is_terminal(self) -> bool:

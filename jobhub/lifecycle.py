@@ -222,6 +222,8 @@ class NewJob:
     purge_at: datetime
     created_by: str | None
     access_scope: AccessScope = AccessScope.ORGANIZATION
+    housekeeping: bool = False
+    """Its type is housekeeping (``JobDefinition.housekeeping``)."""
 
     def as_job(self, *, queued_at: datetime | None = None) -> Job:
         """The job as it stands right after the insert (and its publish, if ``queued_at``)."""
@@ -255,6 +257,7 @@ class NewJob:
             created_by=self.created_by,
             modified_by=self.created_by,
             access_scope=self.access_scope,
+            housekeeping=self.housekeeping,
         )
 
 

@@ -64,6 +64,7 @@ def job_header(job: NewJob) -> dict[str, JSONValue]:
         "purge_at": job.purge_at.isoformat(),
         "created_by": job.created_by,
         "access_scope": job.access_scope.value,
+        "housekeeping": job.housekeeping,
     }
 
 
@@ -92,6 +93,7 @@ def origin_of(
             purge_at=datetime.fromisoformat(data["purge_at"]),
             created_by=data.get("created_by"),
             access_scope=AccessScope.parse(str(data.get("access_scope") or "Organization")),
+            housekeeping=bool(data.get("housekeeping", False)),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -61,6 +61,8 @@ class JobQuery:
     """Inclusive."""
     created_until: datetime | None = None
     """Exclusive."""
+    housekeeping: bool = False
+    """Whether housekeeping jobs (``Job.housekeeping``) are listed too; left out by default."""
     after: Cursor | None = None
     """Continue after this job (keyset paging)."""
     limit: int = 100
@@ -73,6 +75,12 @@ class JobQuery:
             raise InvalidInput("offset must not be negative")
         if self.created_from and self.created_until and self.created_from >= self.created_until:
             raise InvalidInput("the period must end after it starts")
+
+
+def wants_housekeeping(housekeeping: bool | None, job_type: str | None) -> bool:
+    """Whether a list includes housekeeping jobs: as asked, or when not asked (None),
+    only when it names a job type (whose jobs are then wanted, housekeeping or not)."""
+    return housekeeping if housekeeping is not None else job_type is not None
 
 
 @dataclass(frozen=True, slots=True)

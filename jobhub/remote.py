@@ -40,6 +40,7 @@ from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
 from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.manager import JobManager
 from jobhub.odata import InvalidFilter
+from jobhub.queries import wants_housekeeping
 from jobhub.scheduling.schedules import JobSchedule, schedule_from_json
 from jobhub.service import JobService
 
@@ -51,7 +52,12 @@ _FALLBACK: dict[int, type[JobHubError]] = {
     409: errors.Conflict,
     422: InvalidInput,
 }
-_IDS_PER_QUERY = 50
+_IDS_PER_QUERY = 40
+"""Ids a wait asks for in one ``$filter``: each ``id eq <guid> or`` takes 46 of the 2,000
+characters a filter may have (``jobhub.odata.MAX_FILTER_LENGTH``), and the filter also
+mentions housekeeping."""
+_ANY_HOUSEKEEPING = "housekeeping eq true or housekeeping eq false"
+"""Mentions housekeeping, so the API lists every job, not only the users' ones."""
 
 
 class RemoteJobManager:
@@ -162,25 +168,32 @@ class RemoteJobManager:
         job_type: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        housekeeping: bool | None = None,
     ) -> list[Job]:
-        """Jobs matching the filters, newest first."""
+        """Jobs matching the filters, newest first; housekeeping jobs as ``JobManager``
+        lists them (``find_jobs``)."""
         clauses = []
         if status is not None:
             statuses = [status] if isinstance(status, JobStatus) else sorted(status)
             clauses.append(" or ".join(f"statusCode eq {int(s)}" for s in statuses) or "false")
         if job_type is not None:
             clauses.append("jobType eq '" + job_type.replace("'", "''") + "'")
+        if wants_housekeeping(housekeeping, job_type):
+            clauses.append(_ANY_HOUSEKEEPING)
         filter_text = " and ".join(f"({clause})" for clause in clauses) or None
         return self.query_jobs(filter=filter_text, top=limit, skip=offset)[0]
 
-    def pending_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.find_jobs(status=QUERY_GROUPS[ApiJobState.PENDING], limit=limit)
+    def pending_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        group = QUERY_GROUPS[ApiJobState.PENDING]
+        return self.find_jobs(status=group, limit=limit, housekeeping=housekeeping)
 
-    def running_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.find_jobs(status=QUERY_GROUPS[ApiJobState.RUNNING], limit=limit)
+    def running_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        group = QUERY_GROUPS[ApiJobState.RUNNING]
+        return self.find_jobs(status=group, limit=limit, housekeeping=housekeeping)
 
-    def finished_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.find_jobs(status=QUERY_GROUPS[ApiJobState.FINISHED], limit=limit)
+    def finished_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        group = QUERY_GROUPS[ApiJobState.FINISHED]
+        return self.find_jobs(status=group, limit=limit, housekeeping=housekeeping)
 
     def job_results(self, job_id: UUID | str) -> JSONValue:
         """The inline result; for a Publishlink result, its documents (with their links)."""
@@ -220,7 +233,9 @@ class RemoteJobManager:
             for start in range(0, len(wanted), _IDS_PER_QUERY):
                 chunk = wanted[start : start + _IDS_PER_QUERY]
                 ids = " or ".join(f"id eq {job_id}" for job_id in chunk)
-                jobs, _ = self.query_jobs(filter=ids, top=len(chunk))
+                jobs, _ = self.query_jobs(
+                    filter=f"({ids}) and ({_ANY_HOUSEKEEPING})", top=len(chunk)
+                )
                 found.update((job.id, job) for job in jobs)
             missing = [job_id for job_id in wanted if job_id not in found]
             if missing:

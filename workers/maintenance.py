@@ -14,6 +14,7 @@ from jobhub import JobContext, JSONValue, Param, job
     subcategory="Retention",
     params=[Param("batch_size", int, default=500, minimum=1, maximum=100_000)],
     can_cancel=False,
+    housekeeping=True,
 )
 def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     def report(total: int) -> None:
@@ -32,6 +33,7 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     params=[Param("limit", int, default=500, minimum=1, maximum=100_000)],
     can_cancel=False,
     retention=timedelta(days=1),
+    housekeeping=True,
 )
 def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     report = ctx.housekeeping.reap_lost_jobs(limit=limit)
@@ -52,6 +54,7 @@ def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     params=[Param("limit", int, default=500, minimum=1, maximum=100_000)],
     can_cancel=False,
     retention=timedelta(days=1),
+    housekeeping=True,
 )
 def reconcile_outbox(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     report = ctx.housekeeping.reconcile_outbox(limit=limit)

@@ -105,8 +105,18 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
     help="Only this status: Created, Queued, Processing, Completed, "
     "CompletedWithErrors, Cancelled (or its code).",
 )
-@click.option("--type", "job_type", metavar="NAME", help="Only this job type.")
+@click.option(
+    "--type",
+    "job_type",
+    metavar="NAME",
+    help="Only this job type (a housekeeping type's jobs are listed without --housekeeping).",
+)
 @click.option("--organization", help="Only this organization.")
+@click.option(
+    "--housekeeping",
+    is_flag=True,
+    help="Include housekeeping jobs, which are left out by default.",
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 @pass_state
@@ -115,14 +125,21 @@ def list_jobs(
     status_: str | None,
     job_type: str | None,
     organization: str | None,
+    housekeeping: bool,
     limit: int,
     as_json: bool,
 ) -> None:
     """List jobs, newest first.
 
+    Housekeeping jobs (jobhub's own upkeep that beat starts on its schedules: purging,
+    reaping lost jobs, the outbox) are left out unless --housekeeping is given or --type
+    names a housekeeping type.
+
     \b
-    Example:
+    Examples:
       jobhub jobs --status Processing --type diagnostics.sleep --limit 5
+      jobhub jobs --housekeeping --limit 50
+      jobhub jobs --type maintenance.reap_lost_jobs
     """
     statuses = None
     if status_ is not None:
@@ -131,7 +148,11 @@ def list_jobs(
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
     jobs = state.manager.find_jobs(
-        status=statuses, job_type=job_type, organization=organization, limit=limit
+        status=statuses,
+        job_type=job_type,
+        organization=organization,
+        limit=limit,
+        housekeeping=True if housekeeping else None,
     )
     _print_jobs(state.manager, jobs, as_json)
 
@@ -284,6 +305,7 @@ def available(state: CliState, as_json: bool) -> None:
                     "can_rerun": d.can_rerun,
                     "time_limit": d.time_limit,
                     "max_retries": d.max_retries,
+                    "housekeeping": d.housekeeping,
                     "parameters": d.parameters_schema(),
                 }
                 for d in definitions

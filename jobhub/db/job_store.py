@@ -170,6 +170,8 @@ class JobStore:
             conditions.append(jobs.c.created_at >= query.created_from)
         if query.created_until is not None:
             conditions.append(jobs.c.created_at < query.created_until)
+        if not query.housekeeping:
+            conditions.append(jobs.c.housekeeping.is_(False))
         if query.after is not None:
             conditions.append(
                 tuple_(jobs.c.created_at, jobs.c.id)
@@ -363,4 +365,5 @@ def _job_from_row(row: RowMapping) -> Job:
         modified_by=row["modified_by"],
         retries=row["retries"],
         access_scope=AccessScope(row["access_scope"]),
+        housekeeping=bool(row["housekeeping"]),
     )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -116,6 +117,9 @@ class JobRow(Base):
         String(20), default="Organization", server_default="Organization"
     )
     """Who may read the result and documents: Public, Private or Organization."""
+    housekeeping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """jobhub's own upkeep (its type is declared so); listings leave these out unless asked.
+    Not indexed: a listing skips the few it meets on its ordered index."""
 
     __table_args__ = (
         CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),

@@ -42,11 +42,12 @@ WITH job AS (
     INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
                       organization, client_request_id, concurrency_key, status, percent, attempt,
                       can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
-                      modified_by, access_scope)
+                      modified_by, access_scope, housekeeping)
     VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
             %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
             0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
-            %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s)
+            %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s,
+            %(housekeeping)s)
     ON CONFLICT (organization, client_request_id) DO NOTHING
     RETURNING id, created_at
 ), event AS (
@@ -248,6 +249,7 @@ def create_params(job: NewJob) -> dict[str, Any]:
         "purge_at": job.purge_at,
         "created_by": job.created_by,
         "access_scope": job.access_scope.value,
+        "housekeeping": job.housekeeping,
     }
 
 

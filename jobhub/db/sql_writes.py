@@ -89,6 +89,7 @@ class SqlWrites:
                 created_by=job.created_by,
                 modified_by=job.created_by,
                 access_scope=job.access_scope.value,
+                housekeeping=job.housekeeping,
             )
             .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
             .returning(jobs.c.id)

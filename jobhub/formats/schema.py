@@ -78,6 +78,9 @@ class JobRecord(TypedDict):
     created_by: str | None
     modified_by: str | None
     access_scope: Literal["Public", "Private", "Organization"]
+    housekeeping: bool
+    """jobhub's own upkeep (purging, reaping, the outbox); listings leave these out unless
+    asked."""
     response_type: Literal["In-line JSON", "Publishlink"] | None
     """In-line JSON: ``result`` holds the output; Publishlink: ``documents`` do."""
     publish_link: str | None
@@ -165,6 +168,7 @@ def job_record(
         "created_by": job.created_by,
         "modified_by": job.modified_by,
         "access_scope": job.access_scope.value,
+        "housekeeping": job.housekeeping,
         "response_type": None if kind is None else kind.value,
         "publish_link": document_records[0]["link"] if document_records else None,
         "documents": document_records,
@@ -241,6 +245,7 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         modified_by=record["modified_by"],
         retries=record["retries"],
         access_scope=AccessScope(record["access_scope"]),
+        housekeeping=bool(record.get("housekeeping", False)),
     )
 
 

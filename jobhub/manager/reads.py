@@ -1,5 +1,10 @@
 """Reading the job history: one job, lists by filters and by state, OData queries, pages,
-events, user messages and results (SanteDB, ``api.job`` and 1C queries)."""
+events, user messages and results (SanteDB, ``api.job`` and 1C queries).
+
+Lists leave housekeeping jobs (``Job.housekeeping``: purging, reaping, the outbox) out
+unless asked, so jobhub's own upkeep does not bury the users' jobs. Reading one job by
+id, a type's latest run and the statistics see every job.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,15 @@ from jobhub.formats.schema import job_json_schema
 from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
 from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.manager.base import ManagerBase, job_uuid
-from jobhub.queries import MAX_LIMIT, MAX_SKIP, Cursor, FilteredPage, JobQuery, Page
+from jobhub.queries import (
+    MAX_LIMIT,
+    MAX_SKIP,
+    Cursor,
+    FilteredPage,
+    JobQuery,
+    Page,
+    wants_housekeeping,
+)
 
 
 class JobReads(ManagerBase):
@@ -38,13 +51,21 @@ class JobReads(ManagerBase):
         organization: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        housekeeping: bool | None = None,
     ) -> list[Job]:
-        """Jobs matching the filters, newest first."""
+        """Jobs matching the filters, newest first.
+
+        ``housekeeping``: True lists housekeeping jobs too, False leaves them out; None,
+        the default, leaves them out unless ``job_type`` is given, since a type asked for
+        by name is wanted whatever it is (``job_type="maintenance.reap_lost_jobs"`` lists
+        the reaper's runs).
+        """
         statuses = [status] if isinstance(status, JobStatus) else status
         query = JobQuery(
             statuses=None if statuses is None else frozenset(statuses),
             job_type=job_type,
             organization=organization,
+            housekeeping=wants_housekeeping(housekeeping, job_type),
             limit=limit,
             offset=offset,
         )
@@ -97,10 +118,13 @@ class JobReads(ManagerBase):
         """One page of a ``$filter`` / ``$orderby`` query, saying whether more follow.
 
         ``organization`` confines the query to one tenant whatever the filter says;
-        ``fields`` is the vocabulary (``odata.AIMS360_FIELDS`` for that view). Raises
-        InvalidFilter (with the position) or InvalidInput before touching the database.
+        ``fields`` is the vocabulary (``odata.AIMS360_FIELDS`` for that view). A filter
+        that does not mention ``housekeeping`` leaves housekeeping jobs out
+        (``odata.implied_filter``). Raises InvalidFilter (with the position) or
+        InvalidInput before touching the database.
         """
         node = odata.parse_filter(filter, fields) if filter and filter.strip() else None
+        node = odata.implied_filter(node)
         keys = odata.parse_orderby(orderby, fields) if orderby and orderby.strip() else []
         if not 1 <= top <= MAX_LIMIT:
             raise InvalidInput(f"$top must be between 1 and {MAX_LIMIT}")
@@ -110,21 +134,26 @@ class JobReads(ManagerBase):
             node, keys, top=top, skip=skip, organization=organization, count=count
         )
 
-    def jobs_in_state(self, state: ApiJobState | str, *, limit: int = 100) -> list[Job]:
-        """Jobs by ``api.job`` state: pending (not started), running, finished (ended)."""
+    def jobs_in_state(
+        self, state: ApiJobState | str, *, limit: int = 100, housekeeping: bool | None = None
+    ) -> list[Job]:
+        """Jobs by ``api.job`` state: pending (not started), running, finished (ended).
+
+        Housekeeping jobs only with ``housekeeping=True`` (see ``find_jobs``).
+        """
         group = QUERY_GROUPS.get(ApiJobState(state))
         if group is None:
             raise InvalidInput(f"state must be pending, running or finished, not {state!r}")
-        return self.find_jobs(status=group, limit=limit)
+        return self.find_jobs(status=group, limit=limit, housekeeping=housekeeping)
 
-    def pending_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.jobs_in_state(ApiJobState.PENDING, limit=limit)
+    def pending_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.PENDING, limit=limit, housekeeping=housekeeping)
 
-    def running_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.jobs_in_state(ApiJobState.RUNNING, limit=limit)
+    def running_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.RUNNING, limit=limit, housekeeping=housekeeping)
 
-    def finished_jobs(self, *, limit: int = 100) -> list[Job]:
-        return self.jobs_in_state(ApiJobState.FINISHED, limit=limit)
+    def finished_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self.jobs_in_state(ApiJobState.FINISHED, limit=limit, housekeeping=housekeeping)
 
     def job_results(self, job_id: UUID | str) -> JSONValue:
         """The result of a Completed job (``api.job`` getJobResults)."""

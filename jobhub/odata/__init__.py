@@ -17,6 +17,10 @@ Grammar (keywords case-insensitive, field names case-sensitive; ``not`` > ``and`
     comparison := field ("eq" | "ne" | "gt" | "ge" | "lt" | "le") literal
     literal    := 'string' | integer | decimal | true | false | null | datetime | guid
 
+``true`` and ``false`` compare with the one boolean field, ``housekeeping`` (eq and ne).
+A job listing implies ``housekeeping eq false`` unless its filter mentions that field
+(``implied_filter``).
+
 Strings are single-quoted with ``''`` for a quote. Datetimes and guids are unquoted, as in
 OData v4: ``createdAt gt 2026-01-01T00:00:00Z``, ``id eq 0f8fad5b-d9cb-469f-a165-70867728950e``.
 A ``+`` offset must reach the parser percent-encoded (``%2B``) or a URL decoder reads a space.
@@ -28,6 +32,7 @@ with no worker, and ``not`` is always the complement of what it negates.
 from __future__ import annotations
 
 from jobhub.odata.fields import AIMS360_FIELDS, FIELDS, Field, FieldKind
+from jobhub.odata.implied import NO_HOUSEKEEPING, implied_filter
 from jobhub.odata.nodes import (
     MAX_COMPARISONS,
     MAX_DEPTH,
@@ -43,6 +48,7 @@ from jobhub.odata.nodes import (
     Operator,
     Or,
     Value,
+    mentions,
 )
 from jobhub.odata.parser import parse_filter, parse_orderby
 
@@ -54,6 +60,7 @@ __all__ = [
     "MAX_FILTER_LENGTH",
     "MAX_ORDERBY_KEYS",
     "MAX_STRING_LENGTH",
+    "NO_HOUSEKEEPING",
     "And",
     "Comparison",
     "Field",
@@ -65,6 +72,8 @@ __all__ = [
     "Operator",
     "Or",
     "Value",
+    "implied_filter",
+    "mentions",
     "parse_filter",
     "parse_orderby",
 ]

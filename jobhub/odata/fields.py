@@ -19,6 +19,8 @@ class FieldKind(enum.StrEnum):
     """A status label (``'Completed'``) or its numeric code, compared as the code."""
     AIMS360_STATUS = "aims360 status"
     """An AIMS360 jobStatus (Queued, Inprogress, Completed, Failed); eq and ne only."""
+    BOOLEAN = "boolean"
+    """``true`` or ``false``; eq and ne only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +61,12 @@ FIELDS = _fields(
     ("updatedAt", "updated_at", _K.DATETIME),
     ("completedAt", "completed_at", _K.DATETIME),
     ("purgeAt", "purge_at", _K.DATETIME),
+    ("housekeeping", "housekeeping", _K.BOOLEAN),
 )
-"""The documented $filter/$orderby names (public API names, case-sensitive)."""
+"""The documented $filter/$orderby names (public API names, case-sensitive).
+
+A filter that does not mention ``housekeeping`` lists no housekeeping jobs
+(``jobhub.odata.implied``)."""
 
 
 def _aims360_fields(*entries: tuple[str, str]) -> MappingProxyType[str, Field]:
@@ -85,5 +91,7 @@ AIMS360_FIELDS = _aims360_fields(
     ("startDate", "startedAt"),
     ("completedDate", "completedAt"),
     ("purgeDateTime", "purgeAt"),
+    ("housekeeping", "housekeeping"),
 )
-"""The AIMS360 backgroundjob names, for its OData view; each stands for a native field."""
+"""The AIMS360 backgroundjob names, for its OData view; each stands for a native field.
+``housekeeping`` is jobhub's own, so the view can list housekeeping jobs on request."""

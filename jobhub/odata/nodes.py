@@ -69,3 +69,12 @@ class Not:
 
 
 Node: TypeAlias = "Comparison | Match | And | Or | Not"
+
+
+def mentions(node: Node, field: str) -> bool:
+    """Whether a comparison or function anywhere in ``node`` names ``field``."""
+    if isinstance(node, And | Or):
+        return any(mentions(operand, field) for operand in node.operands)
+    if isinstance(node, Not):
+        return mentions(node.operand, field)
+    return node.field == field

@@ -41,6 +41,7 @@ _EXPECTED_LITERAL = {
     FieldKind.NUMBER: "a number",
     FieldKind.DATETIME: "a datetime such as 2026-01-01T00:00:00Z",
     FieldKind.STATUS: "a status label such as 'Completed' or a status code",
+    FieldKind.BOOLEAN: "true, false",
 }
 
 
@@ -164,6 +165,8 @@ class _Parser:
             )
         if field.kind is FieldKind.AIMS360_STATUS:
             return _aims360_status(op, op_token, self.lexer.take())
+        if field.kind is FieldKind.BOOLEAN and op not in ("eq", "ne"):
+            raise InvalidFilter(f"expected eq or ne for {field.name!r}", op_token.position)
         value = _coerce(field, op, self.lexer.take())
         return Comparison(field=field.name, op=op, value=value)
 
@@ -203,6 +206,8 @@ def _coerce(field: Field, op: Operator, token: Token) -> Value:
     kind = field.kind
     if token.kind == _LITERAL_TOKEN.get(kind):
         return token.value
+    if kind is FieldKind.BOOLEAN and word is not None:
+        return word == "true"
     if kind is FieldKind.GUID and token.kind == "string":
         try:  # AIMS360 clients quote ids: jobId eq 'd29fac30-...'
             return UUID(str(token.value))

@@ -37,8 +37,12 @@ def job(
     max_retries: int = 0,
     retention: timedelta | None = None,
     type_code: int = 0,
+    housekeeping: bool = False,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
     """Declare a job type. The function receives a ``JobContext`` and the parameters.
+
+    ``housekeeping=True`` marks jobhub's own upkeep: listings leave such jobs out unless
+    asked (``JobDefinition.housekeeping``).
 
     Example::
 
@@ -66,6 +70,7 @@ def job(
             max_retries=max_retries,
             retention=retention,
             type_code=type_code,
+            housekeeping=housekeeping,
             func=func,
         )
         register_definition(definition)

@@ -394,6 +394,8 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     purge = by_name["maintenance.purge_jobs"]
     assert sorted(purge["parameters"]["properties"]) == ["batch_size"]
     assert purge["can_cancel"] is False
+    assert purge["housekeeping"] is True
+    assert by_name["diagnostics.echo"]["housekeeping"] is False
     stats = by_name["reports.job_statistics"]["parameters"]
     assert stats["properties"]["since"]["format"] == "date-time"
 

@@ -764,6 +764,8 @@ def test_job_types_list_what_can_run_with_parameters_and_abilities(connect: Conn
     assert echo["start_type"] == "TimerOnly"
     assert (echo["can_cancel"], echo["can_rerun"]) == (True, True)
     assert types["maintenance.purge_jobs"]["can_cancel"] is False
+    assert types["maintenance.purge_jobs"]["housekeeping"] is True
+    assert echo["housekeeping"] is False
     assert types["reports.job_statistics"]["type_code"] == 3
 
     one = viewer.get("/job-types/diagnostics.echo").json()

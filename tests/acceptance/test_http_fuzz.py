@@ -770,13 +770,15 @@ _TYPED_LITERALS: dict[odata.FieldKind, st.SearchStrategy[str]] = {
     ).map(_datetime),
     _K.STATUS: st.sampled_from(["'Completed'", "'failed'", "'Queued'", "'Running'", "3"]),
     _K.AIMS360_STATUS: st.sampled_from(["'Queued'", "'Inprogress'", "'Completed'", "'Failed'"]),
+    _K.BOOLEAN: st.sampled_from(["true", "false", "TRUE", "null"]),
 }
 
 
 def _comparison(fields: dict[str, odata.Field], name: str) -> st.SearchStrategy[str]:
     """``name op literal``, the literal of the field's type about half the time."""
     kind = fields[name].kind
-    ops = ["eq", "ne"] if kind is _K.AIMS360_STATUS else ["eq", "ne", "gt", "ge", "lt", "le"]
+    eq_ne_only = kind in (_K.AIMS360_STATUS, _K.BOOLEAN)
+    ops = ["eq", "ne"] if eq_ne_only else ["eq", "ne", "gt", "ge", "lt", "le"]
     return st.builds(
         f"{name} {{}} {{}}".format,
         st.sampled_from(ops),

@@ -38,6 +38,7 @@ from jobhub import (
 from jobhub.clock import utcnow
 from jobhub.formats.schema import job_record
 from jobhub.lifecycle import NewMessage, Transition
+from jobhub.odata import AIMS360_FIELDS
 from tests import services as svc
 from workers import diagnostics
 
@@ -451,6 +452,81 @@ def test_pending_jobs_include_jobs_still_created(manager: JobManager, database_u
     assert ids(manager.pending_jobs()) == [job.id]
     assert manager.running_jobs() == []
     assert manager.finished_jobs() == []
+
+
+# -- housekeeping jobs: left out of listings unless asked ------------------------------------
+
+
+def test_listings_leave_housekeeping_jobs_out_unless_asked_or_named_by_type(
+    manager: JobManager,
+) -> None:
+    user = manager.start_job("diagnostics.echo")
+    reaper = manager.start_job("maintenance.reap_lost_jobs")
+    outbox = manager.start_job("maintenance.reconcile_outbox")
+    ended = manager.start_job("maintenance.purge_jobs")
+    run_as_worker(manager, ended.id, JobStatus.COMPLETED)
+
+    assert (user.housekeeping, reaper.housekeeping) == (False, True)
+    assert manager.get_job(outbox.id).housekeeping is True
+    assert ids(manager.find_jobs()) == [user.id]
+    assert ids(manager.find_jobs(housekeeping=False)) == [user.id]
+    assert ids(manager.find_jobs(housekeeping=True)) == [ended.id, outbox.id, reaper.id, user.id]
+    assert ids(manager.find_jobs(job_type="maintenance.reap_lost_jobs")) == [reaper.id]
+    assert manager.find_jobs(job_type="maintenance.reap_lost_jobs", housekeeping=False) == []
+    assert ids(manager.find_jobs(job_type="diagnostics.echo")) == [user.id]
+    assert ids(manager.find_jobs(status=JobStatus.QUEUED, housekeeping=True)) == [
+        outbox.id,
+        reaper.id,
+        user.id,
+    ]
+
+    assert ids(manager.pending_jobs()) == [user.id]
+    assert ids(manager.pending_jobs(housekeeping=True)) == [outbox.id, reaper.id, user.id]
+    assert manager.finished_jobs() == []
+    assert ids(manager.finished_jobs(housekeeping=True)) == [ended.id]
+    assert ids(manager.jobs_in_state("finished", housekeeping=True)) == [ended.id]
+    assert manager.running_jobs(housekeeping=True) == []
+
+
+def test_queries_imply_no_housekeeping_jobs_unless_the_filter_mentions_them(
+    manager: JobManager,
+) -> None:
+    user = manager.start_job("diagnostics.echo", organization="acme")
+    upkeep = manager.start_job("maintenance.reconcile_outbox", organization="acme")
+
+    def query(text: str | None, **options: Any) -> tuple[list[uuid.UUID], int | None]:
+        found, total = manager.query_jobs(filter=text, count=True, **options)
+        return ids(found), total
+
+    assert query(None) == ([user.id], 1)
+    assert query("organization eq 'acme'") == ([user.id], 1)
+    assert query("jobType eq 'maintenance.reconcile_outbox'") == ([], 0)
+    assert query("housekeeping eq true") == ([upkeep.id], 1)
+    assert query("housekeeping eq false") == ([user.id], 1)
+    assert query("housekeeping eq true or housekeeping eq false") == ([upkeep.id, user.id], 2)
+    assert query("housekeeping eq true", organization="globex") == ([], 0)
+    assert query("housekeeping eq true", fields=AIMS360_FIELDS) == ([upkeep.id], 1)
+    assert query("jobStatus eq 'Queued'", fields=AIMS360_FIELDS) == ([user.id], 1)
+    page = manager.query_page(filter="housekeeping eq true or housekeeping eq false", top=1)
+    assert (ids(page.jobs), page.more) == ([upkeep.id], True)
+
+
+def test_single_reads_the_master_list_and_statistics_see_housekeeping_jobs(
+    manager: JobManager,
+) -> None:
+    upkeep = manager.start_job("maintenance.reconcile_outbox")
+    now = utcnow()
+
+    assert manager.get_job(upkeep.id).housekeeping is True
+    assert manager.find_job(upkeep.id) is not None
+    assert manager.job_events(upkeep.id)[0].status is JobStatus.CREATED
+    last = manager.get_job_instance("maintenance.reconcile_outbox").last_job
+    assert last is not None
+    assert last.id == upkeep.id
+    counted = manager.housekeeping.job_statistics(
+        now - timedelta(hours=1), now + timedelta(hours=1)
+    )
+    assert [(row.job_type, row.count) for row in counted] == [("maintenance.reconcile_outbox", 1)]
 
 
 # -- deleting and purging --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -183,3 +184,32 @@ def test_schema_comparison_notices_a_drifted_schema(postgresql_engine: Engine) -
 
     assert ("add_index", "ix_jobs_purge_at") in kinds
     assert ("remove_column", "stray") in kinds
+
+
+def test_upgrade_marks_the_existing_jobs_of_the_shipped_maintenance_types_housekeeping(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0004")
+    insert = text(
+        "INSERT INTO jobs (id, job_type, category, subcategory, description, parameters,"
+        " organization, status, percent, attempt, can_cancel, can_rerun, created_at,"
+        " updated_at, purge_at) VALUES (:id, :job_type, '', '', '', '{}', '', 3, 100, 1,"
+        " :yes, :yes, :at, :at, :at)"
+    )
+    kinds = ("maintenance.reap_lost_jobs", "maintenance.purge_jobs", "diagnostics.echo")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with empty_engine.begin() as connection:
+        for job_type in kinds:
+            connection.execute(
+                insert, {"id": uuid.uuid4().hex, "job_type": job_type, "yes": True, "at": at}
+            )
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        rows = connection.execute(text("SELECT job_type, housekeeping FROM jobs")).all()
+    assert {job_type: bool(flag) for job_type, flag in rows} == {
+        "maintenance.reap_lost_jobs": True,
+        "maintenance.purge_jobs": True,
+        "diagnostics.echo": False,
+    }

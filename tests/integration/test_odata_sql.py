@@ -22,7 +22,7 @@ from jobhub.db.engine import make_engine
 from jobhub.db.job_store import jobs
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.jobs import JobStatus
-from jobhub.odata import parse_filter, parse_orderby
+from jobhub.odata import Node, implied_filter, parse_filter, parse_orderby
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -44,6 +44,7 @@ class Row:
     client_request_id: str | None = None
     worker_id: str | None = None
     attempt: int = 1
+    housekeeping: bool = False
 
 
 ROWS = (
@@ -69,6 +70,7 @@ ROWS = (
         identity="bob",
         key="k%2",
         worker_id="w2",
+        housekeeping=True,
     ),
     Row(
         name="c",
@@ -97,6 +99,7 @@ ROWS = (
         created=4,
         worker_id="w1",
         attempt=2,
+        housekeeping=True,
     ),
     Row(
         name="f",
@@ -119,8 +122,15 @@ class Database:
 
     def select(self, text: str) -> set[str]:
         """The names of the jobs ``text`` selects."""
+        return self._select(parse_filter(text))
+
+    def listed(self, text: str | None) -> set[str]:
+        """The names of the jobs a listing with ``$filter=text`` shows (what it implies)."""
+        return self._select(implied_filter(parse_filter(text) if text else None))
+
+    def _select(self, node: Node) -> set[str]:
         names = {job_id: name for name, job_id in self.ids.items()}
-        statement = select(jobs.c.id).where(compile_filter(parse_filter(text)))
+        statement = select(jobs.c.id).where(compile_filter(node))
         with self.engine.connect() as connection:
             return {names[job_id] for job_id in connection.scalars(statement)}
 
@@ -159,6 +169,7 @@ def fill(engine: Engine) -> Database:
                     updated_at=created + timedelta(hours=1),
                     completed_at=created + timedelta(hours=1) if row.status.is_terminal else None,
                     purge_at=created + 30 * DAY,
+                    housekeeping=row.housekeeping,
                 )
             )
     return Database(engine, ids)
@@ -213,6 +224,14 @@ CASES = [
     ("updatedAt le 2030-01-01T13:00:00Z", {"a"}),
     ("completedAt gt 2030-01-01T00:00:00Z", {"a", "e", "f"}),
     ("purgeAt ge 2030-02-04T12:00:00Z", {"e", "f"}),
+    ("housekeeping eq true", {"b", "e"}),
+    ("housekeeping eq false", {"a", "c", "d", "f"}),
+    ("housekeeping ne true", {"a", "c", "d", "f"}),
+    ("not housekeeping eq false", {"b", "e"}),
+    ("housekeeping eq true or housekeeping eq false", NAMES),
+    ("housekeeping eq true and percent lt 20", {"e"}),
+    ("housekeeping eq null", set()),
+    ("housekeeping ne null", NAMES),
     # nulls: two-valued logic, so not is the complement
     ("workerId eq null", {"c", "d"}),
     ("workerId ne null", {"a", "b", "e", "f"}),
@@ -303,6 +322,26 @@ def test_like_wildcards_reach_postgresql_escaped() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        (None, {"a", "c", "d", "f"}),
+        ("percent lt 20", {"c", "d"}),
+        ("workerId eq 'w1' or workerId eq 'w2'", {"a"}),
+        ("housekeeping eq true", {"b", "e"}),
+        ("housekeeping eq true and workerId eq 'w1'", {"e"}),
+        ("housekeeping eq true or housekeeping eq false", NAMES),
+        ("percent lt 20 and (housekeeping eq true or housekeeping eq false)", {"c", "d", "e"}),
+        ("contains(description, 'housekeeping')", set()),
+    ],
+)
+def test_a_listing_leaves_housekeeping_jobs_out_unless_its_filter_mentions_them(
+    database: Database, text: str | None, expected: set[str]
+) -> None:
+    assert database.listed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("housekeeping desc, createdAt", ["b", "e", "a", "c", "d", "f"]),
         ("createdAt desc", ["f", "e", "d", "c", "b", "a"]),
         ("percent, createdAt desc", ["d", "c", "e", "b", "f", "a"]),
         ("status desc, id", ["e", "f", "a", "b", "c", "d"]),
@@ -329,17 +368,21 @@ def test_filters_select_jobs_started_by_the_manager(manager: JobManager, databas
             ("three", "globex", "alice"),
         ]
     }
+    started["upkeep"] = manager.start_job("maintenance.reconcile_outbox").id
     engine = make_engine(Settings(database_url=database_url))
     try:
         found = Database(engine, started)
         # No worker runs: Created until the deferred Queued write lands, then Queued.
         assert found.select("organization eq 'acme' and status lt 'Processing'") == {"one", "two"}
         assert found.select("status eq 'Created' or status eq 'queued'") == set(started)
+        assert found.select("housekeeping eq true") == {"upkeep"}
+        assert found.listed("status lt 'Processing'") == {"one", "two", "three"}
         assert found.select("identity eq 'alice' and jobType eq 'diagnostics.echo'") == {
             "one",
             "three",
         }
         assert found.select("workerId eq null and startedAt eq null") == set(started)
+        assert found.listed(None) == {"one", "two", "three"}
         assert found.select("createdAt lt 2000-01-01T00:00:00Z") == set()
     finally:
         engine.dispose()

@@ -31,7 +31,15 @@ from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.writes import Writes
 from jobhub.errors import KeyConflict
-from jobhub.jobs import STORED_STATUSES, TERMINAL_STATUSES, Job, JobError, JobStatus, JSONValue
+from jobhub.jobs import (
+    STORED_STATUSES,
+    TERMINAL_STATUSES,
+    AccessScope,
+    Job,
+    JobError,
+    JobStatus,
+    JSONValue,
+)
 from jobhub.lifecycle import (
     ATTEMPT_RESET,
     CANCELLED_BEFORE_START,
@@ -48,6 +56,7 @@ from jobhub.lifecycle import (
     records_queued,
 )
 from jobhub.lifecycle import apply as apply_rule
+from tests.support.rows import echo_row
 
 JOBS = cast(Table, JobRow.__table__)
 EVENTS = cast(Table, JobEventRow.__table__)
@@ -611,6 +620,28 @@ def test_rerun_of_a_job_whose_key_another_active_job_holds_is_a_key_conflict(
         )
 
     assert read_row(store, ended.id) == before
+
+
+# -- creating a job ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("housekeeping", [False, True], ids=["users", "housekeeping"])
+def test_create_records_the_row_its_value_describes(store: Backend, housekeeping: bool) -> None:
+    new = dataclasses.replace(
+        echo_row(T0),
+        identity="alice",
+        organization="acme",
+        client_request_id="req-1",
+        key="nightly",
+        created_by="alice",
+        access_scope=AccessScope.PRIVATE,
+        housekeeping=housekeeping,
+    )
+
+    assert store.writes.create(new) is True
+
+    assert read_row(store, new.id) == _columns(new.as_job())
+    assert store.events(new.id) == [(1, int(JobStatus.CREATED), None, None)]
 
 
 # -- the outbox's take, and a start whose publish failed ---------------------------------------

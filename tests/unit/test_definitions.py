@@ -87,6 +87,25 @@ def test_shipped_job_type_declaration(name: str) -> None:
     assert definition.start_type is StartType.TIMER_ONLY
 
 
+def test_only_the_maintenance_job_types_are_housekeeping() -> None:
+    housekeeping = {d.name for d in all_definitions() if d.housekeeping}
+
+    assert housekeeping == {
+        "maintenance.purge_jobs",
+        "maintenance.reap_lost_jobs",
+        "maintenance.reconcile_outbox",
+    }
+
+
+def test_a_job_type_is_housekeeping_only_when_declared_so(scratch_types: list[str]) -> None:
+    scratch_types.append("tests.unit.upkeep")
+
+    job("tests.unit.upkeep", description="upkeep", housekeeping=True)(body_one)
+
+    assert get_definition("tests.unit.upkeep").housekeeping is True
+    assert scratch("tests.unit.plain", scratch_types).housekeeping is False
+
+
 def test_diagnostics_sleep_parameters() -> None:
     definition = get_definition("diagnostics.sleep")
     assert definition.validate({}) == {"steps": 5, "seconds": 1.0, "fail_at_step": None}

@@ -49,6 +49,24 @@ def test_start_records_created_then_publishes_then_records_queued(
     runtime.close()
 
 
+@pytest.mark.parametrize(
+    ("job_type", "housekeeping"),
+    [("diagnostics.echo", False), ("maintenance.reconcile_outbox", True)],
+)
+def test_a_job_is_housekeeping_when_its_type_is_and_its_message_says_so(
+    clock: Clock, broker: RecordingBroker, job_type: str, housekeeping: bool
+) -> None:
+    runtime = memory_runtime(clock)
+
+    job = start(broker.dispatcher(runtime), job_type)
+
+    assert job.housekeeping is housekeeping
+    assert runtime.store.get(job.id).housekeeping is housekeeping
+    [message] = broker.sent
+    assert message.headers[JOB_HEADER]["housekeeping"] is housekeeping
+    runtime.close()
+
+
 def test_the_same_client_request_id_returns_the_first_job_and_publishes_once(
     clock: Clock, broker: RecordingBroker
 ) -> None:

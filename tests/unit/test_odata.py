@@ -24,6 +24,7 @@ from jobhub.odata import (
     MAX_FILTER_LENGTH,
     MAX_ORDERBY_KEYS,
     MAX_STRING_LENGTH,
+    NO_HOUSEKEEPING,
     And,
     Comparison,
     FieldKind,
@@ -32,6 +33,8 @@ from jobhub.odata import (
     Node,
     Not,
     Or,
+    implied_filter,
+    mentions,
     parse_filter,
     parse_orderby,
 )
@@ -105,6 +108,10 @@ def test_every_comparison_operator(op: str) -> None:
         ("key eq 'k'", c("key", "eq", "k")),
         ("type eq 'reports.daily'", c("type", "eq", "reports.daily")),
         ("description eq 'héllo ✓ 日本語 🎉'", c("description", "eq", "héllo ✓ 日本語 🎉")),
+        ("housekeeping eq true", c("housekeeping", "eq", True)),
+        ("housekeeping eq false", c("housekeeping", "eq", False)),
+        ("housekeeping ne TRUE", c("housekeeping", "ne", True)),
+        ("housekeeping eq null", c("housekeeping", "eq", None)),
     ],
 )
 def test_literals(text: str, expected: Comparison) -> None:
@@ -130,6 +137,7 @@ def test_every_documented_field_parses_with_a_literal_of_its_kind() -> None:
         FieldKind.NUMBER: "1",
         FieldKind.DATETIME: "2026-01-01T00:00:00Z",
         FieldKind.STATUS: "'Queued'",
+        FieldKind.BOOLEAN: "true",
     }
     for name, field in FIELDS.items():
         assert field.column in jobs.c, name
@@ -215,6 +223,13 @@ def test_field_names_are_case_sensitive() -> None:
         ("percent eq true", 11, "expected a number or null"),
         ("description eq 5", 15, "expected a string or null"),
         ("description eq false", 15, "expected a string or null"),
+        ("housekeeping eq 1", 16, "expected true, false or null for 'housekeeping'"),
+        ("housekeeping eq 'true'", 16, "expected true, false or null"),
+        ("housekeeping eq yes", 16, "expected a value"),
+        ("housekeeping gt false", 13, "expected eq or ne for 'housekeeping'"),
+        ("housekeeping le null", 13, "expected eq or ne for 'housekeeping'"),
+        ("contains(housekeeping, 'x')", 9, "expected a text field for contains()"),
+        ("true eq housekeeping", 0, "expected a field name"),
         ("createdAt gt 5", 13, "expected a datetime"),
         ("createdAt gt '2026-01-01T00:00:00Z'", 13, "expected a datetime"),
         ("id eq 'x'", 6, "expected a guid"),
@@ -422,7 +437,69 @@ def _parse_and_compile(text: str) -> None:
     assert all(0 <= position <= max(len(text), MAX_FILTER_LENGTH) for position in positions)
 
 
+# -- what a listing's filter implies ---------------------------------------------------------
+
+
+def test_no_filter_implies_no_housekeeping_jobs() -> None:
+    assert implied_filter(None) == c("housekeeping", "eq", False) == NO_HOUSEKEEPING
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "percent eq 1",
+        "percent eq 1 or percent eq 2",
+        "not (percent eq 1)",
+        "jobType eq 'maintenance.reap_lost_jobs'",
+        "description eq 'housekeeping eq true'",
+        "contains(description, 'housekeeping')",
+    ],
+)
+def test_a_filter_that_does_not_mention_housekeeping_leaves_those_jobs_out(text: str) -> None:
+    node = parse_filter(text)
+
+    assert not mentions(node, "housekeeping")
+    assert implied_filter(node) == And(operands=(node, NO_HOUSEKEEPING))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "housekeeping eq true",
+        "housekeeping eq false",
+        "housekeeping eq true or housekeeping eq false",
+        "percent eq 1 and housekeeping ne false",
+        "not (percent eq 1 or not housekeeping eq true)",
+        "((housekeeping eq null))",
+    ],
+)
+def test_a_filter_that_mentions_housekeeping_is_taken_as_it_is(text: str) -> None:
+    node = parse_filter(text)
+
+    assert mentions(node, "housekeeping")
+    assert implied_filter(node) == node
+
+
+def test_the_aims360_view_asks_for_housekeeping_jobs_by_the_same_name() -> None:
+    node = parse_filter("jobStatus eq 'Failed' and housekeeping eq true", AIMS360_FIELDS)
+
+    assert implied_filter(node) == node
+    assert implied_filter(parse_filter("jobStatus eq 'Failed'", AIMS360_FIELDS)) == And(
+        operands=(parse_filter("status eq 4 or status eq 5"), NO_HOUSEKEEPING)
+    )
+
+
 # -- compiled SQL -----------------------------------------------------------------------------
+
+
+def test_a_boolean_compiles_to_a_plain_comparison_with_a_bound_boolean() -> None:
+    statement, params = sql(parse_filter("housekeeping eq true"))
+    assert "jobs.housekeeping = %(param_1)s" in statement
+    assert "IS NOT NULL" not in statement
+    assert list(params.values()) == [True]
+    statement, params = sql(parse_filter("housekeeping ne true"), "sqlite")
+    assert "jobs.housekeeping != ?" in statement
+    assert list(params.values()) == [True]
 
 
 def test_null_comparisons_compile_to_is_null() -> None:

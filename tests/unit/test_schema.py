@@ -12,7 +12,13 @@ from uuid import UUID
 import jsonschema
 import pytest
 
-from jobhub.formats.schema import event_record, job_json_schema, job_record, message_record
+from jobhub.formats.schema import (
+    event_record,
+    job_from_record,
+    job_json_schema,
+    job_record,
+    message_record,
+)
 from jobhub.formats.vocab import API_JOB_STATUS
 from jobhub.jobs import Job, JobError, JobEvent, JobMessage, JobStatus
 
@@ -175,6 +181,22 @@ def test_record_fields_copy_the_job() -> None:
     assert record["created_at"] == "2024-05-01T12:00:00+00:00"
     assert record["started_at"] == "2024-05-01T12:00:00.020000+00:00"
     assert record["purge_at"] == "2024-05-31T12:00:00+00:00"
+
+
+def test_a_housekeeping_job_says_so_and_matches_the_schema() -> None:
+    record = job_record(make_job(job_type="maintenance.reap_lost_jobs", housekeeping=True))
+
+    schema_validator().validate(record)
+    assert record["housekeeping"] is True
+    assert job_record(make_job())["housekeeping"] is False
+
+
+@pytest.mark.parametrize("housekeeping", [False, True])
+def test_a_record_reads_back_as_the_job_it_was_made_from(housekeeping: bool) -> None:
+    job = make_job(housekeeping=housekeeping, cancel_requested_at=T0, retries=1)
+
+    assert job_from_record(json.loads(json.dumps(job_record(job)))) == job
+    assert job_from_record(job_record(failed_job())) == failed_job()
 
 
 def test_record_survives_a_json_round_trip() -> None:

@@ -29,6 +29,7 @@ def type_record(state: JobTypeState) -> dict[str, Any]:
         "can_rerun": definition.can_rerun,
         "time_limit": definition.time_limit,
         "type_code": definition.type_code,
+        "housekeeping": definition.housekeeping,
         "parameters": definition.parameters_schema(),
     }
 

@@ -1,0 +1,108 @@
+"""``RemoteJobManager`` against a stand-in API (an httpx mock transport): what it asks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from jobhub.formats.schema import job_record
+from jobhub.jobs import JobStatus
+from jobhub.odata import And, Comparison, InvalidFilter, Node, Or, mentions, parse_filter
+from jobhub.remote import RemoteJobManager
+from tests.support.rows import echo_row
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class StandInApi:
+    """Answers ``GET /jobs`` with a completed job for every id its filter names, after
+    parsing the filter as the real API does (a filter it refuses is a 400)."""
+
+    def __init__(self) -> None:
+        self.filters: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        text = request.url.params.get("$filter", "")
+        self.filters.append(text)
+        try:
+            node = parse_filter(text) if text else None
+        except InvalidFilter as exc:
+            body = {"type": "urn:jobhub:problem:InvalidFilter", "detail": str(exc)}
+            return httpx.Response(400, json={**body, "position": exc.position})
+        records = [
+            job_record(replace(echo_row(T0).as_job(), id=job_id, status=JobStatus.COMPLETED))
+            for job_id in (_ids(node) if node is not None else [])
+        ]
+        return httpx.Response(200, json={"value": records})
+
+
+def _ids(node: Node) -> list[uuid.UUID]:
+    """The ids a filter's ``id eq ...`` comparisons name, in order."""
+    if isinstance(node, And | Or):
+        return [job_id for operand in node.operands for job_id in _ids(operand)]
+    if isinstance(node, Comparison) and node.field == "id" and isinstance(node.value, uuid.UUID):
+        return [node.value]
+    return []
+
+
+def _asks_for_housekeeping(text: str) -> bool:
+    """Whether a ``$filter`` mentions housekeeping (so the API lists those jobs too)."""
+    return bool(text) and mentions(parse_filter(text), "housekeeping")
+
+
+@pytest.fixture
+def api() -> StandInApi:
+    return StandInApi()
+
+
+@pytest.fixture
+def remote(api: StandInApi) -> Iterator[RemoteJobManager]:
+    with RemoteJobManager("http://api", "jh_x", transport=httpx.MockTransport(api)) as jobs:
+        yield jobs
+
+
+def test_waiting_for_many_jobs_asks_in_filters_the_api_accepts(
+    remote: RemoteJobManager, api: StandInApi
+) -> None:
+    wanted = [uuid.uuid4() for _ in range(120)]
+
+    done = remote.wait_for_completion(wanted, timeout=5)
+
+    assert [job.id for job in done] == wanted
+    assert len(api.filters) == 3
+    # a wait is for the jobs named, housekeeping or not
+    assert all(_asks_for_housekeeping(text) for text in api.filters)
+
+
+@pytest.mark.parametrize(
+    ("asked", "mentioned"),
+    [
+        ({}, False),
+        ({"status": JobStatus.QUEUED}, False),
+        ({"housekeeping": True}, True),
+        ({"job_type": "maintenance.reap_lost_jobs"}, True),
+        ({"job_type": "maintenance.reap_lost_jobs", "housekeeping": False}, False),
+    ],
+)
+def test_find_jobs_asks_for_housekeeping_jobs_when_the_local_manager_would_list_them(
+    remote: RemoteJobManager, api: StandInApi, asked: dict[str, Any], mentioned: bool
+) -> None:
+    remote.find_jobs(**asked)
+
+    [text] = api.filters
+    assert _asks_for_housekeeping(text) is mentioned
+
+
+def test_lists_by_state_ask_for_housekeeping_jobs_only_when_told(
+    remote: RemoteJobManager, api: StandInApi
+) -> None:
+    remote.pending_jobs()
+    remote.finished_jobs(housekeeping=True)
+
+    assert [_asks_for_housekeeping(text) for text in api.filters] == [False, True]
