@@ -118,6 +118,11 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
     help="Include housekeeping jobs, which are left out by default.",
 )
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--after",
+    metavar="CURSOR",
+    help="Start after the page that printed this cursor (on stderr, as 'more: --after ...').",
+)
 @json_option
 @pass_state
 def list_jobs(
@@ -127,6 +132,7 @@ def list_jobs(
     organization: str | None,
     housekeeping: bool,
     limit: int,
+    after: str | None,
     as_json: bool,
 ) -> None:
     """List jobs, newest first.
@@ -140,6 +146,7 @@ def list_jobs(
       jobhub jobs --status Processing --type diagnostics.sleep --limit 5
       jobhub jobs --housekeeping --limit 50
       jobhub jobs --type maintenance.reap_lost_jobs
+      jobhub jobs --limit 100 --after CURSOR   # the next page
     """
     statuses = None
     if status_ is not None:
@@ -147,14 +154,17 @@ def list_jobs(
             statuses = [JobStatus.parse(status_)]
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-    jobs = state.manager.find_jobs(
+    page = state.manager.find_page(
         status=statuses,
         job_type=job_type,
         organization=organization,
         limit=limit,
         housekeeping=True if housekeeping else None,
+        after=after,
     )
-    _print_jobs(state.manager, jobs, as_json)
+    _print_jobs(state.manager, page.jobs, as_json)
+    if page.next is not None:
+        click.echo(f"more: --after {page.next.encode()}", err=True)
 
 
 @click.command()

@@ -22,6 +22,7 @@ from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import passthrough
 from jobhub.db import migrate
+from jobhub.definitions import find_definition
 from jobhub.jobs import JobStatus
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
@@ -139,6 +140,11 @@ def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> N
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-beat", is_flag=True, help="Do not start Celery beat.")
 @click.option("--no-api", is_flag=True, help="Do not start the HTTP API.")
+@click.option(
+    "--housekeeping",
+    is_flag=True,
+    help="Print the lifecycle of housekeeping jobs (beat's reaper, outbox, purge) too.",
+)
 @pass_state
 def serve(
     state: CliState,
@@ -147,9 +153,11 @@ def serve(
     concurrency: int,
     no_beat: bool,
     no_api: bool,
+    housekeeping: bool,
 ) -> None:
     """Run jobhub on this machine: prepare the database, start a worker, beat and the HTTP
-    API, start a first job and print every job's lifecycle as it moves, until Ctrl-C.
+    API, start a first job and print every job's lifecycle as it moves, until Ctrl-C
+    (housekeeping jobs' only with --housekeeping).
 
     With no JOBHUB_* variables set this needs no server at all: the database is a SQLite
     file and the broker a folder, both under ./.jobhub. Logs go to .jobhub/*.log.
@@ -191,6 +199,8 @@ def serve(
             children.check()
             for event_id, job_type, event in manager.recent_events(last_event):
                 last_event = event_id
+                if not housekeeping and _is_housekeeping(job_type):
+                    continue
                 click.echo(render.event_line(event, job_type))
                 if event.status.is_terminal:
                     _print_outcome(manager, str(event.job_id))
@@ -208,6 +218,11 @@ def serve(
     finally:
         children.stop()
         click.echo("stopped")
+
+
+def _is_housekeeping(job_type: str) -> bool:
+    definition = find_definition(job_type)
+    return definition is not None and definition.housekeeping
 
 
 def _print_outcome(manager: JobManager, job_id: str) -> None:

@@ -60,19 +60,27 @@ class JobReads(ManagerBase):
         by name is wanted whatever it is (``job_type="maintenance.reap_lost_jobs"`` lists
         the reaper's runs).
         """
-        statuses = [status] if isinstance(status, JobStatus) else status
-        query = JobQuery(
-            statuses=None if statuses is None else frozenset(statuses),
-            job_type=job_type,
-            organization=organization,
-            housekeeping=wants_housekeeping(housekeeping, job_type),
-            limit=limit,
-            offset=offset,
-        )
+        query = _job_query(status, job_type, organization, housekeeping, limit, offset=offset)
         return self._jobs.find(query)
 
-    def find_page(self, query: JobQuery) -> Page:
-        """One page of jobs for ``query`` and the cursor of the next page (keyset paging)."""
+    def find_page(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        job_type: str | None = None,
+        organization: str | None = None,
+        limit: int = 100,
+        housekeeping: bool | None = None,
+        after: Cursor | str | None = None,
+    ) -> Page:
+        """One page of ``find_jobs`` and the cursor of the next (None on the last page).
+
+        Pass the cursor back as ``after`` (or its ``encode()``d text, as ``jobhub jobs
+        --after`` does): the next page starts after the last job of this one, found by
+        the (created_at, id) index, so page 1,000 costs what page 1 costs.
+        """
+        cursor = Cursor.decode(after) if isinstance(after, str) else after
+        query = _job_query(status, job_type, organization, housekeeping, limit, after=cursor)
         found = self._jobs.find(query)
         more = len(found) == query.limit
         return Page(found, Cursor.after_job(found[-1]) if more and found else None)
@@ -189,3 +197,25 @@ class JobReads(ManagerBase):
     def job_schema() -> dict[str, Any]:
         """The JSON Schema of a job record (``api.job`` getJobSchema)."""
         return job_json_schema()
+
+
+def _job_query(
+    status: JobStatus | Iterable[JobStatus] | None,
+    job_type: str | None,
+    organization: str | None,
+    housekeeping: bool | None,
+    limit: int,
+    *,
+    offset: int = 0,
+    after: Cursor | None = None,
+) -> JobQuery:
+    statuses = [status] if isinstance(status, JobStatus) else status
+    return JobQuery(
+        statuses=None if statuses is None else frozenset(statuses),
+        job_type=job_type,
+        organization=organization,
+        housekeeping=wants_housekeeping(housekeeping, job_type),
+        after=after,
+        limit=limit,
+        offset=offset,
+    )

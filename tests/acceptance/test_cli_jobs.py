@@ -334,6 +334,29 @@ def test_rerun_queues_a_completed_job_again_and_refuses_a_running_one(
 # -- keys and client request ids ---------------------------------------------------------
 
 
+def test_jobs_pages_newest_first_with_the_cursor_it_prints(
+    manager: JobManager, settings: Settings
+) -> None:
+    started = [manager.start_job("diagnostics.echo", {"message": str(n)}).id for n in range(5)]
+    newest_first = [str(job_id) for job_id in reversed(started)]
+
+    pages: list[list[str]] = []
+    after: list[str] = []
+    while True:
+        result = _cli(["jobs", "--limit", "2", "--json", *after], settings)
+        assert result.returncode == 0, result.stderr
+        pages.append([record["id"] for record in json.loads(result.stdout)])
+        hint = [line for line in result.stderr.splitlines() if line.startswith("more: ")]
+        if not hint:
+            break
+        after = hint[0].removeprefix("more: ").split()
+
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
+    bad = _cli(["jobs", "--after", "not-a-cursor"], settings)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: not a page cursor")
+
+
 def test_start_with_a_key_held_by_an_active_job_exits_4(
     settings: Settings, count_jobs: Callable[[], int]
 ) -> None:

@@ -64,7 +64,7 @@ def test_embedded_default_cancels_a_running_job_through_the_database(
 
 
 def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    env = subprocess_env(_embedded_env(tmp_path))
+    env = subprocess_env({**_embedded_env(tmp_path), "JOBHUB_MAINTENANCE_INTERVAL": "1s"})
     out = tmp_path / "serve.out"
     with out.open("wb") as sink:
         serve = subprocess.Popen(
@@ -87,6 +87,14 @@ def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -
         assert f"{job_id}  Processing" in text
         assert f"{job_id}  Completed" in text
         assert '"steps": 2' in text  # the result is printed
+        housekeeping: list[dict[str, str]] = []
+        while len(housekeeping) < 2:  # beat's reaper and outbox run every second here
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.5)
+            listed = run_cli(["jobs", "--housekeeping", "--json"], _embedded_env(tmp_path))
+            housekeeping = [j for j in json.loads(listed.stdout) if j["housekeeping"]]
+        time.sleep(1)
+        assert "maintenance." not in out.read_text()  # their lifecycle is not printed
 
         serve.send_signal(signal.SIGINT)
         assert serve.wait(timeout=40) == 0, out.read_text()
