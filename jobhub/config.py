@@ -13,11 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from jobhub.errors import ConfigurationError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -82,6 +86,8 @@ class Settings:
     public_url: str | None = None
     """The API's address as callers reach it (e.g. behind a proxy), for links; None uses
     the address of each request."""
+    log_format: LogFormat = "text"
+    """How the entry points log: ``text`` lines, or one JSON object per line (``jobhub.logs``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +138,8 @@ class Settings:
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
                 values[name] = _positive_int(key, env[key])
+        if env.get("JOBHUB_LOG_FORMAT"):
+            values["log_format"] = _log_format(env["JOBHUB_LOG_FORMAT"])
         return replace(base, **values)  # type: ignore[arg-type]
 
     @property
@@ -172,6 +180,13 @@ def _positive_int(key: str, text: str) -> int:
     if value < 1:
         raise ConfigurationError(f"{key} must be at least 1, got {value}")
     return value
+
+
+def _log_format(text: str) -> LogFormat:
+    for name in LOG_FORMATS:
+        if text.strip().lower() == name:
+            return name
+    raise ConfigurationError(f"JOBHUB_LOG_FORMAT must be text or json, got {text!r}")
 
 
 def _redact(url: str) -> str:
