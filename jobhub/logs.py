@@ -25,6 +25,7 @@ import sys
 from datetime import UTC, datetime
 from uuid import UUID
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from jobhub.config import Settings
@@ -114,6 +115,8 @@ class JsonFormatter(_JsonFormatter):
                 "name": "logger",
                 "processName": "process",
             },
+            # uvicorn's copy of its message with terminal colours
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802

@@ -123,6 +123,13 @@ def test_json_keeps_every_extra_field_and_the_traceback_on_one_line() -> None:
     assert body["exc_info"].endswith("ValueError: bad")
 
 
+def test_json_leaves_out_uvicorns_coloured_copy_of_the_message() -> None:
+    record = _record("GET %s", "/health", extra={"color_message": "GET \x1b[1m%s\x1b[0m"})
+    body = json.loads(JsonFormatter().format(record))
+    assert body["message"] == "GET /health"
+    assert "color_message" not in body
+
+
 # -- configure_logging ----------------------------------------------------------------
 
 
