@@ -6,6 +6,8 @@ anything connects.
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from collections.abc import Iterator
 from uuid import UUID
@@ -185,6 +187,27 @@ def test_bad_setting_is_a_configuration_error(
     assert code == 8
     assert err.startswith("error: not a duration: 'forever'")
     assert err.count("\n") == 1
+
+
+def test_an_unknown_log_format_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBHUB_LOG_FORMAT", "xml")
+    code, out, err = run_main(monkeypatch, capsys, "status", str(JOB_ID))
+    assert (code, out) == (8, "")
+    assert err == "error: JOBHUB_LOG_FORMAT must be text or json, got 'xml'\n"
+
+
+def test_library_warnings_reach_stderr_in_the_json_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBHUB_LOG_FORMAT", "json")
+    code, _, _ = run_main(monkeypatch, capsys, "--help")
+    assert code == 0
+    logging.getLogger("jobhub.test").info("not shown")
+    logging.getLogger("jobhub.test").warning("shown")
+    [line] = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["message"] == "shown"
 
 
 def test_help_through_main_exits_zero(
