@@ -13,9 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from jobhub.durations import parse_duration
 from jobhub.errors import ConfigurationError, InvalidDuration
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +76,8 @@ class Settings:
     public_url: str | None = None
     """The API's address as callers reach it (e.g. behind a proxy), for links; None uses
     the address of each request."""
+    log_format: LogFormat = "text"
+    """How the entry points log: ``text`` lines, or one JSON object per line (``jobhub.logs``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +128,8 @@ class Settings:
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
                 values[name] = _positive_int(key, env[key])
+        if env.get("JOBHUB_LOG_FORMAT"):
+            values["log_format"] = _log_format(env["JOBHUB_LOG_FORMAT"])
         return replace(base, **values)  # type: ignore[arg-type]
 
     @property
@@ -169,6 +177,13 @@ def _positive_int(key: str, text: str) -> int:
     if value < 1:
         raise ConfigurationError(f"{key} must be at least 1, got {value}")
     return value
+
+
+def _log_format(text: str) -> LogFormat:
+    for name in LOG_FORMATS:
+        if text.strip().lower() == name:
+            return name
+    raise ConfigurationError(f"JOBHUB_LOG_FORMAT must be text or json, got {text!r}")
 
 
 def _redact(url: str) -> str:

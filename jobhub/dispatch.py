@@ -26,6 +26,7 @@ from jobhub.definitions import JobDefinition, find_definition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
 from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
 from jobhub.lifecycle import NewJob, Transition
+from jobhub.logs import job_fields
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
 from jobhub.runtime import Runtime
 
@@ -103,7 +104,10 @@ class Dispatcher:
             )
             if existing is None:  # pragma: no cover - deleted in between
                 raise DispatchError("the earlier job of this client request id just vanished")
-            logger.info("idempotent repeat %s", existing.id)
+            logger.info(
+                "start repeated with the same client request id: the existing job returned",
+                extra=job_fields(existing.id, existing.job_type, "start-repeat"),
+            )
             return existing
         extra = dict(options or {})
         extra["headers"] = {**(extra.get("headers") or {}), JOB_HEADER: job_header(new)}
@@ -113,10 +117,7 @@ class Dispatcher:
             runtime.writes.discard_unpublished(new.id)
             raise
         if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "job started",
-                extra={"job_id": str(new.id), "action": "start", "job_type": new.job_type},
-            )
+            logger.info("job started", extra=job_fields(new.id, new.job_type, "start"))
         return new.as_job(queued_at=queued_at)
 
     def publish(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -38,6 +39,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for tier in TIERS:
             if f"{os.sep}{tier}{os.sep}" in str(item.path):
                 item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """Undo what an entry point run in-process (``main()``) did to the root logger."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 # -- services ----------------------------------------------------------------------------
@@ -137,6 +149,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["JOBHUB_DATABASE_URL"] = settings.database_url
     if settings.broker_url is not None:
         env["JOBHUB_BROKER_URL"] = settings.broker_url
+    if settings.log_format != Settings().log_format:
+        env["JOBHUB_LOG_FORMAT"] = settings.log_format
     return env
 
 

@@ -2,11 +2,14 @@
 codes. Each command family lives in its own module and knows nothing of the group.
 
 Errors map to one line on stderr and an exit code, in one table (``EXIT_CODES``); no
-command prints a traceback for a jobhub error or bad input.
+command prints a traceback for a jobhub error or bad input. Warnings and errors that
+library code logs go to stderr through ``jobhub.logs``; ``worker``, ``beat`` and ``api``
+then log at their own ``--loglevel``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -14,6 +17,7 @@ import click
 
 from jobhub.cli import apikey, db, health, jobs, processes, schedule
 from jobhub.cli.context import CliState
+from jobhub.config import Settings
 from jobhub.errors import (
     ConfigurationError,
     Conflict,
@@ -24,6 +28,7 @@ from jobhub.errors import (
     StorageError,
     WaitTimeout,
 )
+from jobhub.logs import configure_logging
 
 EXIT_CODES: dict[type[JobHubError], int] = {
     InvalidInput: 2,
@@ -51,7 +56,8 @@ def cli(ctx: click.Context) -> None:
       jobhub db upgrade && jobhub worker &
       jobhub start diagnostics.sleep -p steps=3 -p seconds=0.5 --wait
     """
-    ctx.obj = CliState()
+    if ctx.obj is None:
+        ctx.obj = CliState()
 
 
 for family in (jobs, schedule, processes, db, health, apikey):
@@ -68,8 +74,10 @@ def exit_code_for(error: JobHubError) -> int:
 
 def main() -> None:
     """Console entry point: run the group and turn errors into one line each."""
+    state = CliState()
+    _log_warnings(state)
     try:
-        code = cli.main(standalone_mode=False, prog_name="jobhub")
+        code = cli.main(standalone_mode=False, prog_name="jobhub", obj=state)
     except JobHubError as exc:
         _fail(str(exc), exit_code_for(exc))
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -92,6 +100,16 @@ def main() -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (set JOBHUB_DEBUG=1 for details)", 70)
     else:
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _log_warnings(state: CliState) -> None:
+    """Library warnings and errors to stderr, in the configured format. Settings that do
+    not read leave the text format; the command that needs them reports the error."""
+    try:
+        settings = state.settings
+    except ConfigurationError:
+        settings = Settings()
+    configure_logging(settings, logging.WARNING)
 
 
 def _fail(message: str, code: int) -> None:

@@ -3,6 +3,8 @@ of them at once).
 
 ``worker``, ``beat`` and ``flower`` are Celery's own commands run on jobhub's app, so any
 Celery or Flower option can follow them; ``api`` is uvicorn serving ``jobhub.api``.
+``worker``, ``beat`` and ``api`` log through ``jobhub.logs`` at their ``--loglevel``,
+Celery's and uvicorn's own lines included.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ import click
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import passthrough
+from jobhub.config import Settings
 from jobhub.db import migrate
 from jobhub.definitions import find_definition
 from jobhub.jobs import JobStatus
+from jobhub.logs import configure_logging
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
-from jobhub.worker.app import create_celery_app
+from jobhub.worker.app import create_celery_app, log_through_jobhub
+
+API_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's log levels (``trace`` is its own, below debug)."""
 
 
 @click.command(context_settings=passthrough)
@@ -43,7 +50,8 @@ def worker(ctx: click.Context, concurrency: int | None, loglevel: str) -> None:
     state: CliState = ctx.obj
     app = create_celery_app(state.settings)
     migrate.ensure_current(app.runtime.engine)
-    argv = ["worker", f"--loglevel={loglevel}", *ctx.args]
+    log_through_jobhub(state.settings)
+    argv = [*_celery_options(state.settings), "worker", f"--loglevel={loglevel}", *ctx.args]
     if concurrency is not None:
         argv.append(f"--concurrency={concurrency}")
     sys.exit(app.start(argv) or 0)
@@ -63,7 +71,15 @@ def beat(ctx: click.Context, loglevel: str) -> None:
     app = create_celery_app(state.settings)
     migrate.ensure_current(app.runtime.engine)
     state.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sys.exit(app.start(["beat", f"--loglevel={loglevel}", *ctx.args]) or 0)
+    log_through_jobhub(state.settings)
+    argv = [*_celery_options(state.settings), "beat", f"--loglevel={loglevel}", *ctx.args]
+    sys.exit(app.start(argv) or 0)
+
+
+def _celery_options(settings: Settings) -> list[str]:
+    """Options of the ``celery`` command itself: with JSON logs, no banner (it is printed,
+    not logged, so it would be the only output that is not JSON)."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 @click.command(context_settings=passthrough)
@@ -93,7 +109,13 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
     type=click.IntRange(1, 65535),
     help="Port to listen on [default: JOBHUB_API_PORT or 8000].",
 )
-@click.option("-l", "--loglevel", default="info", show_default=True)
+@click.option(
+    "-l",
+    "--loglevel",
+    type=click.Choice(API_LOG_LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+)
 @pass_state
 def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> None:
     """Serve the HTTP API (uvicorn). OpenAPI at /openapi.json, documentation at /docs.
@@ -111,11 +133,13 @@ def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> N
 
     settings = state.settings
     migrate.ensure_current(state.manager.app.runtime.engine)
+    configure_logging(settings, loglevel)
     uvicorn.run(
         create_app(state.manager),
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=loglevel.lower(),
+        log_config=None,  # uvicorn's loggers go through jobhub's handler
     )
 
 

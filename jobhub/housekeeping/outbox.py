@@ -24,6 +24,7 @@ from jobhub.dispatch import Publish
 from jobhub.errors import DispatchError
 from jobhub.housekeeping.broker_probe import MessageIds
 from jobhub.jobs import Job, JobStatus
+from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,11 @@ class Outbox:
         runtime = self._runtime
         if not runtime.writes.take_for_publish(job, at=runtime.clock(), why=why):
             return False  # another reconciler took it, or it moved on
+        fields = job_fields(job.id, job.job_type, "publish", attempt=job.attempt)
         try:
             self._publish_attempt(job.job_type, job.id, job.attempt, job.parameters)
         except DispatchError as exc:
-            logger.warning("outbox could not publish %s: %s", job.id, exc)
+            logger.warning("outbox could not publish the job: %s", exc, extra=fields)
             return False
-        logger.warning(
-            why, extra={"job_id": str(job.id), "action": "publish", "job_type": job.job_type}
-        )
+        logger.warning(why, extra=fields)
         return True

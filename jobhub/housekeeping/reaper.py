@@ -29,6 +29,7 @@ from jobhub.dispatch import Publish
 from jobhub.errors import DispatchError, JobNotFound
 from jobhub.jobs import Job, JobError, JobStatus
 from jobhub.lifecycle import Reopen, ReopenReason, Transition
+from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -108,16 +109,19 @@ class Reaper:
             )
             if attempt is None:
                 return Recovered.MOVED_ON
+            fields = job_fields(job.id, job.job_type, "requeue", attempt=attempt)
             logger.warning(
                 "job lost with its worker; queued again as attempt %d (%s)",
                 attempt,
                 why,
-                extra={"job_id": str(job.id), "action": "requeue", "job_type": job.job_type},
+                extra=fields,
             )
             try:
                 self._publish(job.job_type, job.id, attempt, job.parameters)
             except DispatchError as exc:
-                logger.warning("could not publish %s now, the outbox will: %s", job.id, exc)
+                logger.warning(
+                    "could not publish the job now, the outbox will: %s", exc, extra=fields
+                )
             return Recovered.REQUEUED
         applied = runtime.writes.write(
             transitions=[
@@ -138,6 +142,6 @@ class Reaper:
         logger.error(
             "job lost with its worker (%s)",
             why,
-            extra={"job_id": str(job.id), "action": "fail", "job_type": job.job_type},
+            extra=job_fields(job.id, job.job_type, "fail", attempt=job.attempt),
         )
         return Recovered.FAILED

@@ -65,6 +65,7 @@ from jobhub.jobs import (
     StartType,
 )
 from jobhub.lifecycle import Reopen, ReopenReason, Transition, can_reopen, cancel_outcome
+from jobhub.logs import job_fields
 from jobhub.manager.access import MAX_TEXT, Access
 from jobhub.manager.admin import Admin
 from jobhub.manager.base import JobTypeRef, job_uuid
@@ -250,10 +251,10 @@ class JobManager(JobReads, JobSchedules):
         if status is None:  # it started or ended in between
             raise _cannot_cancel(self.get_job(job.id))
         if status is JobStatus.CANCELLED:
-            self._revoke(job.id)
+            self._revoke(job)
         logger.info(
             "cancel requested",
-            extra={"job_id": str(job.id), "job_type": job.job_type, "action": "cancel"},
+            extra=job_fields(job.id, job.job_type, "cancel"),
         )
         return self.get_job(job.id)
 
@@ -296,9 +297,7 @@ class JobManager(JobReads, JobSchedules):
                 ]
             )
             raise
-        logger.info(
-            "job rerun", extra={"job_id": str(job.id), "job_type": job.job_type, "action": "rerun"}
-        )
+        logger.info("job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt))
         return self.get_job(job.id)
 
     def wait_for_completion(
@@ -334,14 +333,16 @@ class JobManager(JobReads, JobSchedules):
             pause = interval if deadline is None else min(interval, deadline - time.monotonic())
             time.sleep(max(pause, 0.0))
 
-    def _revoke(self, job_id: UUID) -> None:
+    def _revoke(self, job: Job) -> None:
         """Tell workers to drop the message too, where the broker can broadcast."""
         if self.settings.embedded_broker:
             return
         try:
-            self.app.control.revoke(str(job_id))
+            self.app.control.revoke(str(job.id))
         except Exception as exc:  # the database flag already holds the cancel
-            logger.warning("revoke broadcast failed: %s", exc, extra={"job_id": str(job_id)})
+            logger.warning(
+                "revoke broadcast failed: %s", exc, extra=job_fields(job.id, job.job_type, "cancel")
+            )
 
 
 def _cannot_cancel(job: Job) -> Conflict:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from datetime import time as time_of_day
 
 from jobhub.definitions import resolve
+from jobhub.logs import job_fields
 from jobhub.manager.base import JobTypeRef, ManagerBase
 from jobhub.scheduling import rules as schedule_rules
 from jobhub.scheduling.schedules import JobSchedule, ScheduleSpec, runtime_records
@@ -48,8 +49,7 @@ class JobSchedules(ManagerBase):
         records = runtime_records(definition.name, schedules, self._runtime.clock())
         self._runtime.schedules.replace(definition.name, "runtime", records)
         logger.info(
-            "schedules set",
-            extra={"job_type": definition.name, "action": "schedule", "count": len(records)},
+            "%d schedule(s) set", len(records), extra=job_fields(None, definition.name, "schedule")
         )
         return self.get_job_schedules(definition.name)
 

@@ -15,6 +15,7 @@ from celery.beat import Scheduler
 
 from jobhub.dispatch import JobHubCelery
 from jobhub.errors import ConfigurationError, JobHubError
+from jobhub.logs import job_fields
 from jobhub.scheduling.runner import ScheduleRunner
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,12 @@ class JobHubScheduler(Scheduler):
                     return POLL
             for fired in self._runner.tick():
                 logger.info(
-                    "schedule %s fired for %s: job %s",
+                    "schedule %s fired for %s"
+                    if fired.job_id is not None
+                    else "schedule %s was due at %s; no job started",
                     fired.schedule,
                     fired.due_at.isoformat(),
-                    fired.job_id,
+                    extra=job_fields(fired.job_id, fired.job_type, "fire", schedule=fired.schedule),
                 )
             return self._runner.seconds_to_next(POLL)
         except JobHubError as exc:

@@ -33,6 +33,7 @@ from jobhub.definitions import get_definition
 from jobhub.dispatch import Dispatcher
 from jobhub.errors import Conflict, DispatchError, InvalidInput, NotFound
 from jobhub.jobs import JobSpec, StartType
+from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 from jobhub.scheduling.rules import IntervalRule, Rule, rule_from_json
 from jobhub.scheduling.schedules import static_records
@@ -53,6 +54,7 @@ def _tolerance(rule: Rule) -> timedelta:
 @dataclass
 class Fired:
     schedule: str
+    job_type: str
     due_at: datetime
     job_id: uuid.UUID | None
 
@@ -124,7 +126,12 @@ class ScheduleRunner:
             try:
                 job_id = self._start(record.job_type, record.parameters, request, record.name)
             except DispatchError as exc:
-                logger.warning("schedule %s: the broker refused, retrying: %s", record.name, exc)
+                logger.warning(
+                    "schedule %s: the broker refused, retrying: %s",
+                    record.name,
+                    exc,
+                    extra=job_fields(None, record.job_type, "fire", schedule=record.name),
+                )
                 return None  # not moved on: the next tick fires the same due time
         self.store.advance(
             record,
@@ -133,7 +140,9 @@ class ScheduleRunner:
             next_fire_at=following,
             now=now,
         )
-        return None if due is None else Fired(schedule=record.name, due_at=due, job_id=job_id)
+        if due is None:
+            return None
+        return Fired(schedule=record.name, job_type=record.job_type, due_at=due, job_id=job_id)
 
     def _start(
         self, job_type: str, parameters: Mapping[str, Any], request: str, why: str
@@ -151,7 +160,13 @@ class ScheduleRunner:
                 definition, spec, description=f"{definition.description} ({why})"
             )
         except (InvalidInput, NotFound, Conflict) as exc:
-            logger.error("could not start %s for %s: %s", job_type, why, exc)
+            logger.error(
+                "could not start %s for %s: %s",
+                job_type,
+                why,
+                exc,
+                extra=job_fields(None, job_type, "fire"),
+            )
             return None
         return job.id
 

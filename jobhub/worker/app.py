@@ -2,16 +2,22 @@
 its transports and its lifecycle hooks.
 
 ``create_celery_app(settings)`` builds one. ``celery -A jobhub.worker.app`` finds ``app``,
-which is built from ``Settings.from_env()`` on first access, never at import.
+which is built from ``Settings.from_env()`` on first access, never at import; as a
+composition root, it also has Celery log through jobhub's handler (``log_through_jobhub``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from celery import signals as celery_signals
+from celery.utils.log import get_multiprocessing_logger
 
 from jobhub.config import Settings
 from jobhub.definitions import load_job_modules
 from jobhub.dispatch import JobHubCelery
+from jobhub.logs import configure_logging
 from jobhub.worker import signals
 from jobhub.worker.declare import TIME_LIMIT_GRACE
 from jobhub.worker.file_transport import TRANSPORT as FILE_TRANSPORT
@@ -92,6 +98,30 @@ def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
     return app
 
 
+def log_through_jobhub(settings: Settings) -> None:
+    """Have the Celery worker or beat this process runs log through ``jobhub.logs``.
+
+    Celery sends ``setup_logging`` with the ``--loglevel`` (and ``--logfile``) it was given;
+    with a receiver connected, it installs no handler or formatter of its own, so its
+    lines and jobhub's share the format ``settings.log_format`` names. Celery's banner is
+    printed, not logged: with ``json``, run Celery with ``--quiet`` (``jobhub worker`` and
+    ``jobhub beat`` do).
+    """
+
+    def setup(loglevel: int | None = None, logfile: str | None = None, **_: Any) -> None:
+        handler = configure_logging(settings, loglevel or "INFO", logfile=logfile)
+        # billiard's pool supervisor logs to its own logger, which does not propagate;
+        # Celery gives it the root's handler at ERROR ("Process ... exited with ...").
+        pool = get_multiprocessing_logger()
+        if pool is not None:
+            for old in [h for h in pool.handlers if h.get_name() == handler.get_name()]:
+                pool.removeHandler(old)
+            pool.addHandler(handler)
+            pool.setLevel(logging.ERROR)
+
+    celery_signals.setup_logging.connect(setup, weak=False, dispatch_uid="jobhub.logging")
+
+
 def _static_schedules(settings: Settings) -> dict[str, Any]:
     import beat_schedule
 
@@ -110,6 +140,8 @@ def __getattr__(name: str) -> JobHubCelery:
     global _default_app
     if name in ("app", "celery"):
         if _default_app is None:
-            _default_app = create_celery_app()
+            settings = Settings.from_env()
+            log_through_jobhub(settings)
+            _default_app = create_celery_app(settings)
         return _default_app
     raise AttributeError(name)

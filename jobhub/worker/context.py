@@ -19,6 +19,7 @@ from jobhub.errors import InvalidInput, JobCancelled, StorageError
 from jobhub.housekeeping import Housekeeping
 from jobhub.jobs import JSONValue
 from jobhub.lifecycle import Applied, NewMessage, Progress
+from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class JobContext:
         self,
         *,
         runtime: Runtime,
+        job_type: str,
         claim: Applied,
         worker_id: str,
         parameters: Mapping[str, JSONValue],
@@ -41,6 +43,7 @@ class JobContext:
         self._runtime = runtime
         self._clock = runtime.clock
         self._claim = claim
+        self._job_type = job_type
         self._cancel_poll_interval = runtime.settings.cancel_poll_interval
         self._housekeeping = housekeeping
         self._cancel_checked_at = float("-inf")
@@ -51,6 +54,10 @@ class JobContext:
     @property
     def job_id(self) -> UUID:
         return self._claim.job_id
+
+    @property
+    def job_type(self) -> str:
+        return self._job_type
 
     @property
     def attempt(self) -> int:
@@ -121,13 +128,20 @@ class JobContext:
             try:
                 self._cancelled = self._runtime.writes.cancel_requested(self.job_id)
             except StorageError as exc:  # the database is away: keep running
-                logger.warning("cannot read the cancel flag: %s", exc)
+                logger.warning(
+                    "cannot read the cancel flag: %s",
+                    exc,
+                    extra=job_fields(self.job_id, self._job_type, "cancel-check"),
+                )
         return self._cancelled
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if cancellation was requested; call it between units of work."""
         if self.cancel_requested:
-            logger.info("job sees its cancel request", extra={"job_id": str(self.job_id)})
+            logger.info(
+                "job sees its cancel request",
+                extra=job_fields(self.job_id, self._job_type, "cancel-seen"),
+            )
             raise JobCancelled()
 
     def sleep(self, seconds: float) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from jobhub.db.dead_letter_store import BODY_LIMIT, DeadLetter
 from jobhub.errors import JobHubError
 from jobhub.jobs import JSONValue
+from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -55,19 +56,24 @@ def headers_of(request: Any) -> dict[str, JSONValue]:
 
 
 def record(runtime: Runtime, letter: DeadLetter) -> None:
-    """Keep ``letter``; log it when the database cannot take it."""
+    """Keep ``letter``; log it when the database cannot take it.
+
+    Its job fields are the message's task id and task name (a job type's name, or the
+    unknown name the message carried).
+    """
+    fields = job_fields(letter.task_id, letter.task_name, "dead-letter")
     logger.error(
         "dead letter (%s): %s %s: %s",
         letter.reason,
         letter.task_name,
         letter.task_id,
         letter.detail,
-        extra={"action": "dead-letter", "job_id": letter.task_id},
+        extra=fields,
     )
     try:
         runtime.dead_letters.add(letter)
     except JobHubError as exc:
-        logger.error("could not record the dead letter: %s", exc)
+        logger.error("could not record the dead letter: %s", exc, extra=fields)
 
 
 def _text(value: object) -> str | None:

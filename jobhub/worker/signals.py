@@ -33,6 +33,7 @@ from jobhub.errors import JobHubError, JobNotFound
 from jobhub.housekeeping.reaper import Reaper
 from jobhub.jobs import JobError, JobStatus
 from jobhub.lifecycle import Transition
+from jobhub.logs import job_fields
 from jobhub.messages import ATTEMPT_HEADER, attempt_of
 from jobhub.runtime import Runtime
 from jobhub.worker import dead_letters
@@ -68,7 +69,11 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
         status = JobStatus.COMPLETED_WITH_ERRORS
         error = JobError(type="ResultNotSerializable", message=f"the result is not JSON: {exc}")
         result = None
-        logger.error("job result is not JSON", extra={"job_id": str(job_id), "action": "fail"})
+        logger.error(
+            "job failed: its result is not JSON: %s",
+            exc,
+            extra=job_fields(job_id, sender.name, "fail", attempt=attempt),
+        )
     else:
         if len(encoded) > runtime.settings.inline_result_limit:
             result = None
@@ -77,7 +82,11 @@ def _on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
             except JobHubError as exc:
                 status = JobStatus.COMPLETED_WITH_ERRORS
                 error = JobError(type="ResultNotStored", message=f"the result is lost: {exc}")
-                logger.error("result document not stored: %s", exc, extra={"job_id": str(job_id)})
+                logger.error(
+                    "job failed: its result document was not stored: %s",
+                    exc,
+                    extra=job_fields(job_id, sender.name, "fail", attempt=attempt),
+                )
     runtime.write_behind.write_or_keep(
         [
             Transition(
@@ -141,7 +150,7 @@ def _on_failure(
         "job failed: %s: %s",
         error.type,
         error.message,
-        extra={"job_id": task_id, "action": "fail", "job_type": sender.name},
+        extra=job_fields(job_id, sender.name, "fail", attempt=attempt),
     )
     runtime.write_behind.write_or_keep(
         [

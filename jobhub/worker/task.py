@@ -31,6 +31,7 @@ from jobhub.errors import JobCancelled, JobNotFound, KeyConflict
 from jobhub.housekeeping import Housekeeping
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import Applied, Transition
+from jobhub.logs import job_fields
 from jobhub.messages import attempt_of, origin_of, queued_at_of
 from jobhub.runtime import Runtime
 from jobhub.worker import dead_letters
@@ -71,6 +72,7 @@ class JobTask(Task):  # type: ignore[type-arg]
             raise Ignore()
         context = JobContext(
             runtime=runtime,
+            job_type=self.name,
             claim=applied,
             worker_id=worker_id,
             parameters=kwargs,
@@ -91,7 +93,7 @@ class JobTask(Task):  # type: ignore[type-arg]
                     )
                 ]
             )
-            logger.info("job cancelled", extra={"job_id": str(job_id), "action": "cancelled"})
+            logger.info("job cancelled", extra=job_fields(job_id, self.name, "cancelled"))
             raise Ignore() from None
 
     def _unconfirmed_claim(self, claim: Transition, parameters: dict[str, Any]) -> Applied:
@@ -99,7 +101,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         buffered and applies (or not) when the database is back."""
         logger.warning(
             "database unreachable: running the job with its claim buffered",
-            extra={"job_id": str(claim.job_id), "action": "claim-buffered"},
+            extra=job_fields(claim.job_id, self.name, "claim-buffered", attempt=claim.attempt),
         )
         origin = origin_of(self.request, self.name, parameters)
         return Applied(
@@ -137,11 +139,15 @@ class JobTask(Task):  # type: ignore[type-arg]
             try:
                 runtime.writes.create(origin)
             except KeyConflict as exc:
-                logger.error("lost job %s cannot be recreated: %s", job_id, exc)
+                logger.error(
+                    "job row was missing and cannot be recreated: %s",
+                    exc,
+                    extra=job_fields(job_id, self.name, "recreate", attempt=claim.attempt),
+                )
                 return None
             logger.warning(
                 "job row was missing; recreated from its message",
-                extra={"job_id": str(job_id), "action": "recreate"},
+                extra=job_fields(job_id, self.name, "recreate", attempt=claim.attempt),
             )
             return runtime.writes.write(transitions=[claim])[0]
         logger.info(
@@ -149,6 +155,6 @@ class JobTask(Task):  # type: ignore[type-arg]
             job.status.label,
             job.attempt,
             claim.attempt,
-            extra={"job_id": str(job_id), "action": "skip"},
+            extra=job_fields(job_id, self.name, "skip", attempt=claim.attempt),
         )
         return None

@@ -6,6 +6,8 @@ anything connects.
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -240,6 +242,27 @@ def test_duration_options_read_the_duration_grammar_and_bare_seconds(
 def test_duration_options_show_duration_in_their_help(path: tuple[str, ...], option: str) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"], prog_name="jobhub")
     assert f"{option} DURATION" in result.output
+
+
+def test_an_unknown_log_format_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBHUB_LOG_FORMAT", "xml")
+    code, out, err = run_main(monkeypatch, capsys, "status", str(JOB_ID))
+    assert (code, out) == (8, "")
+    assert err == "error: JOBHUB_LOG_FORMAT must be text or json, got 'xml'\n"
+
+
+def test_library_warnings_reach_stderr_in_the_json_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBHUB_LOG_FORMAT", "json")
+    code, _, _ = run_main(monkeypatch, capsys, "--help")
+    assert code == 0
+    logging.getLogger("jobhub.test").info("not shown")
+    logging.getLogger("jobhub.test").warning("shown")
+    [line] = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["message"] == "shown"
 
 
 def test_help_through_main_exits_zero(

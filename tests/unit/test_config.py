@@ -29,6 +29,7 @@ def test_no_variables_give_the_defaults() -> None:
     assert settings.prefetch_multiplier == 1
     assert settings.publish_timeout == 5.0
     assert settings.database_timeout == 5.0
+    assert settings.log_format == "text"
 
 
 def test_default_database_is_an_embedded_sqlite_file_under_data_dir() -> None:
@@ -61,6 +62,7 @@ def test_unrelated_variables_are_ignored() -> None:
         "JOBHUB_RETENTION",
         "JOBHUB_WAIT_POLL_INTERVAL",
         "JOBHUB_WORKER_CONCURRENCY",
+        "JOBHUB_LOG_FORMAT",
     ],
 )
 def test_an_empty_variable_keeps_the_default(key: str) -> None:
@@ -122,6 +124,13 @@ def test_whole_number_settings(key: str, field: str) -> None:
     assert getattr(Settings.from_env({key: "1"}), field) == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"), [("json", "json"), ("text", "text"), (" JSON ", "json")]
+)
+def test_log_format(text: str, expected: str) -> None:
+    assert Settings.from_env({"JOBHUB_LOG_FORMAT": text}).log_format == expected
+
+
 def test_all_variables_at_once(tmp_path: Path) -> None:
     env = {
         "JOBHUB_DATA_DIR": str(tmp_path),
@@ -137,6 +146,7 @@ def test_all_variables_at_once(tmp_path: Path) -> None:
         "JOBHUB_PREFETCH_MULTIPLIER": "2",
         "JOBHUB_PUBLISH_TIMEOUT": "10s",
         "JOBHUB_DATABASE_TIMEOUT": "3",
+        "JOBHUB_LOG_FORMAT": "json",
     }
     assert Settings.from_env(env) == Settings(
         data_dir=tmp_path,
@@ -152,6 +162,7 @@ def test_all_variables_at_once(tmp_path: Path) -> None:
         prefetch_multiplier=2,
         publish_timeout=10.0,
         database_timeout=3.0,
+        log_format="json",
     )
 
 
@@ -221,6 +232,13 @@ def test_a_bad_duration_raises_configuration_error_naming_the_variable(
 def test_a_bad_whole_number_raises_configuration_error(key: str, text: str, problem: str) -> None:
     with pytest.raises(ConfigurationError, match=f"{key} {problem}"):
         Settings.from_env({key: text})
+
+
+def test_an_unknown_log_format_raises_configuration_error() -> None:
+    with pytest.raises(
+        ConfigurationError, match="JOBHUB_LOG_FORMAT must be text or json, got 'xml'"
+    ):
+        Settings.from_env({"JOBHUB_LOG_FORMAT": "xml"})
 
 
 # -- describe --------------------------------------------------------------------------
