@@ -22,8 +22,10 @@ venv: $(STAMP) ## Create .venv and install jobhub with its development tools
 run: $(STAMP) ## Run jobhub on the embedded default (no servers): worker, beat, a first job; Ctrl-C stops
 	$(BIN)/jobhub serve
 
-test: $(STAMP) ## Run every test (PostgreSQL and Redis found or started; see README)
-	$(BIN)/pytest
+TEST_WORKERS ?= 2
+
+test: $(STAMP) ## Run every test, TEST_WORKERS files at a time (PostgreSQL and Redis found or started; see README)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job (see README, Reliability)
 	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
