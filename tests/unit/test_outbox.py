@@ -3,14 +3,12 @@ messages published again, once."""
 
 from __future__ import annotations
 
-import uuid
-
-from jobhub.definitions import get_definition
 from jobhub.housekeeping.outbox import Outbox
 from jobhub.jobs import JobStatus
 from jobhub.lifecycle import NewJob
 from jobhub.testing import MemoryRuntime
 from tests.support.memory import Clock, RecordingBroker, memory_runtime, start
+from tests.support.rows import echo_row
 
 GRACE = 30.0
 REQUEUE_GRACE = 300.0
@@ -81,22 +79,4 @@ def test_queued_jobs_are_left_alone_when_the_broker_cannot_be_read() -> None:
 
 def _stranded(runtime: MemoryRuntime) -> NewJob:
     """A Created row as a producer that died before publishing left it."""
-    definition = get_definition("diagnostics.echo")
-    now = runtime.clock()
-    return NewJob(
-        id=uuid.uuid4(),
-        job_type=definition.name,
-        category=definition.category,
-        subcategory=definition.subcategory,
-        description=definition.description,
-        parameters={"message": "stranded"},
-        identity=None,
-        organization="",
-        client_request_id=None,
-        key=None,
-        can_cancel=True,
-        can_rerun=True,
-        created_at=now,
-        purge_at=now,
-        created_by=None,
-    )
+    return echo_row(runtime.clock(), "stranded")
