@@ -5,11 +5,12 @@ declared with ``@job``; a running job reports through its ``JobContext``. See RE
 """
 
 from jobhub.config import Settings
-from jobhub.definitions import JobDefinition, JobTypeState
+from jobhub.definitions import JobDefinition, JobTypeState, declare_elsewhere
 from jobhub.errors import (
     AccessDenied,
     Conflict,
     DispatchError,
+    DoNotRetry,
     InvalidDuration,
     InvalidInput,
     InvalidParameters,
@@ -21,8 +22,10 @@ from jobhub.errors import (
     NotCancellable,
     NotFound,
     NotRerunnable,
+    NotWaiting,
     PermissionDenied,
     RemoteUnavailable,
+    ReportRefused,
     StorageError,
     StorageUnavailable,
     UnknownJobType,
@@ -41,6 +44,7 @@ from jobhub.jobs import (
 from jobhub.manager import Access, Admin, JobManager
 from jobhub.parameters import Param
 from jobhub.remote import RemoteJobManager
+from jobhub.retries import Backoff, RetryPolicy
 from jobhub.scheduling.rules import IntervalRule, WeeklyRule
 from jobhub.scheduling.schedules import JobSchedule, ScheduleSpec
 from jobhub.service import JobService
@@ -52,8 +56,10 @@ __all__ = [
     "AccessDenied",
     "AccessScope",
     "Admin",
+    "Backoff",
     "Conflict",
     "DispatchError",
+    "DoNotRetry",
     "IntervalRule",
     "InvalidDuration",
     "InvalidInput",
@@ -78,10 +84,13 @@ __all__ = [
     "NotCancellable",
     "NotFound",
     "NotRerunnable",
+    "NotWaiting",
     "Param",
     "PermissionDenied",
     "RemoteJobManager",
     "RemoteUnavailable",
+    "ReportRefused",
+    "RetryPolicy",
     "ScheduleSpec",
     "Settings",
     "StartType",
@@ -90,5 +99,6 @@ __all__ = [
     "UnknownJobType",
     "WaitTimeout",
     "WeeklyRule",
+    "declare_elsewhere",
     "job",
 ]

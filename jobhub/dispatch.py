@@ -28,6 +28,13 @@ from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
 from jobhub.lifecycle import NewJob, Transition
 from jobhub.logs import job_fields
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
+from jobhub.placement import (
+    DEFAULT_PRIORITY,
+    broker_priority,
+    check_priority,
+    check_queue,
+    starts_text,
+)
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -46,6 +53,9 @@ class Publish(Protocol):
         attempt: int,
         parameters: Mapping[str, JSONValue],
         options: Mapping[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> datetime: ...
 
 
@@ -74,11 +84,18 @@ class Dispatcher:
     ) -> Job:
         """Record a new job and publish it; an idempotent repeat returns the existing job.
 
-        If the broker refuses the message, the Created row is removed again, so a failed
-        start leaves nothing behind, and DispatchError is raised.
+        A job with a due time (``spec.due_at``) stays Created until then
+        (``jobhub.housekeeping.due`` publishes it); a job of a type that runs elsewhere
+        stays Created for its runner. If the broker refuses the message, the Created row is
+        removed again, so a failed start leaves nothing behind, and DispatchError is raised.
         """
         runtime = self._runtime
         now = runtime.clock()
+        queue = check_queue(spec.queue) if spec.queue else None
+        priority = definition.priority if spec.priority is None else check_priority(spec.priority)
+        due_at = spec.due_at if spec.due_at is not None and spec.due_at > now else None
+        if definition.runs_elsewhere and due_at is not None:
+            raise InvalidInput(f"{definition.name} runs elsewhere: its runner decides when")
         new = NewJob(
             id=job_id or uuid.uuid4(),
             job_type=definition.name,
@@ -97,6 +114,12 @@ class Dispatcher:
             created_by=created_by or spec.identity,
             access_scope=spec.access_scope,
             housekeeping=definition.housekeeping,
+            queue=queue or definition.queue_or(runtime.settings.queue),
+            priority=priority,
+            due_at=due_at,
+            max_attempts=definition.retry.attempts_for(spec.max_attempts),
+            runs_elsewhere=definition.runs_elsewhere,
+            status_text=starts_text(due_at) if due_at is not None else None,
         )
         if not runtime.writes.create(new):
             existing = runtime.lookups.by_client_request(
@@ -109,10 +132,25 @@ class Dispatcher:
                 extra=job_fields(existing.id, existing.job_type, "start-repeat"),
             )
             return existing
+        if new.due_at is not None or new.runs_elsewhere:
+            logger.info(
+                "job recorded; it waits for %s"
+                % ("its runner" if new.runs_elsewhere else new.status_text),
+                extra=job_fields(new.id, new.job_type, "start"),
+            )
+            return new.as_job()
         extra = dict(options or {})
         extra["headers"] = {**(extra.get("headers") or {}), JOB_HEADER: job_header(new)}
         try:
-            queued_at = self.publish(definition.name, new.id, 1, new.parameters, extra)
+            queued_at = self.publish(
+                definition.name,
+                new.id,
+                1,
+                new.parameters,
+                extra,
+                queue=new.queue,
+                priority=new.priority,
+            )
         except DispatchError:
             runtime.writes.discard_unpublished(new.id)
             raise
@@ -127,9 +165,18 @@ class Dispatcher:
         attempt: int,
         parameters: Mapping[str, JSONValue],
         options: Mapping[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> datetime:
-        """Put one attempt's message on the broker; returns when Queued was recorded."""
+        """Put one attempt's message on ``queue`` (default: the configured one) at
+        ``priority``; returns when Queued was recorded."""
+        settings = self._runtime.settings
         extra = dict(options or {})
+        extra["queue"] = queue or settings.queue
+        on_broker = broker_priority(priority, settings.effective_broker_url)
+        if on_broker is not None:
+            extra["priority"] = on_broker
         headers = dict(extra.pop("headers", None) or {})
         headers[ATTEMPT_HEADER] = attempt
         extra["task_id"] = str(job_id)

@@ -13,7 +13,9 @@
      ├── Conflict                  the request clashes with the current state
      │    ├── KeyConflict          an active job of the same type holds the key
      │    ├── NotCancellable       the job is running and its type cannot be cancelled
-     │    └── NotRerunnable        the job is not finished, or its type cannot be rerun
+     │    ├── NotRerunnable        the job is not finished, or its type cannot be rerun
+     │    ├── NotWaiting           the job waits for no start time or retry
+     │    └── ReportRefused        a runner's claim or report the job's state refuses
      ├── AccessDenied              the caller may not do this
      │    ├── NotAuthenticated     no valid API key
      │    └── PermissionDenied     the key's role or the job's access scope forbids it
@@ -23,7 +25,8 @@
      │    └── SchemaOutOfDate      the database needs ``jobhub db upgrade``
      ├── DispatchError             the broker did not take the message
      ├── RemoteUnavailable         the jobhub HTTP API cannot be reached, or it failed
-     └── JobCancelled              raised inside a running job whose cancel was requested
+     ├── JobCancelled              raised inside a running job whose cancel was requested
+     └── DoNotRetry                raised by a job: fail now, whatever its retry policy
 
 The CLI and the HTTP API each map this tree to their own form in one table. The class
 docstring is the default message.
@@ -110,6 +113,15 @@ class NotRerunnable(Conflict):
     """The job cannot be rerun."""
 
 
+class NotWaiting(Conflict):
+    """The job is not waiting for a start time or a retry."""
+
+
+class ReportRefused(Conflict):
+    """The job's state refuses this claim or report (it would move the job backwards, or
+    another runner holds it)."""
+
+
 class AccessDenied(JobHubError):
     """The caller may not do this."""
 
@@ -153,3 +165,8 @@ class RemoteUnavailable(JobHubError):
 
 class JobCancelled(JobHubError):
     """The job's cancellation was requested; it stops here."""
+
+
+class DoNotRetry(JobHubError):
+    """The job failed in a way another attempt cannot fix: it ends now, whatever its
+    type's retry policy allows."""

@@ -127,6 +127,15 @@ class JobSpec:
     """At most one active job per (organization, job type, key), as 1C background job keys."""
     access_scope: AccessScope = AccessScope.ORGANIZATION
     """Who may read its result and documents."""
+    queue: str | None = None
+    """The broker queue to publish it to; None: its type's (``jobhub.placement``)."""
+    priority: int | None = None
+    """0 to 9, higher runs first; None: its type's."""
+    due_at: datetime | None = None
+    """When it may start (a delayed start); None: now."""
+    max_attempts: int | None = None
+    """Attempts it may take (at most what its type's retry policy allows); None: the
+    type's."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,12 +180,24 @@ class Job:
     created_by: str | None
     modified_by: str | None
     retries: int = 0
-    """Attempts queued automatically in this run because a worker was lost."""
+    """Attempts queued automatically in this run (a failure its retry policy retries, or
+    a lost worker); the current attempt of this run is ``retries + 1``."""
     access_scope: AccessScope = AccessScope.ORGANIZATION
     """Who may read its result and documents."""
     housekeeping: bool = False
     """A run of a housekeeping type (``JobDefinition.housekeeping``): jobhub's own upkeep,
     which listings leave out unless asked."""
+    queue: str = "jobhub"
+    """The broker queue its messages go to."""
+    priority: int = 0
+    """0 to 9; higher runs first where the broker orders by priority."""
+    due_at: datetime | None = None
+    """While Created: when it is published (a delayed start, or the next attempt of a
+    retry). None: published at once, or not by jobhub (``runs_elsewhere``)."""
+    max_attempts: int = 1
+    """Attempts this run may take before it ends CompletedWithErrors."""
+    runs_elsewhere: bool = False
+    """Run by an outside runner that claims and reports it; never published."""
 
     @property
     def is_terminal(self) -> bool:
@@ -185,6 +206,16 @@ class Job:
     @property
     def cancel_requested(self) -> bool:
         return self.cancel_requested_at is not None
+
+    @property
+    def attempt_in_run(self) -> int:
+        """Which attempt of this run (since its start or last rerun) it is on."""
+        return self.retries + 1
+
+    @property
+    def waiting(self) -> bool:
+        """Created with a due time: waiting for a delayed start or a retry."""
+        return self.status is JobStatus.CREATED and self.due_at is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +228,8 @@ class JobEvent:
     attempt: int
     worker_id: str | None
     message: str | None
+    error: JobError | None = None
+    """What went wrong in the attempt this event ended (failed, or its worker lost)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

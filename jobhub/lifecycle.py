@@ -124,7 +124,9 @@ class ReopenReason(enum.StrEnum):
     RERUN = "rerun"
     """Someone asked to run an ended job again."""
     WORKER_LOST = "worker lost"
-    """Its worker was lost mid-run and its type allows another try."""
+    """Its worker (or runner) was lost mid-run and its retry policy allows another try."""
+    RETRY = "retry"
+    """Its attempt failed with an error its retry policy retries, attempts permitting."""
 
 
 def can_reopen(status: JobStatus, reason: ReopenReason) -> bool:
@@ -134,12 +136,20 @@ def can_reopen(status: JobStatus, reason: ReopenReason) -> bool:
     return status is JobStatus.PROCESSING
 
 
+def can_retry(job_retries: int, max_attempts: int, cancel_requested: bool) -> bool:
+    """Whether a run whose attempt failed (or was lost) may take another attempt."""
+    return not cancel_requested and job_retries + 1 < max_attempts
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reopen:
     """Reopen a job as the attempt after ``attempt``, in Created, to be published again.
 
     Applies only while the job is still at ``attempt`` and ``can_reopen`` allows it, so of
-    several reopeners (two reapers, a rerun racing a late signal) at most one succeeds.
+    several reopeners (two reapers, a rerun racing a late signal) at most one succeeds. A
+    retry (``RETRY``, ``WORKER_LOST``) also needs the run to have attempts left and no
+    cancel requested; the ended attempt's error goes into its own event, and the new
+    attempt waits in Created until ``due_at``.
     """
 
     job_id: UUID
@@ -153,6 +163,19 @@ class Reopen:
     """Who asked (a rerun); recorded as the job's last modifier."""
     purge_at: datetime | None = None
     """A rerun's new purge time (retention counts from the rerun)."""
+    failed: JobError | None = None
+    """A retry: what ended the attempt; recorded as that attempt's CompletedWithErrors
+    event (the job itself does not end)."""
+    failed_message: str | None = None
+    """That event's text."""
+    due_at: datetime | None = None
+    """A retry: when the next attempt is published (None: by the caller, at once)."""
+    status_text: str | None = None
+    """The new attempt's status text while it waits ("attempt 2 of 5 at 12:03:10")."""
+
+    @property
+    def is_retry(self) -> bool:
+        return self.reason is not ReopenReason.RERUN
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +247,14 @@ class NewJob:
     access_scope: AccessScope = AccessScope.ORGANIZATION
     housekeeping: bool = False
     """Its type is housekeeping (``JobDefinition.housekeeping``)."""
+    queue: str = "jobhub"
+    priority: int = 0
+    due_at: datetime | None = None
+    """A delayed start: published when due, not by its producer."""
+    max_attempts: int = 1
+    runs_elsewhere: bool = False
+    status_text: str | None = None
+    """What it says while it waits ("starts at ...")."""
 
     def as_job(self, *, queued_at: datetime | None = None) -> Job:
         """The job as it stands right after the insert (and its publish, if ``queued_at``)."""
@@ -239,7 +270,7 @@ class NewJob:
             client_request_id=self.client_request_id,
             key=self.key,
             status=JobStatus.CREATED if queued_at is None else JobStatus.QUEUED,
-            status_text=None,
+            status_text=self.status_text,
             percent=0,
             worker_id=None,
             attempt=1,
@@ -258,6 +289,11 @@ class NewJob:
             modified_by=self.created_by,
             access_scope=self.access_scope,
             housekeeping=self.housekeeping,
+            queue=self.queue,
+            priority=self.priority,
+            due_at=self.due_at,
+            max_attempts=self.max_attempts,
+            runs_elsewhere=self.runs_elsewhere,
         )
 
 
@@ -292,3 +328,19 @@ class Applied:
     status: JobStatus
     identity: str | None
     organization: str
+    retries: int = 0
+    """Retries its run had before this attempt (``Job.retries``)."""
+    max_attempts: int = 1
+    """Attempts its run may take."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Due:
+    """A job taken for publishing because its due time came: what its message needs."""
+
+    job_id: uuid.UUID
+    job_type: str
+    attempt: int
+    parameters: Mapping[str, JSONValue]
+    queue: str
+    priority: int

@@ -65,6 +65,9 @@ def job_header(job: NewJob) -> dict[str, JSONValue]:
         "created_by": job.created_by,
         "access_scope": job.access_scope.value,
         "housekeeping": job.housekeeping,
+        "queue": job.queue,
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
     }
 
 
@@ -94,6 +97,9 @@ def origin_of(
             created_by=data.get("created_by"),
             access_scope=AccessScope.parse(str(data.get("access_scope") or "Organization")),
             housekeeping=bool(data.get("housekeeping", False)),
+            queue=str(data.get("queue") or "jobhub"),
+            priority=int(data.get("priority") or 0),
+            max_attempts=int(data.get("max_attempts") or 1),
         )
     except (KeyError, TypeError, ValueError):
         return None

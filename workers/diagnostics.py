@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from jobhub import JobContext, JSONValue, Param, job
+from datetime import timedelta
+
+from jobhub import Backoff, DoNotRetry, JobContext, JSONValue, Param, RetryPolicy, job
 
 
 class CanaryError(RuntimeError):
@@ -19,7 +21,9 @@ class CanaryError(RuntimeError):
         Param("seconds", float, default=1.0, minimum=0, maximum=3600, description="per step"),
         Param("fail_at_step", int, required=False, minimum=1, description="fail at this step"),
     ],
-    max_retries=2,  # it only sleeps: safe to run again when its worker is lost
+    # it only sleeps: safe to run again when its worker is lost; a failure asked for
+    # with fail_at_step is not retried
+    retry=RetryPolicy(attempts=3, never_retry=(CanaryError,)),
 )
 def sleep(
     ctx: JobContext, *, steps: int, seconds: float, fail_at_step: int | None = None
@@ -45,3 +49,29 @@ def sleep(
 )
 def echo(ctx: JobContext, *, message: str, data: dict[str, JSONValue] | None = None) -> JSONValue:
     return dict(ctx.parameters)
+
+
+class FlakyError(RuntimeError):
+    """The failure ``diagnostics.flaky`` raises on purpose on its first attempts."""
+
+
+@job(
+    "diagnostics.flaky",
+    description="Fails its first attempts on purpose, then succeeds: retries to watch",
+    category="Diagnostics",
+    subcategory="Retries",
+    params=[
+        Param("fail_times", int, default=2, minimum=0, maximum=99, description="attempts to fail"),
+        Param("permanent", bool, default=False, description="fail with DoNotRetry instead"),
+    ],
+    retry=RetryPolicy(
+        attempts=5,
+        backoff=Backoff.exponential(timedelta(seconds=1), cap=timedelta(seconds=4), jitter=0.2),
+    ),
+)
+def flaky(ctx: JobContext, *, fail_times: int, permanent: bool) -> dict[str, JSONValue]:
+    if ctx.attempt_in_run <= fail_times:
+        if permanent:
+            raise DoNotRetry(f"attempt {ctx.attempt_in_run} failed for good, as asked")
+        raise FlakyError(f"attempt {ctx.attempt_in_run} fails, as asked")
+    return {"attempt": ctx.attempt_in_run, "failed_before": fail_times}

@@ -314,7 +314,10 @@ def available(state: CliState, as_json: bool) -> None:
                     "can_cancel": d.can_cancel,
                     "can_rerun": d.can_rerun,
                     "time_limit": d.time_limit,
-                    "max_retries": d.max_retries,
+                    "max_attempts": d.retry.attempts,
+                    "queue": d.queue_or(state.settings.queue),
+                    "priority": d.priority,
+                    "runs_elsewhere": d.runs_elsewhere,
                     "housekeeping": d.housekeeping,
                     "parameters": d.parameters_schema(),
                 }

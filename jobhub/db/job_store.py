@@ -141,8 +141,11 @@ class JobStore:
         self, status: JobStatus, *, changed_before: datetime | None = None, limit: int = 500
     ) -> list[Job]:
         """Jobs in ``status`` (last changed before ``changed_before``), oldest first:
-        what the reaper and the outbox reconciler work through."""
+        what the reaper and the outbox reconciler work through. Of Created, only the jobs
+        jobhub publishes at once: not those waiting for a due time or an outside runner."""
         statement = select(jobs).where(jobs.c.status == int(status))
+        if status is JobStatus.CREATED:
+            statement = statement.where(jobs.c.due_at.is_(None), jobs.c.runs_elsewhere.is_(False))
         if changed_before is not None:
             statement = statement.where(jobs.c.updated_at < changed_before)
         statement = statement.order_by(jobs.c.created_at, jobs.c.id).limit(limit)
@@ -322,6 +325,13 @@ def _event_from_row(row: RowMapping) -> JobEvent:
         attempt=row["attempt"],
         worker_id=row["worker_id"],
         message=row["message"],
+        error=None
+        if row["error_type"] is None
+        else JobError(
+            type=row["error_type"],
+            message=row["error_message"] or "",
+            traceback=row["error_traceback"],
+        ),
     )
 
 
@@ -366,4 +376,9 @@ def _job_from_row(row: RowMapping) -> Job:
         retries=row["retries"],
         access_scope=AccessScope(row["access_scope"]),
         housekeeping=bool(row["housekeeping"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        due_at=row["due_at"],
+        max_attempts=row["max_attempts"],
+        runs_elsewhere=bool(row["runs_elsewhere"]),
     )

@@ -21,11 +21,12 @@ from datetime import datetime
 from jobhub.clock import utcnow
 from jobhub.db.worker_store import WorkerState
 from jobhub.errors import JobNotFound, KeyConflict, StorageUnavailable
-from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.jobs import Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.lifecycle import (
     ATTEMPT_RESET,
     CANCELLED_BEFORE_START,
     Applied,
+    Due,
     NewJob,
     NewMessage,
     Position,
@@ -35,6 +36,7 @@ from jobhub.lifecycle import (
     Transition,
     applies,
     can_reopen,
+    can_retry,
     cancel_event_text,
     records_queued,
 )
@@ -77,7 +79,7 @@ class MemoryStore:
             if job.key is not None and self._holder_of_key(job.organization, job.job_type, job.key):
                 raise KeyConflict(job.job_type, job.key)
             self._jobs[job.id] = job.as_job()
-            self._event(job.id, job.created_at, JobStatus.CREATED, 1)
+            self._event(job.id, job.created_at, JobStatus.CREATED, 1, message=job.status_text)
             return True
 
     def write(
@@ -121,7 +123,10 @@ class MemoryStore:
             }
             if not_started:
                 changes.update(
-                    status=JobStatus.CANCELLED, completed_at=at, status_text=CANCELLED_BEFORE_START
+                    status=JobStatus.CANCELLED,
+                    completed_at=at,
+                    status_text=CANCELLED_BEFORE_START,
+                    due_at=None,
                 )
             job = self._jobs[job_id] = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
             self._event(job_id, at, job.status, job.attempt, message=cancel_event_text(job.status))
@@ -137,6 +142,10 @@ class MemoryStore:
                 or not can_reopen(job.status, reopen.reason)
             ):
                 return None
+            if reopen.is_retry and not can_retry(
+                job.retries, job.max_attempts, job.cancel_requested
+            ):
+                return None
             if job.key is not None:
                 holder = self._holder_of_key(job.organization, job.job_type, job.key)
                 if holder is not None and holder != job.id:
@@ -148,16 +157,72 @@ class MemoryStore:
                 "updated_at": reopen.at,
             }
             if reopen.reason is ReopenReason.RERUN:
-                changes.update(retries=0, cancel_requested_at=None, modified_by=reopen.actor)
+                changes.update(
+                    retries=0, cancel_requested_at=None, modified_by=reopen.actor, due_at=None
+                )
                 if reopen.purge_at is not None:
                     changes["purge_at"] = reopen.purge_at
             else:
-                changes["retries"] = job.retries + 1
+                changes.update(
+                    retries=job.retries + 1, due_at=reopen.due_at, status_text=reopen.status_text
+                )
             self._jobs[job.id] = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
+            if reopen.failed is not None:
+                self._event(
+                    job.id,
+                    reopen.at,
+                    JobStatus.COMPLETED_WITH_ERRORS,
+                    reopen.attempt,
+                    message=reopen.failed_message,
+                    error=reopen.failed,
+                )
             self._event(
                 job.id, reopen.at, JobStatus.CREATED, reopen.attempt + 1, message=reopen.message
             )
             return reopen.attempt + 1
+
+    def take_due(self, now: datetime, *, limit: int = 100) -> list[Due]:
+        with self._lock:
+            self._check_available()
+            due = sorted(
+                (
+                    job
+                    for job in self._jobs.values()
+                    if job.status is JobStatus.CREATED
+                    and job.due_at is not None
+                    and job.due_at <= now
+                    and not job.runs_elsewhere
+                ),
+                key=lambda job: job.due_at or now,
+            )[:limit]
+            for job in due:
+                text = f"attempt {job.retries + 1} of {job.max_attempts}" if job.retries else None
+                self._jobs[job.id] = dataclasses.replace(
+                    job, due_at=None, updated_at=now, status_text=text
+                )
+            return [
+                Due(
+                    job_id=job.id,
+                    job_type=job.job_type,
+                    attempt=job.attempt,
+                    parameters=job.parameters,
+                    queue=job.queue,
+                    priority=job.priority,
+                )
+                for job in due
+            ]
+
+    def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
+        with self._lock:
+            self._check_available()
+            job = self._jobs.get(job_id)
+            if job is None or job.status is not JobStatus.CREATED or job.due_at is None:
+                return False
+            self._jobs[job_id] = dataclasses.replace(
+                job, due_at=at, updated_at=at, modified_by=actor
+            )
+            self._event(job_id, at, JobStatus.CREATED, job.attempt, message=why)
+            return True
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
         with self._lock:
@@ -223,6 +288,9 @@ class MemoryStore:
                 for job in self._jobs.values()
                 if job.status is status
                 and (changed_before is None or job.updated_at < changed_before)
+                and not (
+                    status is JobStatus.CREATED and (job.due_at is not None or job.runs_elsewhere)
+                )
             ]
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
 
@@ -303,6 +371,7 @@ class MemoryStore:
         *,
         worker_id: str | None = None,
         message: str | None = None,
+        error: JobError | None = None,
     ) -> None:
         self._events.append(
             JobEvent(
@@ -312,6 +381,7 @@ class MemoryStore:
                 attempt=attempt,
                 worker_id=worker_id,
                 message=message,
+                error=error,
             )
         )
 
@@ -369,4 +439,6 @@ class MemoryStore:
             status=t.status,
             identity=moved.identity,
             organization=moved.organization,
+            retries=moved.retries,
+            max_attempts=moved.max_attempts,
         )

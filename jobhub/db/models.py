@@ -120,6 +120,17 @@ class JobRow(Base):
     housekeeping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """jobhub's own upkeep (its type is declared so); listings leave these out unless asked.
     Not indexed: a listing skips the few it meets on its ordered index."""
+    queue: Mapped[str] = mapped_column(String(100), server_default="jobhub")
+    """The broker queue its messages go to."""
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    """0 to 9, higher first (``jobhub.placement``)."""
+    due_at: Mapped[datetime | None]
+    """While Created: when it is published (a delayed start, or a retry's next attempt).
+    Only rows that wait have one, so its partial index holds only those."""
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    """Attempts its run may take (``jobhub.retries``)."""
+    runs_elsewhere: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Claimed and reported by an outside runner; never published."""
 
     __table_args__ = (
         CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),
@@ -128,6 +139,8 @@ class JobRow(Base):
         ),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
         CheckConstraint("attempt >= 1", name="attempt_positive"),
+        CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
+        CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
         Index(
             "uq_jobs_active_key",
             "organization",
@@ -149,6 +162,12 @@ class JobRow(Base):
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
+        Index(
+            "ix_jobs_due_at",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
     )
 
 
@@ -164,6 +183,11 @@ class JobEventRow(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str | None] = mapped_column(String(200))
+    """The error that ended this event's attempt (a failure, a lost worker), so every
+    attempt's error stays readable after a retry."""
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
 
@@ -211,6 +235,8 @@ class WorkerRow(Base):
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
+    queues: Mapped[str | None] = mapped_column(Text)
+    """The queues it consumes, comma-separated (None: not reported)."""
 
 
 class DeadLetterRow(Base):

@@ -42,16 +42,19 @@ WITH job AS (
     INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
                       organization, client_request_id, concurrency_key, status, percent, attempt,
                       can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
-                      modified_by, access_scope, housekeeping)
+                      modified_by, access_scope, housekeeping, queue, priority, due_at,
+                      max_attempts, runs_elsewhere, status_text)
     VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
             %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
             0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
             %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s,
-            %(housekeeping)s)
+            %(housekeeping)s, %(queue)s, %(priority)s, %(due_at)s, %(max_attempts)s,
+            %(runs_elsewhere)s, %(status_text)s)
     ON CONFLICT (organization, client_request_id) DO NOTHING
-    RETURNING id, created_at
+    RETURNING id, created_at, status_text
 ), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt) SELECT id, created_at, 0, 1 FROM job
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, created_at, 0, 1, status_text FROM job
 )
 SELECT id FROM job
 """
@@ -124,14 +127,14 @@ WITH t AS ({{source}}), old AS (
         OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
-              j.organization, old.record_queued, t.queued_at
+              j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts
 ), event AS (
     INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
     SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
     UNION ALL
     SELECT id, at, status, attempt, worker_id, message FROM moved
 )
-SELECT id, status, identity, organization FROM moved
+SELECT id, status, identity, organization, retries, max_attempts FROM moved
 """
 TRANSITIONS = _RULE.format(source=_BATCH)
 """A batch of transitions of distinct jobs, as one JSON parameter."""
@@ -173,6 +176,7 @@ WITH moved AS (
         status = CASE WHEN status < 2 THEN 5 ELSE status END,
         completed_at = CASE WHEN status < 2 THEN %(at)s ELSE completed_at END,
         status_text = CASE WHEN status < 2 THEN '{CANCELLED_BEFORE_START}' ELSE status_text END,
+        due_at = CASE WHEN status < 2 THEN NULL ELSE due_at END,
         updated_at = %(at)s,
         modified_by = %(actor)s
     WHERE id = %(id)s AND (status < 2 OR (%(cancel_running)s AND status < 3))
@@ -193,22 +197,59 @@ WITH moved AS (
     WHERE id = %(id)s AND attempt = %(attempt)s AND {{condition}}
     RETURNING id, attempt
 ), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt, message)
-    SELECT id, %(at)s, 0, attempt, %(message)s FROM moved
+    INSERT INTO job_events (job_id, at, status, attempt, message, error_type, error_message,
+                            error_traceback)
+    SELECT id, %(at)s, 4, attempt - 1, %(failed_message)s, %(error_type)s, %(error_message)s,
+           %(error_traceback)s
+    FROM moved WHERE %(error_type)s::text IS NOT NULL
+    UNION ALL
+    SELECT id, %(at)s, 0, attempt, %(message)s, NULL, NULL, NULL FROM moved
 )
 SELECT attempt FROM moved
 """
+_RETRY = _REOPEN.format(
+    changes="retries = retries + 1, due_at = %(due_at)s, status_text = %(status_text)s",
+    condition="status = 2 AND cancel_requested_at IS NULL AND retries + 1 < max_attempts",
+)
 REOPEN: Mapping[ReopenReason, str] = {
     ReopenReason.RERUN: _REOPEN.format(
         changes="retries = 0, cancel_requested_at = NULL, modified_by = %(actor)s,"
-        " purge_at = COALESCE(%(purge_at)s, purge_at)",
+        " due_at = NULL, purge_at = COALESCE(%(purge_at)s, purge_at)",
         condition="status >= 3",
     ),
-    ReopenReason.WORKER_LOST: _REOPEN.format(
-        changes="retries = retries + 1", condition="status = 2"
-    ),
+    ReopenReason.WORKER_LOST: _RETRY,
+    ReopenReason.RETRY: _RETRY,
 }
-"""A rerun reopens an ended job afresh; a lost worker's job counts one more retry."""
+"""A rerun reopens an ended job afresh; a retry (a failure, a lost worker) counts one more
+retry of the run, records the ended attempt's error, and waits until it is due."""
+
+TAKE_DUE = """
+WITH due AS (
+    SELECT id FROM jobs
+    WHERE due_at <= %(now)s AND status = 0 AND NOT runs_elsewhere
+    ORDER BY due_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET due_at = NULL, updated_at = %(now)s,
+    status_text = CASE WHEN j.retries > 0
+                       THEN 'attempt ' || (j.retries + 1) || ' of ' || j.max_attempts END
+FROM due WHERE j.id = due.id
+RETURNING j.id, j.job_type, j.attempt, j.parameters, j.queue, j.priority
+"""
+"""Take the due jobs for publishing: each row is taken by exactly one caller (its lock is
+skipped by the others, and its due time is gone once they look again)."""
+
+START_NOW = """
+WITH moved AS (
+    UPDATE jobs SET due_at = %(at)s, updated_at = %(at)s, modified_by = %(actor)s
+    WHERE id = %(id)s AND status = 0 AND due_at IS NOT NULL
+    RETURNING id, attempt
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, %(at)s, 0, attempt, %(why)s FROM moved
+)
+SELECT id FROM moved
+"""
 
 KEY_OF = "SELECT job_type, concurrency_key FROM jobs WHERE id = %s"
 
@@ -250,6 +291,12 @@ def create_params(job: NewJob) -> dict[str, Any]:
         "created_by": job.created_by,
         "access_scope": job.access_scope.value,
         "housekeeping": job.housekeeping,
+        "queue": job.queue,
+        "priority": job.priority,
+        "due_at": job.due_at,
+        "max_attempts": job.max_attempts,
+        "runs_elsewhere": job.runs_elsewhere,
+        "status_text": job.status_text,
     }
 
 
@@ -261,6 +308,12 @@ def reopen_params(reopen: Reopen) -> dict[str, Any]:
         "message": reopen.message,
         "actor": reopen.actor,
         "purge_at": reopen.purge_at,
+        "due_at": reopen.due_at,
+        "status_text": reopen.status_text,
+        "failed_message": reopen.failed_message,
+        "error_type": reopen.failed.type if reopen.failed else None,
+        "error_message": reopen.failed.message if reopen.failed else None,
+        "error_traceback": reopen.failed.traceback if reopen.failed else None,
     }
 
 

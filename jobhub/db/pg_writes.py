@@ -50,6 +50,8 @@ from jobhub.db.pg_statements import (
     PROGRESS,
     REOPEN,
     REQUEST_CANCEL,
+    START_NOW,
+    TAKE_DUE,
     TAKE_FOR_PUBLISH,
     TRANSITION,
     TRANSITIONS,
@@ -63,7 +65,7 @@ from jobhub.db.pg_statements import (
 from jobhub.db.sql_writes import holds_key
 from jobhub.errors import KeyConflict, SchemaOutOfDate, StorageError, StorageUnavailable
 from jobhub.jobs import Job, JobStatus
-from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Reopen, Transition
+from jobhub.lifecycle import Applied, Due, NewJob, NewMessage, Progress, Reopen, Transition
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -164,6 +166,25 @@ class PostgresWrites:
             "why": why,
         }
         return self._run(lambda c: _durable(c, TAKE_FOR_PUBLISH, params)) is not None
+
+    def take_due(self, now: datetime, *, limit: int = 100) -> list[Due]:
+        params = {"now": now, "limit": limit}
+        rows = self._run(lambda c: c.execute(TAKE_DUE, params, prepare=True).fetchall())
+        return [
+            Due(
+                job_id=row[0],
+                job_type=row[1],
+                attempt=row[2],
+                parameters=row[3] or {},
+                queue=row[4],
+                priority=row[5],
+            )
+            for row in rows
+        ]
+
+    def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
+        params = {"id": job_id, "at": at, "actor": actor, "why": why}
+        return self._run(lambda c: _durable(c, START_NOW, params)) is not None
 
     def discard_unpublished(self, job_id: uuid.UUID) -> None:
         self._run(lambda c: _durable(c, DISCARD_UNPUBLISHED, (job_id,)))
@@ -278,6 +299,8 @@ def _moved(wave: dict[int, Transition], cursor: psycopg.Cursor[Any]) -> list[App
                 status=JobStatus(row[1]),
                 identity=row[2],
                 organization=row[3],
+                retries=row[4],
+                max_attempts=row[5],
             )
         )
     return result

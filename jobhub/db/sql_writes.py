@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Engine,
+    String,
     Table,
     and_,
     case,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +40,7 @@ from jobhub.lifecycle import (
     ATTEMPT_RESET,
     CANCELLED_BEFORE_START,
     Applied,
+    Due,
     NewJob,
     NewMessage,
     Progress,
@@ -90,6 +93,12 @@ class SqlWrites:
                 modified_by=job.created_by,
                 access_scope=job.access_scope.value,
                 housekeeping=job.housekeeping,
+                queue=job.queue,
+                priority=job.priority,
+                due_at=job.due_at,
+                max_attempts=job.max_attempts,
+                runs_elsewhere=job.runs_elsewhere,
+                status_text=job.status_text,
             )
             .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
             .returning(jobs.c.id)
@@ -100,7 +109,11 @@ class SqlWrites:
                     return False
                 connection.execute(
                     insert(events).values(
-                        job_id=job.id, at=job.created_at, status=0, attempt=1, message=None
+                        job_id=job.id,
+                        at=job.created_at,
+                        status=0,
+                        attempt=1,
+                        message=job.status_text,
                     )
                 )
                 return True
@@ -147,6 +160,7 @@ class SqlWrites:
                 status=case((not_started, int(JobStatus.CANCELLED)), else_=jobs.c.status),
                 completed_at=case((not_started, at), else_=jobs.c.completed_at),
                 status_text=case((not_started, CANCELLED_BEFORE_START), else_=jobs.c.status_text),
+                due_at=case((not_started, None), else_=jobs.c.due_at),
                 updated_at=at,
                 modified_by=actor,
             )
@@ -172,24 +186,40 @@ class SqlWrites:
         values: dict[str, Any] = dict(ATTEMPT_RESET)
         values.update(status=int(JobStatus.CREATED), attempt=reopen.attempt + 1)
         values["updated_at"] = reopen.at
+        conditions: list[Any] = [jobs.c.id == reopen.job_id, jobs.c.attempt == reopen.attempt]
         if reopen.reason is ReopenReason.RERUN:
-            condition = jobs.c.status >= TERMINAL_RANK
+            conditions.append(jobs.c.status >= TERMINAL_RANK)
             values.update(retries=0, cancel_requested_at=None, modified_by=reopen.actor)
+            values["due_at"] = None
             if reopen.purge_at is not None:
                 values["purge_at"] = reopen.purge_at
         else:
-            condition = jobs.c.status == int(JobStatus.PROCESSING)
-            values["retries"] = jobs.c.retries + 1
-        statement = (
-            update(jobs)
-            .where(jobs.c.id == reopen.job_id, jobs.c.attempt == reopen.attempt, condition)
-            .values(values)
-            .returning(jobs.c.job_type)
-        )
+            conditions += [
+                jobs.c.status == int(JobStatus.PROCESSING),
+                jobs.c.cancel_requested_at.is_(None),
+                jobs.c.retries + 1 < jobs.c.max_attempts,
+            ]
+            values.update(
+                retries=jobs.c.retries + 1, due_at=reopen.due_at, status_text=reopen.status_text
+            )
+        statement = update(jobs).where(*conditions).values(values).returning(jobs.c.job_type)
         try:
             with self._transaction() as connection:
                 if connection.execute(statement).first() is None:
                     return None
+                if reopen.failed is not None:
+                    connection.execute(
+                        insert(events).values(
+                            job_id=reopen.job_id,
+                            at=reopen.at,
+                            status=int(JobStatus.COMPLETED_WITH_ERRORS),
+                            attempt=reopen.attempt,
+                            message=reopen.failed_message,
+                            error_type=reopen.failed.type,
+                            error_message=reopen.failed.message,
+                            error_traceback=reopen.failed.traceback,
+                        )
+                    )
                 connection.execute(
                     insert(events).values(
                         job_id=reopen.job_id,
@@ -210,6 +240,76 @@ class SqlWrites:
                 raise KeyConflict(row.job_type, row.concurrency_key or "") from exc
             raise StorageError(f"could not reopen the job: {exc.orig}") from exc
         return reopen.attempt + 1
+
+    def take_due(self, now: datetime, *, limit: int = 100) -> list[Due]:
+        candidates = (
+            select(
+                jobs.c.id,
+                jobs.c.job_type,
+                jobs.c.attempt,
+                jobs.c.parameters,
+                jobs.c.queue,
+                jobs.c.priority,
+            )
+            .where(
+                jobs.c.status == int(JobStatus.CREATED),
+                jobs.c.due_at <= now,
+                jobs.c.runs_elsewhere.is_(False),
+            )
+            .order_by(jobs.c.due_at)
+            .limit(limit)
+        )
+        taken: list[Due] = []
+        with self._transaction() as connection:
+            for row in connection.execute(candidates).all():
+                claimed = connection.execute(
+                    update(jobs)
+                    .where(
+                        jobs.c.id == row.id,
+                        jobs.c.attempt == row.attempt,
+                        jobs.c.status == int(JobStatus.CREATED),
+                        jobs.c.due_at.is_not(None),
+                    )
+                    .values(due_at=None, updated_at=now, status_text=_RUN_ATTEMPT_TEXT)
+                ).rowcount
+                if claimed:
+                    taken.append(
+                        Due(
+                            job_id=row.id,
+                            job_type=row.job_type,
+                            attempt=row.attempt,
+                            parameters=row.parameters or {},
+                            queue=row.queue,
+                            priority=row.priority,
+                        )
+                    )
+        return taken
+
+    def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
+        statement = (
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.status == int(JobStatus.CREATED),
+                jobs.c.due_at.is_not(None),
+            )
+            .values(due_at=at, updated_at=at, modified_by=actor)
+            .returning(jobs.c.attempt)
+        )
+        with self._transaction() as connection:
+            row = connection.execute(statement).first()
+            if row is None:
+                return False
+            connection.execute(
+                insert(events).values(
+                    job_id=job_id,
+                    at=at,
+                    status=int(JobStatus.CREATED),
+                    attempt=row.attempt,
+                    message=why,
+                )
+            )
+        return True
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
         statement = (
@@ -281,6 +381,18 @@ def _progress_statement(report: Progress) -> Any:
     )
 
 
+_RUN_ATTEMPT_TEXT = case(
+    (
+        jobs.c.retries > 0,
+        literal("attempt ")
+        + sql_cast(jobs.c.retries + 1, String)
+        + literal(" of ")
+        + sql_cast(jobs.c.max_attempts, String),
+    ),
+    else_=None,
+)
+"""What a retried job's status text says once its attempt is published: "attempt 2 of 5"."""
+
 _RANK = case((jobs.c.status >= TERMINAL_RANK, TERMINAL_RANK), else_=jobs.c.status)
 
 
@@ -317,7 +429,7 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         update(jobs)
         .where(jobs.c.id == transition.job_id, or_(newer_attempt, same))
         .values(values)
-        .returning(jobs.c.identity, jobs.c.organization)
+        .returning(jobs.c.identity, jobs.c.organization, jobs.c.retries, jobs.c.max_attempts)
     )
     row = connection.execute(statement).first()
     if row is None:
@@ -347,6 +459,8 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         status=transition.status,
         identity=row.identity,
         organization=row.organization,
+        retries=row.retries,
+        max_attempts=row.max_attempts,
     )
 
 

@@ -6,7 +6,7 @@ records ``node/token/pid`` as its worker id. The reaper matches the two.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -40,6 +40,12 @@ class WorkerState:
     started_at: datetime
     last_seen_at: datetime
     stopped_at: datetime | None
+    queues: str | None = None
+    """The queues it consumes, comma-separated, as it reported them."""
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(q for q in (self.queues or "").split(",") if q)
 
     def silent_since(self, cutoff: datetime) -> bool:
         """Stopped, or no heartbeat since ``cutoff``."""
@@ -64,12 +70,18 @@ class WorkerStore:
             stamp = connection.execute(select(func.now())).scalar_one()
         return stamp.astimezone(UTC)
 
-    def beat(self, name: str, hostname: str, pid: int) -> datetime:
-        """Record that the worker ``name`` is alive now; returns the time recorded."""
+    def beat(self, name: str, hostname: str, pid: int, queues: Sequence[str] = ()) -> datetime:
+        """Record that the worker ``name`` (consuming ``queues``) is alive now; returns the
+        time recorded."""
         now = self.now()
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         statement = dialect.insert(workers).values(
-            name=name, hostname=hostname, pid=pid, started_at=now, last_seen_at=now
+            name=name,
+            hostname=hostname,
+            pid=pid,
+            started_at=now,
+            last_seen_at=now,
+            queues=",".join(queues) or None,
         )
         statement = statement.on_conflict_do_update(
             index_elements=["name"], set_={"last_seen_at": now, "stopped_at": None}

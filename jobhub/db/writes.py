@@ -20,7 +20,7 @@ from typing import Protocol
 
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import Job, JobStatus
-from jobhub.lifecycle import Applied, NewJob, NewMessage, Progress, Reopen, Transition
+from jobhub.lifecycle import Applied, Due, NewJob, NewMessage, Progress, Reopen, Transition
 
 
 class Writes(Protocol):
@@ -57,6 +57,17 @@ class Writes(Protocol):
         """Reopen the job as its next attempt in Created (resetting ``ATTEMPT_RESET``),
         with its event; returns that attempt, or None when the job moved on. A key now held
         by another active job raises KeyConflict."""
+        ...
+
+    def take_due(self, now: datetime, *, limit: int = 100) -> list[Due]:
+        """Take up to ``limit`` jobs whose due time has come (oldest due first) for
+        publishing: their due time is cleared in the same statement, so of several
+        publishers exactly one gets each job. Jobs run elsewhere are never taken."""
+        ...
+
+    def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
+        """Make a job that waits for its start time or its retry due at ``at``, with its
+        event; False when it waits for nothing (it was published, ended, or never waited)."""
         ...
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from celery import Celery
@@ -18,22 +18,26 @@ from kombu.transport.redis import Transport as RedisTransport
 
 logger = logging.getLogger(__name__)
 
-MessageIds = Callable[[], "set[str] | None"]
-"""The task ids of the job messages the broker holds, or None when it cannot tell."""
+MessageIds = Callable[[Collection[str]], "set[str] | None"]
+"""The task ids of the job messages the broker holds in these queues, or None when it
+cannot tell."""
 
 MAX_SCAN = 50_000
 """Messages beyond which the queue is not read (a backlog that long is not a loss)."""
 
 
-def message_ids_on_broker(app: Celery, queue: str) -> set[str] | None:
-    """Task ids of the messages waiting in ``queue`` or reserved by a worker; None when
-    the broker cannot be read this way (or holds too many to read)."""
+def message_ids_on_broker(app: Celery, queues: Collection[str] | str) -> set[str] | None:
+    """Task ids of the messages waiting in ``queues`` (each at every priority) or reserved
+    by a worker; None when the broker cannot be read this way (or holds too many)."""
+    names = [queues] if isinstance(queues, str) else sorted(queues)
     with app.connection_for_read() as connection:
         if not _is_redis(connection):
             return None
         channel: Any = connection.default_channel
         with channel.conn_or_acquire() as client:
-            lists = [channel._q_for_pri(queue, pri) for pri in channel.priority_steps]
+            lists = [
+                channel._q_for_pri(queue, pri) for queue in names for pri in channel.priority_steps
+            ]
             sizes = [client.llen(name) for name in lists]
             if sum(sizes) + client.hlen(channel.unacked_key) > MAX_SCAN:
                 return None

@@ -33,7 +33,7 @@ class Housekeeping:
     @classmethod
     def of_app(cls, app: JobHubCelery) -> Self:
         """On ``app``'s runtime, publishing through its dispatcher, reading its broker."""
-        on_broker = partial(message_ids_on_broker, app, app.jobhub_settings.queue)
+        on_broker = partial(message_ids_on_broker, app)
         return cls(app.runtime, app.dispatcher.publish, on_broker)
 
     def purge_expired_jobs(
@@ -59,4 +59,4 @@ class Housekeeping:
 
     @property
     def reaper(self) -> Reaper:
-        return Reaper(self._runtime, self._publish)
+        return Reaper(self._runtime)

@@ -1,8 +1,9 @@
 """Jobs the broker never got, or lost: published (again) by the outbox reconciler.
 
 * **Stranded in Created**: the producer inserted the row and died before publishing, or
-  a re-queue's publish failed. After ``Settings.publish_grace`` without a change, the
-  job is published.
+  a re-queue's publish failed. After ``Settings.publish_grace`` without a change, the job
+  is published. Jobs waiting for their due time (``jobhub.housekeeping.due`` publishes
+  those) or for an outside runner are not stranded.
 * **Vanished from the broker**: a Queued job whose message is no longer in the queue nor
   reserved by a worker (Redis restarted without persistence), after
   ``Settings.requeue_grace``. Only brokers that can be read (``jobhub.housekeeping.broker_probe``)
@@ -68,7 +69,7 @@ class Outbox:
         )
         if not queued:
             return report
-        on_broker = self._on_broker()
+        on_broker = self._on_broker({job.queue for job in queued})
         if on_broker is None:
             return report
         report.broker_checked = True
@@ -85,7 +86,14 @@ class Outbox:
             return False  # another reconciler took it, or it moved on
         fields = job_fields(job.id, job.job_type, "publish", attempt=job.attempt)
         try:
-            self._publish_attempt(job.job_type, job.id, job.attempt, job.parameters)
+            self._publish_attempt(
+                job.job_type,
+                job.id,
+                job.attempt,
+                job.parameters,
+                queue=job.queue,
+                priority=job.priority,
+            )
         except DispatchError as exc:
             logger.warning("outbox could not publish the job: %s", exc, extra=fields)
             return False

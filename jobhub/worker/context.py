@@ -61,7 +61,18 @@ class JobContext:
 
     @property
     def attempt(self) -> int:
+        """The job's attempt number (every attempt it ever had, reruns included)."""
         return self._claim.attempt
+
+    @property
+    def attempt_in_run(self) -> int:
+        """Which attempt of this run this is: 1, then 2 after a retry, ..."""
+        return self._claim.retries + 1
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts this run may take (its retry policy, or what its start asked for)."""
+        return self._claim.max_attempts
 
     @property
     def identity(self) -> str | None:

@@ -12,6 +12,8 @@ from jobhub.definitions import JobDefinition, register_definition
 from jobhub.errors import ConfigurationError
 from jobhub.jobs import JSONValue, StartType
 from jobhub.parameters import Param
+from jobhub.placement import DEFAULT_PRIORITY
+from jobhub.retries import NO_RETRY, RetryPolicy
 from jobhub.worker.context import JobContext
 from jobhub.worker.task import JobTask
 
@@ -34,15 +36,19 @@ def job(
     can_cancel: bool = True,
     can_rerun: bool = True,
     time_limit: float | None = None,
-    max_retries: int = 0,
+    retry: RetryPolicy = NO_RETRY,
+    queue: str | None = None,
+    priority: int = DEFAULT_PRIORITY,
     retention: timedelta | None = None,
     type_code: int = 0,
     housekeeping: bool = False,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
     """Declare a job type. The function receives a ``JobContext`` and the parameters.
 
-    ``housekeeping=True`` marks jobhub's own upkeep: listings leave such jobs out unless
-    asked (``JobDefinition.housekeeping``).
+    ``retry`` says how many attempts a run may take and the backoff between them
+    (``jobhub.retries``); ``queue`` and ``priority`` where its jobs go by default
+    (``jobhub.placement``). ``housekeeping=True`` marks jobhub's own upkeep: listings
+    leave such jobs out unless asked (``JobDefinition.housekeeping``).
 
     Example::
 
@@ -51,8 +57,6 @@ def job(
             ctx.progress(50, "half way")
             return {"day": day}
     """
-    if max_retries < 0:
-        raise ConfigurationError(f"job type {name!r}: max_retries must be 0 or more")
     if not 0 <= type_code < 99:
         raise ConfigurationError(f"job type {name!r}: type_code must be between 0 and 98")
 
@@ -67,7 +71,9 @@ def job(
             can_cancel=can_cancel,
             can_rerun=can_rerun,
             time_limit=time_limit,
-            max_retries=max_retries,
+            retry=retry,
+            queue=queue,
+            priority=priority,
             retention=retention,
             type_code=type_code,
             housekeeping=housekeeping,

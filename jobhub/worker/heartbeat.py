@@ -49,8 +49,11 @@ def worker_id_of(request: Context) -> str:
 class Heartbeat:
     """Beats for one worker node until stopped."""
 
-    def __init__(self, store: WorkerStore, node: str, interval: float) -> None:
+    def __init__(
+        self, store: WorkerStore, node: str, interval: float, *, queues: tuple[str, ...] = ()
+    ) -> None:
         self.name = worker_name(node)
+        self.queues = queues
         self._store = store
         self._interval = interval
         self._stop = threading.Event()
@@ -63,7 +66,7 @@ class Heartbeat:
 
     def beat(self) -> bool:
         try:
-            self._store.beat(self.name, socket.gethostname(), os.getpid())
+            self._store.beat(self.name, socket.gethostname(), os.getpid(), self.queues)
         except JobHubError as exc:
             logger.warning("heartbeat of %s failed: %s", self.name, exc)
             return False

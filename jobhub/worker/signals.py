@@ -2,11 +2,14 @@
 
 * ``task_success``  -> Completed, with the result (which must be JSON); a result larger
   than ``Settings.inline_result_limit`` is stored as a document first (``jobhub.documents``);
-* ``task_failure``  -> CompletedWithErrors, with error type, message and traceback
-  (also sent by the worker's main process for a hard time limit or a lost worker);
+* ``task_failure``  -> the next attempt, when the type's retry policy retries the error
+  and attempts are left (``jobhub.housekeeping.retry``); otherwise CompletedWithErrors,
+  with error type, message and traceback (also sent by the worker's main process for a
+  hard time limit or a lost worker);
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
 * ``worker_ready``  -> the worker registers the job types it can run and starts its
-  heartbeat; ``worker_shutdown`` stops it;
+  heartbeat and its publisher of due jobs (``jobhub.housekeeping.due``);
+  ``worker_shutdown`` stops them;
 * ``task_unknown`` / ``task_rejected`` -> a dead letter (``jobhub.worker.dead_letters``);
 * a pool process that died under a job (``WorkerLostError``, in the main process) hands
   the job to ``jobhub.housekeeping.reaper`` at once.
@@ -30,7 +33,9 @@ from celery.worker.request import Request
 from jobhub.definitions import all_definitions
 from jobhub.documents import RESULT_CONTENT_TYPE, Document, result_document_name
 from jobhub.errors import JobHubError, JobNotFound
+from jobhub.housekeeping.due import DueLoop, DuePublisher
 from jobhub.housekeeping.reaper import Reaper
+from jobhub.housekeeping.retry import may_retry, retry_by_id
 from jobhub.jobs import JobError, JobStatus
 from jobhub.lifecycle import Transition
 from jobhub.logs import job_fields
@@ -139,13 +144,24 @@ def _on_failure(
         return
     if isinstance(exception, WorkerLostError) and not in_request:
         why = f"worker process lost: {exception}"
-        Reaper(runtime, sender.app.dispatcher.publish).recover_by_id(job_id, attempt, why)  # type: ignore[attr-defined]
+        Reaper(runtime).recover_by_id(job_id, attempt, why)
         return
     error = JobError(
         type=type(exception).__name__ if exception is not None else "Error",
         message=_describe(exception, sender),
         traceback=str(einfo.traceback) if einfo is not None else None,
     )
+    cause = exception if exception is not None else error.type
+    if may_retry(sender.name, cause):
+        try:
+            if retry_by_id(runtime, job_id, attempt, error=error, cause=cause) is not None:
+                return
+        except JobHubError as exc:  # the database is away: the attempt ends as it is
+            logger.warning(
+                "could not retry the job: %s",
+                exc,
+                extra=job_fields(job_id, sender.name, "retry", attempt=attempt),
+            )
     logger.error(
         "job failed: %s: %s",
         error.type,
@@ -230,20 +246,36 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
             runtime.types.register(definition.name, definition.start_type, now, overwrite=False)
     except JobHubError as exc:
         logger.warning("could not register job types: %s", exc)
-    global _heartbeat
+    global _heartbeat, _due_loop
     node = getattr(sender, "hostname", None) or "worker"
-    _heartbeat = Heartbeat(runtime.workers, node, runtime.settings.heartbeat_interval)
+    _heartbeat = Heartbeat(
+        runtime.workers, node, runtime.settings.heartbeat_interval, queues=_queues_of(sender)
+    )
     _heartbeat.start()
+    _due_loop = DueLoop(DuePublisher(runtime, app.dispatcher.publish))  # type: ignore[union-attr]
+    _due_loop.start()
 
 
 _heartbeat: Heartbeat | None = None
+_due_loop: DueLoop | None = None
 
 
 def _on_worker_shutdown(**_: Any) -> None:
-    global _heartbeat
+    global _heartbeat, _due_loop
+    if _due_loop is not None:
+        _due_loop.stop()
+        _due_loop = None
     if _heartbeat is not None:
         _heartbeat.stop()
         _heartbeat = None
+
+
+def _queues_of(worker: Any) -> tuple[str, ...]:
+    """The queues a worker consumes (``-Q``), as its consumer holds them."""
+    try:
+        return tuple(sorted(worker.app.amqp.queues.consume_from))
+    except AttributeError:
+        return ()
 
 
 def _current_attempt(runtime: Any, job_id: UUID) -> int | None:

@@ -57,7 +57,7 @@ def test_a_queued_job_whose_message_vanished_is_published_again() -> None:
     clock.advance(REQUEUE_GRACE + 1)
     on_broker = {str(kept.id)}
 
-    report = Outbox(runtime, dispatcher.publish, lambda: on_broker).reconcile()
+    report = Outbox(runtime, dispatcher.publish, lambda queues: on_broker).reconcile()
 
     assert (report.broker_checked, report.republished) == (True, [lost.id])
     assert [m.task_id for m in broker.sent] == [str(lost.id), str(kept.id), str(lost.id)]
@@ -71,7 +71,7 @@ def test_queued_jobs_are_left_alone_when_the_broker_cannot_be_read() -> None:
     runtime.settle()
     clock.advance(REQUEUE_GRACE + 1)
 
-    report = Outbox(runtime, dispatcher.publish, lambda: None).reconcile()
+    report = Outbox(runtime, dispatcher.publish, lambda queues: None).reconcile()
 
     assert (report.broker_checked, report.republished) == (False, [])
     assert len(broker.sent) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobhub.db.worker_store import job_worker_id
+from jobhub.housekeeping.due import DuePublisher
 from jobhub.housekeeping.reaper import Reaper, Recovered
 from jobhub.jobs import Job, JobStatus
 from jobhub.lifecycle import Transition
@@ -40,32 +41,43 @@ def _setup(job_type: str) -> tuple[Clock, MemoryRuntime, RecordingBroker, Job]:
     return clock, runtime, broker, _running(runtime, broker, job_type)
 
 
-def test_a_silent_workers_job_is_queued_again_as_the_next_attempt() -> None:
-    clock, runtime, broker, job = _setup("diagnostics.sleep")  # max_retries=2
+def test_a_silent_workers_job_is_tried_again_after_its_backoff() -> None:
+    clock, runtime, broker, job = _setup("diagnostics.sleep")  # 3 attempts
     clock.advance(TIMEOUT + 1)
 
-    report = Reaper(runtime, broker.dispatcher(runtime).publish).reap()
+    report = Reaper(runtime).reap()
 
     assert (report.examined, report.requeued, report.failed) == (1, [job.id], [])
     runtime.settle()
-    after = runtime.store.get(job.id)
-    assert (after.status, after.attempt, after.retries, after.worker_id) == (
-        JobStatus.QUEUED,
+    waiting = runtime.store.get(job.id)
+    assert (waiting.status, waiting.attempt, waiting.retries, waiting.worker_id) == (
+        JobStatus.CREATED,
         2,
         1,
         None,
     )
+    assert waiting.due_at is not None and waiting.due_at > clock()
+    assert waiting.status_text is not None and waiting.status_text.startswith("attempt 2 of 3 at")
+    failed, created = runtime.store.events(job.id)[-2:]
+    assert (failed.status, failed.attempt) == (JobStatus.COMPLETED_WITH_ERRORS, 1)
+    assert failed.error is not None and failed.error.type == "WorkerLost"
+    assert (created.status, created.attempt) == (JobStatus.CREATED, 2)
+    assert len(broker.sent) == 1, "published before its due time"
+
+    clock.advance(5)
+    published = DuePublisher(runtime, broker.dispatcher(runtime).publish).publish_due()
+
+    assert published == [job.id]
+    runtime.settle()
+    assert runtime.store.get(job.id).status is JobStatus.QUEUED
     assert [(m.task_id, m.headers["jobhub_attempt"]) for m in broker.sent[1:]] == [(str(job.id), 2)]
-    created = runtime.store.events(job.id)[-2]
-    assert created.status is JobStatus.CREATED
-    assert created.message == f"worker silent: {job.worker_id}; queued again as attempt 2"
 
 
 def test_a_lost_job_whose_type_allows_no_retry_ends_worker_lost() -> None:
     _, runtime, broker, job = _setup("diagnostics.echo")  # max_retries=0
     runtime.store.stopped(WORKER)
 
-    report = Reaper(runtime, broker.dispatcher(runtime).publish).reap()
+    report = Reaper(runtime).reap()
 
     assert report.failed == [job.id]
     after = runtime.store.get(job.id)
@@ -79,7 +91,7 @@ def test_a_job_of_a_live_worker_is_left_alone() -> None:
     clock, runtime, broker, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT - 1)
 
-    report = Reaper(runtime, broker.dispatcher(runtime).publish).reap()
+    report = Reaper(runtime).reap()
 
     assert (report.requeued, report.failed) == ([], [])
     assert runtime.store.get(job.id).status is JobStatus.PROCESSING
@@ -88,8 +100,8 @@ def test_a_job_of_a_live_worker_is_left_alone() -> None:
 def test_of_two_reapers_only_one_recovers_the_job() -> None:
     clock, runtime, broker, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT + 1)
-    first = Reaper(runtime, broker.dispatcher(runtime).publish)
-    second = Reaper(runtime, broker.dispatcher(runtime).publish)
+    first = Reaper(runtime)
+    second = Reaper(runtime)
     stale = runtime.store.get(job.id)
 
     assert first.recover(stale, "worker silent") is Recovered.REQUEUED
@@ -102,7 +114,7 @@ def test_a_requeue_the_broker_refuses_is_left_created_for_the_outbox() -> None:
     clock.advance(TIMEOUT + 1)
     broker.down = True
 
-    report = Reaper(runtime, broker.dispatcher(runtime).publish).reap()
+    report = Reaper(runtime).reap()
 
     assert report.requeued == [job.id]
     after = runtime.store.get(job.id)
