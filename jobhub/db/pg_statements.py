@@ -189,12 +189,18 @@ WITH moved AS (
 SELECT status FROM moved
 """
 
-_RESET = ", ".join(f"{column} = {_sql(value)}" for column, value in ATTEMPT_RESET.items())
-_REOPEN = f"""
+def _reset(*but: str) -> str:
+    """``ATTEMPT_RESET`` as SET assignments, leaving out the columns in ``but``."""
+    return ", ".join(
+        f"{column} = {_sql(value)}" for column, value in ATTEMPT_RESET.items() if column not in but
+    )
+
+
+_REOPEN = """
 WITH moved AS (
-    UPDATE jobs SET status = 0, attempt = %(attempt)s + 1, updated_at = %(at)s, {_RESET},
-        {{changes}}
-    WHERE id = %(id)s AND attempt = %(attempt)s AND {{condition}}
+    UPDATE jobs SET status = 0, attempt = %(attempt)s + 1, updated_at = %(at)s, {reset},
+        {changes}
+    WHERE id = %(id)s AND attempt = %(attempt)s AND {condition}
     RETURNING id, attempt
 ), event AS (
     INSERT INTO job_events (job_id, at, status, attempt, message, error_type, error_message,
@@ -208,11 +214,13 @@ WITH moved AS (
 SELECT attempt FROM moved
 """
 _RETRY = _REOPEN.format(
+    reset=_reset("status_text"),
     changes="retries = retries + 1, due_at = %(due_at)s, status_text = %(status_text)s",
     condition="status = 2 AND cancel_requested_at IS NULL AND retries + 1 < max_attempts",
 )
 REOPEN: Mapping[ReopenReason, str] = {
     ReopenReason.RERUN: _REOPEN.format(
+        reset=_reset(),
         changes="retries = 0, cancel_requested_at = NULL, modified_by = %(actor)s,"
         " due_at = NULL, purge_at = COALESCE(%(purge_at)s, purge_at)",
         condition="status >= 3",

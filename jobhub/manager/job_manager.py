@@ -20,6 +20,7 @@ getJobResults / getJobSchema       ``job_results(job_id)`` / ``job_schema()``
 Execute(method, params, key, ...)  ``start_job(..., key=...)``
 WaitForCompletion(jobs, timeout)   ``wait_for_completion(job_ids, timeout)``
 Cancel / GetUserMessages           ``cancel_job(job_id)`` / ``user_messages(job_id)``
+(retry or delayed start, now)      ``retry_now(job_id)``
 =================================  ==============================================
 
 Job types are given by name, by definition or as their task ("by type or by name").
@@ -33,6 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -53,6 +55,7 @@ from jobhub.errors import (
     JobNotFound,
     NotCancellable,
     NotRerunnable,
+    NotWaiting,
     WaitTimeout,
 )
 from jobhub.housekeeping import Housekeeping
@@ -72,6 +75,7 @@ from jobhub.manager.base import JobTypeRef, job_uuid
 from jobhub.manager.reads import JobReads
 from jobhub.manager.schedules import JobSchedules
 from jobhub.parameters import unstorable_text
+from jobhub.placement import check_priority, check_queue, due_time
 from jobhub.worker.app import create_celery_app
 
 logger = logging.getLogger(__name__)
@@ -179,13 +183,21 @@ class JobManager(JobReads, JobSchedules):
         description: str | None = None,
         access_scope: AccessScope | str = AccessScope.ORGANIZATION,
         job_id: UUID | None = None,
+        start_at: datetime | None = None,
+        delay: timedelta | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
     ) -> Job:
-        """Start a job; returns it Queued.
+        """Start a job; returns it Queued (Created while it waits for ``start_at`` or
+        ``delay``, or for its runner when its type runs elsewhere).
 
         Raises UnknownJobType, InvalidParameters or InvalidInput before anything is
         written; KeyConflict when an active job of the type holds ``key``; DispatchError
         when the broker does not take the message (nothing is left behind). Submitting
         the same ``(organization, client_request_id)`` again returns the first job.
+        ``queue`` and ``priority`` (0 to 9, higher first) override the type's;
+        ``max_attempts`` lowers the attempts its retry policy allows.
         ``access_scope`` says who may read its result and documents. ``job_id`` is the id
         the new job gets (default: a random one); a caller that passes one can tell a new
         job from an idempotent repeat.
@@ -220,6 +232,10 @@ class JobManager(JobReads, JobSchedules):
             client_request_id=client_request_id,
             key=key,
             access_scope=scope,
+            queue=check_queue(queue) if queue is not None else None,
+            priority=check_priority(priority) if priority is not None else None,
+            due_at=due_time(self._runtime.clock(), start_at=start_at, delay=delay),
+            max_attempts=definition.retry.attempts_for(max_attempts),
         )
         return self.app.dispatcher.start(definition, spec, description=description, job_id=job_id)
 
@@ -281,8 +297,20 @@ class JobManager(JobReads, JobSchedules):
         )
         if attempt is None:
             raise NotRerunnable(f"job {job.id} changed meanwhile; try again")
+        if job.runs_elsewhere:  # its runner claims it again
+            logger.info(
+                "job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt)
+            )
+            return self.get_job(job.id)
         try:
-            self.app.dispatcher.publish(definition.name, job.id, attempt, job.parameters)
+            self.app.dispatcher.publish(
+                definition.name,
+                job.id,
+                attempt,
+                job.parameters,
+                queue=job.queue,
+                priority=job.priority,
+            )
         except DispatchError as exc:
             runtime.writes.write(
                 transitions=[
@@ -298,6 +326,25 @@ class JobManager(JobReads, JobSchedules):
             )
             raise
         logger.info("job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt))
+        return self.get_job(job.id)
+
+    def retry_now(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
+        """Start now a job that waits for its retry or its delayed start (it is published
+        within a moment, by the same mechanism that publishes due jobs).
+
+        Raises NotWaiting when it waits for neither (it runs, ended, or was never delayed).
+        """
+        job = self.get_job(job_id)
+        if not job.waiting:
+            raise NotWaiting(
+                f"job {job.id} is {job.status.label} and waits for no start time or retry"
+            )
+        why = f"start now requested by {actor}" if actor else "start now requested"
+        if not self._runtime.writes.start_now(
+            job.id, at=self._runtime.clock(), actor=actor, why=why
+        ):
+            raise NotWaiting(f"job {job.id} is no longer waiting")
+        logger.info("start now requested", extra=job_fields(job.id, job.job_type, "retry-now"))
         return self.get_job(job.id)
 
     def wait_for_completion(

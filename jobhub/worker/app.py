@@ -18,6 +18,7 @@ from jobhub.config import Settings
 from jobhub.definitions import load_job_modules
 from jobhub.dispatch import JobHubCelery
 from jobhub.logs import configure_logging
+from jobhub.placement import MAX_PRIORITY, MIN_PRIORITY
 from jobhub.worker import signals
 from jobhub.worker.declare import TIME_LIMIT_GRACE
 from jobhub.worker.file_transport import TRANSPORT as FILE_TRANSPORT
@@ -68,6 +69,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if settings.effective_broker_url.startswith("redis://"):
         # kombu's transport, without a new client per publish and acknowledgement.
         config["broker_transport"] = REDIS_TRANSPORT
+        # one list per priority (0 to 9), read most urgent first (jobhub.placement)
+        config["broker_transport_options"] = {
+            "priority_steps": list(range(MIN_PRIORITY, MAX_PRIORITY + 1)),
+            "queue_order_strategy": "priority",
+        }
+    if settings.effective_broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        # RabbitMQ orders a queue by priority only when it is declared with a maximum; a
+        # queue declared earlier without one must be deleted first (README, Priorities).
+        config["task_queue_max_priority"] = MAX_PRIORITY
     if settings.worker_concurrency is not None:
         config["worker_concurrency"] = settings.worker_concurrency
     if settings.embedded_broker:
