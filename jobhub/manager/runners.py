@@ -327,5 +327,5 @@ def _refused(job: Job, runner: str, action: str) -> ReportRefused:
     elif job.status is JobStatus.PROCESSING:
         why = "it changed meanwhile; read it again"
     else:
-        why = "nobody claimed it yet" if action != "claim" else "it changed meanwhile"
+        why = "it waits for a runner's claim" if action != "claim" else "it changed meanwhile"
     return ReportRefused(f"runner {runner!r} cannot {action} job {job.id}: {why}")

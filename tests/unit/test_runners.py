@@ -178,7 +178,7 @@ def test_a_report_tells_the_runner_a_cancel_was_asked_for(setup: Setup) -> None:
 
 def test_reports_not_from_the_holder_are_refused(setup: Setup) -> None:
     job = setup.start()
-    with pytest.raises(ReportRefused, match="nobody claimed it yet"):
+    with pytest.raises(ReportRefused, match="waits for a runner's claim"):
         setup.runners.report(job.id, "agent-1", percent=10)
     setup.runners.claim(job.id, "agent-1")
 
@@ -289,7 +289,7 @@ def test_an_error_is_retried_under_the_policy_as_a_new_attempt_for_a_runner(
         1,
         error,
     )
-    with pytest.raises(ReportRefused, match="nobody claimed it yet"):
+    with pytest.raises(ReportRefused, match="waits for a runner's claim"):
         setup.runners.report(job.id, "agent-1", percent=99)  # the old attempt's runner
 
     again = setup.runners.claim(job.id, "agent-2")
