@@ -395,13 +395,16 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     by_name = {entry["name"]: entry for entry in listed}
     assert sorted(by_name) == [
         "diagnostics.echo",
+        "diagnostics.flaky",
         "diagnostics.sleep",
+        "external.device_sync",
         "maintenance.purge_jobs",
         "maintenance.reap_lost_jobs",
         "maintenance.reconcile_outbox",
         "reports.job_statistics",
     ]
-    assert by_name["diagnostics.sleep"]["max_retries"] == 2
+    assert by_name["diagnostics.sleep"]["max_attempts"] == 3
+    assert by_name["external.device_sync"]["runs_elsewhere"] is True
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
         assert entry["parameters"]["additionalProperties"] is False
