@@ -238,15 +238,24 @@ class Dispatcher:
         kwargs: Mapping[str, Any] | None,
         options: Mapping[str, Any],
     ) -> AsyncResult:  # type: ignore[type-arg]
-        """A publish jobhub did not prepare (beat, ``delay()``, ``send_task``): record it."""
+        """A publish jobhub did not prepare (``delay()``, ``apply_async``, ``send_task``,
+        Celery's own beat): record it. Its ``queue`` and ``priority`` options become the
+        job's (jobhub's priority: 0 to 9, higher first, whatever the broker)."""
         if args:
             raise InvalidInput(f"{definition.name} takes keyword parameters only")
         parameters = definition.validate(kwargs or {})
         rest = dict(options)
         task_id = rest.pop("task_id", None)
+        queue = rest.pop("queue", None)
+        priority = rest.pop("priority", None)
         job = self.start(
             definition,
-            JobSpec(job_type=definition.name, parameters=parameters),
+            JobSpec(
+                job_type=definition.name,
+                parameters=parameters,
+                queue=getattr(queue, "name", queue),  # a name or a kombu Queue
+                priority=priority,
+            ),
             created_by="celery",
             job_id=uuid.UUID(task_id) if task_id else None,
             options=rest,

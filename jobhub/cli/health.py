@@ -15,7 +15,8 @@ from jobhub.cli.options import json_option
 @json_option
 @pass_state
 def workers(state: CliState, as_json: bool) -> None:
-    """List the workers seen, with their last heartbeat (in the database's clock).
+    """List the workers seen, with the queues they consume and their last heartbeat (in
+    the database's clock).
 
     A worker silent for JOBHUB_WORKER_TIMEOUT is lost: the reaper recovers its jobs.
 
@@ -25,12 +26,13 @@ def workers(state: CliState, as_json: bool) -> None:
     """
     seen = state.manager.admin.workers()
     if as_json:
-        render.echo_json([dataclasses.asdict(worker) for worker in seen])
+        render.echo_json([{**dataclasses.asdict(w), "queues": list(w.queue_names)} for w in seen])
         return
     for worker in seen:
         stopped = f"  stopped {render.when(worker.stopped_at)}" if worker.stopped_at else ""
         click.echo(
-            f"{worker.name}  pid {worker.pid}  started {render.when(worker.started_at)}"
+            f"{worker.name}  pid {worker.pid}  queues {','.join(worker.queue_names) or '-'}"
+            f"  started {render.when(worker.started_at)}"
             f"  last seen {render.when(worker.last_seen_at)}{stopped}"
         )
 

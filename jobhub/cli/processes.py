@@ -26,34 +26,61 @@ from jobhub.cli.options import passthrough
 from jobhub.config import Settings
 from jobhub.db import migrate
 from jobhub.definitions import find_definition
+from jobhub.errors import InvalidInput
 from jobhub.jobs import JobStatus
 from jobhub.logs import configure_logging
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
+from jobhub.placement import check_queue
 from jobhub.worker.app import create_celery_app, log_through_jobhub
 
 API_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 """uvicorn's log levels (``trace`` is its own, below debug)."""
 
 
+def queue_names(text: str) -> tuple[str, ...]:
+    """The queues of a ``--queues`` value (``reports,jobhub``), each checked."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise InvalidInput("--queues needs at least one queue name")
+    return tuple(check_queue(name) for name in names)
+
+
+queues_option = click.option(
+    "-Q",
+    "--queues",
+    metavar="NAME[,NAME...]",
+    help="Consume only these queues [default: the configured one, JOBHUB_QUEUE].",
+)
+
+
 @click.command(context_settings=passthrough)
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Worker processes.")
+@queues_option
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
 @click.pass_context
-def worker(ctx: click.Context, concurrency: int | None, loglevel: str) -> None:
+def worker(ctx: click.Context, concurrency: int | None, queues: str | None, loglevel: str) -> None:
     """Run a Celery worker for jobhub's job types; extra arguments go to `celery worker`.
 
+    A worker consumes the configured queue (JOBHUB_QUEUE, default "jobhub") unless
+    --queues names others; name it too to consume it as well. `jobhub workers` shows
+    which worker consumes what.
+
     \b
-    Example:
+    Examples:
       jobhub worker --concurrency 4 --hostname worker1@%h
+      jobhub worker --queues reports,jobhub
     """
     state: CliState = ctx.obj
+    names = queue_names(queues) if queues is not None else None
     app = create_celery_app(state.settings)
     migrate.ensure_current(app.runtime.engine)
     log_through_jobhub(state.settings)
     argv = [*_celery_options(state.settings), "worker", f"--loglevel={loglevel}", *ctx.args]
     if concurrency is not None:
         argv.append(f"--concurrency={concurrency}")
+    if names is not None:
+        argv.append(f"--queues={','.join(names)}")
     sys.exit(app.start(argv) or 0)
 
 
@@ -162,6 +189,7 @@ def api(state: CliState, host: str | None, port: int | None, loglevel: str) -> N
     help="Parameters of the first job.",
 )
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
+@queues_option
 @click.option("--no-beat", is_flag=True, help="Do not start Celery beat.")
 @click.option("--no-api", is_flag=True, help="Do not start the HTTP API.")
 @click.option(
@@ -175,6 +203,7 @@ def serve(
     first_job: str,
     params: Sequence[str],
     concurrency: int,
+    queues: str | None,
     no_beat: bool,
     no_api: bool,
     housekeeping: bool,
@@ -191,6 +220,9 @@ def serve(
       jobhub serve --start diagnostics.echo -p message=hello
     """
     settings = state.settings
+    worker_args = ["worker", f"--concurrency={concurrency}"]
+    if queues is not None:
+        worker_args.append(f"--queues={','.join(queue_names(queues))}")
     manager = state.manager
     before, after = migrate.upgrade(manager.app.runtime.engine)
     click.echo(f"jobhub serving: {settings.describe()}")
@@ -203,7 +235,7 @@ def serve(
     children = _Children(settings.data_dir)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        children.start("worker", ["worker", f"--concurrency={concurrency}"])
+        children.start("worker", worker_args)
         if not no_beat:
             children.start("beat", ["beat"])
         if not no_api:
