@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO
 
 import click
+from celery import Celery
+from celery.bin.celery import celery as celery_command
 
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
@@ -81,7 +83,7 @@ def worker(ctx: click.Context, concurrency: int | None, queues: str | None, logl
         argv.append(f"--concurrency={concurrency}")
     if names is not None:
         argv.append(f"--queues={','.join(names)}")
-    sys.exit(app.start(argv) or 0)
+    sys.exit(_run_celery(app, argv))
 
 
 @click.command(context_settings=passthrough)
@@ -100,7 +102,24 @@ def beat(ctx: click.Context, loglevel: str) -> None:
     state.settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_through_jobhub(state.settings)
     argv = [*_celery_options(state.settings), "beat", f"--loglevel={loglevel}", *ctx.args]
-    sys.exit(app.start(argv) or 0)
+    sys.exit(_run_celery(app, argv))
+
+
+def _run_celery(app: Celery, argv: list[str]) -> int:
+    """Run the ``celery`` command on ``app``; returns its exit code.
+
+    ``Celery.start`` does the same but drops the code (click returns it, rather than
+    raising, outside standalone mode), so a worker that stopped on an unrecoverable error
+    would exit 0 and its supervisor would not know.
+    """
+    celery_command.params[0].default = app
+    try:
+        code = celery_command.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    finally:
+        celery_command.params[0].default = None
+    return code if isinstance(code, int) else 0
 
 
 def _celery_options(settings: Settings) -> list[str]:
@@ -126,7 +145,7 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
     """
     state: CliState = ctx.obj
     app = create_celery_app(state.settings)
-    sys.exit(app.start(["flower", f"--address={address}", f"--port={port}", *ctx.args]) or 0)
+    sys.exit(_run_celery(app, ["flower", f"--address={address}", f"--port={port}", *ctx.args]))
 
 
 @click.command()
