@@ -44,7 +44,7 @@ def test_jobhub_workers_shows_the_queues_each_worker_consumes(
     processes: Processes, settings: Settings, queue_name: str
 ) -> None:
     pool = [f"{queue_name}-reports", queue_name]
-    processes.worker(settings, "--queues", ",".join(pool), concurrency=1)
+    pooled = processes.worker(settings, "--queues", ",".join(pool), concurrency=1)
     processes.worker(settings, concurrency=1)
     env = settings_env(settings)
     deadline = time.monotonic() + 30
@@ -56,6 +56,7 @@ def test_jobhub_workers_shows_the_queues_each_worker_consumes(
     text = _ok(["workers"], env)
     assert f"queues {','.join(sorted(pool))}  " in text
     assert f"queues {queue_name}  " in text
+    assert pooled.stop() == 0  # a warm shutdown is a clean exit
 
 
 def test_a_bad_queue_name_stops_the_worker_with_one_line(tmp_path: Path) -> None:
