@@ -34,6 +34,7 @@ from jobhub.placement import (
     check_priority,
     check_queue,
     starts_text,
+    unprioritised_queue,
 )
 from jobhub.runtime import Runtime
 
@@ -188,7 +189,8 @@ class Dispatcher:
         except JobHubError:
             raise
         except Exception as exc:
-            raise DispatchError(f"the broker did not take job {job_id}: {exc}") from exc
+            why = unprioritised_queue(extra["queue"], exc) or exc
+            raise DispatchError(f"the broker did not take job {job_id}: {why}") from exc
         return queued_at
 
     def send(

@@ -87,3 +87,21 @@ def broker_priority(priority: int, broker_url: str) -> int | None:
     if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
         return priority
     return None
+
+
+def unprioritised_queue(queue: str, error: object) -> str | None:
+    """What to do when RabbitMQ refused ``error`` because ``queue`` exists without
+    priorities; None for any other error.
+
+    RabbitMQ orders a queue by priority only when it was declared with a maximum
+    (``x-max-priority``), and refuses to declare an existing queue with other arguments
+    (PRECONDITION_FAILED), so a queue an older jobhub or someone else made stays as it is.
+    """
+    text = str(error)
+    if "PRECONDITION_FAILED" not in text or "x-max-priority" not in text:
+        return None
+    return (
+        f"RabbitMQ queue {queue!r} exists without priorities, and jobhub declares its queues"
+        f" with x-max-priority {MAX_PRIORITY}: stop its workers, let it drain, delete it"
+        f" (rabbitmqctl delete_queue {queue}) and start them again"
+    )

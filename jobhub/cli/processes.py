@@ -35,6 +35,7 @@ from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
 from jobhub.placement import check_queue
 from jobhub.worker.app import create_celery_app, log_through_jobhub
+from jobhub.worker.queues import declare_consumed
 
 API_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 """uvicorn's log levels (``trace`` is its own, below debug)."""
@@ -77,6 +78,7 @@ def worker(ctx: click.Context, concurrency: int | None, queues: str | None, logl
     names = queue_names(queues) if queues is not None else None
     app = create_celery_app(state.settings)
     migrate.ensure_current(app.runtime.engine)
+    declare_consumed(app, names or [state.settings.queue])
     log_through_jobhub(state.settings)
     argv = [*_celery_options(state.settings), "worker", f"--loglevel={loglevel}", *ctx.args]
     if concurrency is not None:

@@ -14,6 +14,7 @@ from jobhub.errors import InvalidInput
 from jobhub.housekeeping.due import DuePublisher
 from jobhub.housekeeping.outbox import Outbox
 from jobhub.jobs import JobSpec
+from jobhub.placement import unprioritised_queue
 from jobhub.testing import SentMessage
 from tests.support.memory import Clock, RecordingBroker, memory_runtime, start
 
@@ -162,3 +163,20 @@ def test_worker_queues_option_takes_comma_separated_names(
 def test_worker_queues_option_refuses_bad_names(text: str) -> None:
     with pytest.raises(InvalidInput, match="queue"):
         queue_names(text)
+
+
+def test_rabbitmqs_refusal_of_a_queue_without_priorities_says_what_to_do() -> None:
+    refusal = (
+        "Queue.declare: (406) PRECONDITION_FAILED - inequivalent arg 'x-max-priority' for"
+        " queue 'reports' in vhost '/': received the value '9' of type 'signedint' but"
+        " current is none"
+    )
+
+    fix = unprioritised_queue("reports", refusal)
+
+    assert fix is not None
+    assert "rabbitmqctl delete_queue reports" in fix
+    assert (
+        unprioritised_queue("reports", "PRECONDITION_FAILED - inequivalent arg 'durable'") is None
+    )
+    assert unprioritised_queue("reports", ConnectionError("refused")) is None
