@@ -36,6 +36,7 @@ from jobhub.parameters import parse_assignments
 from jobhub.placement import check_queue
 from jobhub.worker.app import create_celery_app, log_through_jobhub
 from jobhub.worker.queues import declare_consumed
+from jobhub.worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
 
 API_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 """uvicorn's log levels (``trace`` is its own, below debug)."""
@@ -138,8 +139,9 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
     """Run Flower against the configured broker; extra arguments go to Flower.
 
     Workers send task events, so Flower lists every job by its id, with its type,
-    parameters and state. Flower's HTTP API needs authentication, or
-    FLOWER_UNAUTHENTICATED_API=true on a trusted network.
+    parameters and state, and every worker with the queues it consumes; on Redis its
+    Broker page counts the messages waiting in each. Flower's HTTP API needs
+    authentication, or FLOWER_UNAUTHENTICATED_API=true on a trusted network.
 
     \b
     Example:
@@ -147,6 +149,10 @@ def flower(ctx: click.Context, address: str, port: int) -> None:
     """
     state: CliState = ctx.obj
     app = create_celery_app(state.settings)
+    if app.conf.broker_transport == REDIS_TRANSPORT:
+        # Flower reads queues only on a broker it knows by the URL's scheme; jobhub's
+        # Redis transport (a cheaper publish, nothing Flower needs) would name its class
+        app.conf.broker_transport = None
     sys.exit(_run_celery(app, ["flower", f"--address={address}", f"--port={port}", *ctx.args]))
 
 
