@@ -467,6 +467,7 @@ COMMANDS = [
     "wait",
     "cancel",
     "rerun",
+    "retry-now",
     "available",
     "workers",
     "dead-letters",
