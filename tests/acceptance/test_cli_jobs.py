@@ -395,13 +395,18 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     by_name = {entry["name"]: entry for entry in listed}
     assert sorted(by_name) == [
         "diagnostics.echo",
+        "diagnostics.flaky",
         "diagnostics.sleep",
         "maintenance.purge_jobs",
         "maintenance.reap_lost_jobs",
         "maintenance.reconcile_outbox",
         "reports.job_statistics",
     ]
-    assert by_name["diagnostics.sleep"]["max_retries"] == 2
+    assert by_name["diagnostics.sleep"]["max_attempts"] == 3
+    assert by_name["diagnostics.flaky"]["max_attempts"] == 5
+    assert by_name["diagnostics.echo"]["max_attempts"] == 1
+    assert {entry["queue"] for entry in listed} == {settings.queue}
+    assert {entry["priority"] for entry in listed} == {0}
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
         assert entry["parameters"]["additionalProperties"] is False
