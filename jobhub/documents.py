@@ -14,8 +14,8 @@ import enum
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
 from itsdangerous import URLSafeSerializer
 
@@ -51,6 +51,30 @@ class Document:
 def result_document_name(job_type: str, completed_at: datetime) -> str:
     """``reports.job_statistics_20260101T120000Z.json``: the type and when it finished."""
     return f"{job_type}_{completed_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def result_document(
+    *,
+    job_type: str,
+    job_id: UUID,
+    attempt: int,
+    size: int,
+    now: datetime,
+    link_ttl: timedelta,
+    purge_at: datetime,
+) -> Document:
+    """The document a result too large to keep inline becomes (its bytes are stored
+    beside it): it expires with its publish link, and never after its job is purged."""
+    return Document(
+        id=uuid4(),
+        job_id=job_id,
+        attempt=attempt,
+        name=result_document_name(job_type, now),
+        content_type=RESULT_CONTENT_TYPE,
+        size=size,
+        created_at=now,
+        expires_at=min(now + link_ttl, purge_at),
+    )
 
 
 def response_type(job: Job, documents: list[Document]) -> ResponseType | None:

@@ -320,6 +320,24 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunnerReport:
+    """What a runner elsewhere reports on the attempt it claimed: percent, status text, a
+    message, or nothing at all (it is alive). It applies only while that runner holds the
+    attempt (Processing, with the runner as its worker id); any report that applies moves
+    the job's ``updated_at``, which is the runner's heartbeat."""
+
+    job_id: uuid.UUID
+    attempt: int
+    runner: str
+    at: datetime
+    percent: int | None = None
+    status_text: str | None = None
+    message: str | None = None
+    level: str = "info"
+    """The message's level (info, warning or error)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Applied:
     """A transition that moved its job, with who the job belongs to."""
 

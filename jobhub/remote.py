@@ -16,9 +16,10 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -37,12 +38,12 @@ from jobhub.errors import (
 )
 from jobhub.formats.schema import event_from_record, job_from_record, message_from_record
 from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
-from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.manager import JobManager
 from jobhub.odata import InvalidFilter
 from jobhub.queries import wants_housekeeping
 from jobhub.scheduling.schedules import JobSchedule, schedule_from_json
-from jobhub.service import JobService
+from jobhub.service import JobService, RunnerService
 
 _FALLBACK: dict[int, type[JobHubError]] = {
     400: InvalidInput,
@@ -318,6 +319,66 @@ class RemoteJobManager:
         report: dict[str, str] = response.json()
         return report
 
+    # -- jobs run elsewhere: the runner's side -------------------------------------------
+
+    @cached_property
+    def runners(self) -> RemoteRunners:
+        """Claim, report on and finish jobs that run elsewhere (``JobManager.runners``);
+        needs an operator key of the job's organization."""
+        return RemoteRunners(self._call)
+
+
+class RemoteRunners:
+    """``Runners`` over the HTTP API: the same operations, values and errors."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self._call = call
+
+    def claim(self, job_id: UUID | str, runner: str) -> Job:
+        body = {"runner": runner}
+        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/claim", json=body))
+
+    def report(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        percent: float | None = None,
+        status_text: str | None = None,
+        message: str | None = None,
+        level: str = "info",
+    ) -> Job:
+        body = {
+            "runner": runner,
+            "percent": percent,
+            "statusText": status_text,
+            "message": message,
+            "level": level,
+        }
+        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/report", json=body))
+
+    def finish(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        result: JSONValue = None,
+        error: JobError | str | None = None,
+        retry: bool = True,
+        cancelled: bool = False,
+    ) -> Job:
+        body: dict[str, Any] = {"runner": runner, "result": result, "cancelled": cancelled}
+        if isinstance(error, str):
+            body["error"] = {"message": error, "retry": retry}
+        elif error is not None:
+            body["error"] = {
+                "type": error.type,
+                "message": error.message,
+                "traceback": error.traceback,
+                "retry": retry,
+            }
+        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/finish", json=body))
+
 
 def _id(job_id: UUID | str) -> str:
     try:
@@ -366,3 +427,8 @@ def _error(response: httpx.Response) -> JobHubError:
 def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
     """Never called: mypy checks here that both managers implement ``JobService``."""
     return local, remote
+
+
+def _both_run(local: JobManager, remote: RemoteJobManager) -> tuple[RunnerService, RunnerService]:
+    """Never called: mypy checks here that both runner sides implement ``RunnerService``."""
+    return local.runners, remote.runners

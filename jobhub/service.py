@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from jobhub.jobs import AccessScope, Job, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.scheduling.schedules import JobSchedule
 
 
@@ -98,3 +98,32 @@ class JobService(Protocol):
     def job_schema(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+class RunnerService(Protocol):
+    """A runner's side of jobs that run elsewhere: ``JobManager.runners`` (on the
+    database) and ``RemoteJobManager.runners`` (over the HTTP API) both serve it."""
+
+    def claim(self, job_id: UUID | str, runner: str) -> Job: ...
+
+    def report(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        percent: float | None = None,
+        status_text: str | None = None,
+        message: str | None = None,
+        level: str = "info",
+    ) -> Job: ...
+
+    def finish(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        result: JSONValue = None,
+        error: JobError | str | None = None,
+        retry: bool = True,
+        cancelled: bool = False,
+    ) -> Job: ...

@@ -149,6 +149,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["JOBHUB_DATABASE_URL"] = settings.database_url
     if settings.broker_url is not None:
         env["JOBHUB_BROKER_URL"] = settings.broker_url
+    if settings.job_modules != Settings().job_modules:
+        env["JOBHUB_JOB_MODULES"] = ",".join(settings.job_modules)
     if settings.log_format != Settings().log_format:
         env["JOBHUB_LOG_FORMAT"] = settings.log_format
     return env

@@ -4,6 +4,6 @@ Importing this package declares them all; workers and producers import it throug
 ``JOBHUB_JOB_MODULES`` (default ``workers``). Add a family by adding a module here.
 """
 
-from workers import diagnostics, maintenance, reports
+from workers import diagnostics, external, maintenance, reports
 
-__all__ = ["diagnostics", "maintenance", "reports"]
+__all__ = ["diagnostics", "external", "maintenance", "reports"]

@@ -193,3 +193,65 @@ class Schedules(Body):
     """``PUT /job-types/{name}/schedules``: the type's schedules, replacing the old ones."""
 
     schedules: list[Schedule] = Field(max_length=100)
+
+
+# -- jobs run elsewhere: what their runner sends (``jobhub.manager.runners``) ------------
+
+RunnerName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="who runs it (your service, script or device); a job's worker id",
+        examples=["device-agent@site-7"],
+    ),
+]
+
+
+class Claim(Body):
+    """``POST /jobs/{id}/claim``: take a job that waits for its runner."""
+
+    runner: RunnerName
+
+
+class Report(Body):
+    """``POST /jobs/{id}/report``: progress, a status text, a message, or (with none of
+    them) only that the runner is alive."""
+
+    runner: RunnerName
+    percent: float | None = Field(None, ge=0, le=100, description="percent complete")
+    status_text: str | None = Field(None, description="what it is doing now")
+    message: str | None = Field(None, min_length=1, description="a message for its user")
+    level: Literal["info", "warning", "error"] = Field("info", description="the message's")
+
+
+class RunnerError(Body):
+    """Why the job failed."""
+
+    type: str = Field("RunnerError", min_length=1, max_length=200, examples=["DeviceOffline"])
+    message: str = Field(min_length=1, examples=["the device stopped answering"])
+    traceback: str | None = Field(None, description="details, e.g. the runner's stack trace")
+    retry: bool = Field(
+        True,
+        description="false: another attempt cannot help, it ends now whatever its type's"
+        " retry policy allows",
+    )
+
+
+class Finish(Body):
+    """``POST /jobs/{id}/finish``: with ``result`` (Completed), with ``error`` (its retry
+    policy decides: another attempt, or CompletedWithErrors), or ``cancelled`` once a
+    cancel was asked for."""
+
+    runner: RunnerName
+    result: JsonValue = Field(None, description="the job's output, any JSON")
+    error: RunnerError | None = None
+    cancelled: bool = Field(False, description="it stopped because a cancel was asked for")
+
+    @model_validator(mode="after")
+    def _one_ending(self) -> Finish:
+        if self.error is not None and self.result is not None:
+            raise ValueError("give a result or an error, not both")
+        if self.cancelled and (self.error is not None or self.result is not None):
+            raise ValueError("a cancelled job has neither a result nor an error")
+        return self

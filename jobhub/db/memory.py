@@ -33,6 +33,7 @@ from jobhub.lifecycle import (
     Progress,
     Reopen,
     ReopenReason,
+    RunnerReport,
     Transition,
     applies,
     can_reopen,
@@ -222,6 +223,36 @@ class MemoryStore:
                 job, due_at=at, updated_at=at, modified_by=actor
             )
             self._event(job_id, at, JobStatus.CREATED, job.attempt, message=why)
+            return True
+
+    def report(self, report: RunnerReport) -> bool:
+        with self._lock:
+            self._check_available()
+            job = self._jobs.get(report.job_id)
+            if (
+                job is None
+                or job.attempt != report.attempt
+                or job.status is not JobStatus.PROCESSING
+                or job.worker_id != report.runner
+            ):
+                return False
+            self._jobs[job.id] = dataclasses.replace(
+                job,
+                percent=job.percent if report.percent is None else report.percent,
+                status_text=job.status_text if report.status_text is None else report.status_text,
+                updated_at=max(job.updated_at, report.at),
+            )
+            if report.message is not None:
+                self._messages.append(
+                    JobMessage(
+                        job_id=job.id,
+                        seq=len(self._messages) + 1,
+                        at=report.at,
+                        attempt=report.attempt,
+                        level=report.level,
+                        text=report.message,
+                    )
+                )
             return True
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:

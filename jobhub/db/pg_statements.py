@@ -159,6 +159,23 @@ FROM jsonb_to_recordset(%s::jsonb)
 ORDER BY n
 """
 
+REPORT = """
+WITH moved AS (
+    UPDATE jobs SET
+        percent = COALESCE(%(percent)s::smallint, percent),
+        status_text = COALESCE(%(status_text)s::text, status_text),
+        updated_at = GREATEST(updated_at, %(at)s)
+    WHERE id = %(id)s AND attempt = %(attempt)s AND status = 2 AND worker_id = %(runner)s
+    RETURNING id, attempt
+), posted AS (
+    INSERT INTO job_messages (job_id, attempt, at, level, text)
+    SELECT id, attempt, %(at)s, %(level)s, %(text)s::text FROM moved
+    WHERE %(text)s::text IS NOT NULL
+)
+SELECT id FROM moved
+"""
+"""A runner elsewhere's report: applies (message included) only while it holds the attempt."""
+
 CANCEL_REQUESTED = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = %s"
 
 # -- operator actions: rare, each committed to disk before it returns ----------------------
@@ -188,6 +205,7 @@ WITH moved AS (
 )
 SELECT status FROM moved
 """
+
 
 def _reset(*but: str) -> str:
     """``ATTEMPT_RESET`` as SET assignments, leaving out the columns in ``but``."""

@@ -49,6 +49,7 @@ from jobhub.db.pg_statements import (
     MESSAGES,
     PROGRESS,
     REOPEN,
+    REPORT,
     REQUEST_CANCEL,
     START_NOW,
     TAKE_DUE,
@@ -65,7 +66,16 @@ from jobhub.db.pg_statements import (
 from jobhub.db.sql_writes import holds_key
 from jobhub.errors import KeyConflict, SchemaOutOfDate, StorageError, StorageUnavailable
 from jobhub.jobs import Job, JobStatus
-from jobhub.lifecycle import Applied, Due, NewJob, NewMessage, Progress, Reopen, Transition
+from jobhub.lifecycle import (
+    Applied,
+    Due,
+    NewJob,
+    NewMessage,
+    Progress,
+    Reopen,
+    RunnerReport,
+    Transition,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -155,6 +165,20 @@ class PostgresWrites:
                 raise KeyConflict(job_type, key or "") from exc
             raise StorageError(f"could not reopen the job: {exc}") from exc
         return None if row is None else int(row[0])
+
+    def report(self, report: RunnerReport) -> bool:
+        params = {
+            "id": report.job_id,
+            "attempt": report.attempt,
+            "runner": report.runner,
+            "at": report.at,
+            "percent": report.percent,
+            "status_text": report.status_text,
+            "level": report.level,
+            "text": report.message,
+        }
+        row = self._run(lambda c: c.execute(REPORT, params, prepare=True).fetchone())
+        return row is not None
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:
         params = {

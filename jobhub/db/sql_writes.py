@@ -46,6 +46,7 @@ from jobhub.lifecycle import (
     Progress,
     Reopen,
     ReopenReason,
+    RunnerReport,
     Transition,
     cancel_event_text,
 )
@@ -309,6 +310,39 @@ class SqlWrites:
                     message=why,
                 )
             )
+        return True
+
+    def report(self, report: RunnerReport) -> bool:
+        values: dict[str, Any] = {}
+        if report.percent is not None:
+            values["percent"] = report.percent
+        if report.status_text is not None:
+            values["status_text"] = report.status_text
+        at = literal(report.at, jobs.c.updated_at.type)
+        values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
+        statement = (
+            update(jobs)
+            .where(
+                jobs.c.id == report.job_id,
+                jobs.c.attempt == report.attempt,
+                jobs.c.status == int(JobStatus.PROCESSING),
+                jobs.c.worker_id == report.runner,
+            )
+            .values(values)
+        )
+        with self._transaction() as connection:
+            if not connection.execute(statement).rowcount:
+                return False
+            if report.message is not None:
+                connection.execute(
+                    insert(job_messages).values(
+                        job_id=report.job_id,
+                        attempt=report.attempt,
+                        at=report.at,
+                        level=report.level,
+                        text=report.message,
+                    )
+                )
         return True
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:

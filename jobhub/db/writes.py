@@ -20,7 +20,16 @@ from typing import Protocol
 
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import Job, JobStatus
-from jobhub.lifecycle import Applied, Due, NewJob, NewMessage, Progress, Reopen, Transition
+from jobhub.lifecycle import (
+    Applied,
+    Due,
+    NewJob,
+    NewMessage,
+    Progress,
+    Reopen,
+    RunnerReport,
+    Transition,
+)
 
 
 class Writes(Protocol):
@@ -68,6 +77,13 @@ class Writes(Protocol):
     def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
         """Make a job that waits for its start time or its retry due at ``at``, with its
         event; False when it waits for nothing (it was published, ended, or never waited)."""
+        ...
+
+    def report(self, report: RunnerReport) -> bool:
+        """A runner elsewhere's report, in one transaction: its percent and status text,
+        its message, and its heartbeat (``updated_at``). False, with nothing written, when
+        the job is not Processing at that attempt under that runner (it ended, was
+        reopened, or another runner holds it)."""
         ...
 
     def take_for_publish(self, job: Job, *, at: datetime, why: str) -> bool:

@@ -25,8 +25,8 @@ Cancel / GetUserMessages           ``cancel_job(job_id)`` / ``user_messages(job_
 
 Job types are given by name, by definition or as their task ("by type or by name").
 Beside the facade, on the same process handles: ``access`` (API keys, result documents),
-``admin`` (readiness, workers, dead letters) and ``housekeeping`` (retention, recovery,
-statistics).
+``admin`` (readiness, workers, dead letters), ``housekeeping`` (retention, recovery,
+statistics) and ``runners`` (claim, report on and finish jobs that run elsewhere).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ from jobhub.manager.access import MAX_TEXT, Access
 from jobhub.manager.admin import Admin
 from jobhub.manager.base import JobTypeRef, job_uuid
 from jobhub.manager.reads import JobReads
+from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
 from jobhub.parameters import unstorable_text
 from jobhub.placement import check_priority, check_queue, due_time
@@ -105,6 +106,11 @@ class JobManager(JobReads, JobSchedules):
     def admin(self) -> Admin:
         """Readiness, workers and dead letters."""
         return Admin(self.app)
+
+    @cached_property
+    def runners(self) -> Runners:
+        """The runner's side of jobs that run elsewhere: claim, report, finish."""
+        return Runners(self._runtime)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:

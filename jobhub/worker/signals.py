@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from billiard.exceptions import WorkerLostError
 from celery import signals
@@ -31,7 +31,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.worker.request import Request
 
 from jobhub.definitions import all_definitions
-from jobhub.documents import RESULT_CONTENT_TYPE, Document, result_document_name
+from jobhub.documents import result_document
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.housekeeping.due import DueLoop, DuePublisher
 from jobhub.housekeeping.reaper import Reaper
@@ -111,17 +111,14 @@ def _store_result_document(
     runtime: Runtime, job_type: str, job_id: UUID, attempt: int, encoded: bytes
 ) -> None:
     """Keep a large result as the attempt's document; it expires with its publish link."""
-    now = runtime.clock()
-    purge_at = runtime.lookups.get(job_id).purge_at
-    document = Document(
-        id=uuid4(),
+    document = result_document(
+        job_type=job_type,
         job_id=job_id,
         attempt=attempt,
-        name=result_document_name(job_type, now),
-        content_type=RESULT_CONTENT_TYPE,
         size=len(encoded),
-        created_at=now,
-        expires_at=min(now + runtime.settings.publish_link_ttl, purge_at),
+        now=runtime.clock(),
+        link_ttl=runtime.settings.publish_link_ttl,
+        purge_at=runtime.lookups.get(job_id).purge_at,
     )
     runtime.documents.put(document, encoded, runtime.settings.documents_dir)
 

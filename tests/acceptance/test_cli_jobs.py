@@ -397,6 +397,7 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
         "diagnostics.echo",
         "diagnostics.flaky",
         "diagnostics.sleep",
+        "external.device_sync",
         "maintenance.purge_jobs",
         "maintenance.reap_lost_jobs",
         "maintenance.reconcile_outbox",
@@ -407,6 +408,7 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     assert by_name["diagnostics.echo"]["max_attempts"] == 1
     assert {entry["queue"] for entry in listed} == {settings.queue}
     assert {entry["priority"] for entry in listed} == {0}
+    assert by_name["external.device_sync"]["runs_elsewhere"] is True
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
         assert entry["parameters"]["additionalProperties"] is False

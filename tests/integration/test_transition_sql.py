@@ -49,6 +49,7 @@ from jobhub.lifecycle import (
     Position,
     Reopen,
     ReopenReason,
+    RunnerReport,
     Transition,
     applies,
     can_reopen,
@@ -672,3 +673,50 @@ def test_only_a_job_never_published_is_discarded(
     store.writes.discard_unpublished(job_id)
 
     assert (store.row(job_id) is not None) is kept
+
+
+# -- a runner elsewhere's report -------------------------------------------------------------
+
+
+def _report(job_id: uuid.UUID, attempt: int, runner: str, **values: Any) -> RunnerReport:
+    return RunnerReport(job_id=job_id, attempt=attempt, runner=runner, at=LATER, **values)
+
+
+def test_a_runners_report_lands_whole_while_it_holds_the_attempt(store: Backend) -> None:
+    job_id = insert_job(store, attempt=2, status=JobStatus.PROCESSING, queued=False, worker_id="r1")
+
+    applied = store.writes.report(
+        _report(job_id, 2, "r1", percent=40, status_text="copying", message="half way")
+    )
+    heartbeat = store.writes.report(_report(job_id, 2, "r1"))
+
+    assert (applied, heartbeat) == (True, True)
+    row = read_row(store, job_id)
+    assert (row["percent"], row["status_text"], row["updated_at"]) == (40, "copying", LATER)
+    assert store.message_texts(job_id) == ["half way"]
+    assert store.events(job_id) == []  # a report is no transition
+
+
+@pytest.mark.parametrize(
+    ("status", "attempt", "runner"),
+    [
+        (JobStatus.PROCESSING, 2, "r2"),
+        (JobStatus.PROCESSING, 1, "r1"),
+        (JobStatus.CREATED, 2, "r1"),
+        (JobStatus.COMPLETED, 2, "r1"),
+    ],
+    ids=["another-runner", "older-attempt", "not-claimed", "ended"],
+)
+def test_a_report_not_from_the_attempts_runner_writes_nothing(
+    store: Backend, status: JobStatus, attempt: int, runner: str
+) -> None:
+    job_id = insert_job(store, attempt=2, status=status, queued=False, worker_id="r1")
+    before = read_row(store, job_id)
+
+    applied = store.writes.report(
+        _report(job_id, attempt, runner, percent=90, status_text="late", message="late")
+    )
+
+    assert applied is False
+    assert read_row(store, job_id) == before
+    assert store.message_texts(job_id) == []

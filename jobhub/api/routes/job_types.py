@@ -30,6 +30,8 @@ def type_record(state: JobTypeState) -> dict[str, Any]:
         "time_limit": definition.time_limit,
         "type_code": definition.type_code,
         "housekeeping": definition.housekeeping,
+        "runs_elsewhere": definition.runs_elsewhere,
+        "runner_timeout": definition.runner_timeout,
         "parameters": definition.parameters_schema(),
     }
 
