@@ -15,6 +15,7 @@ from uuid import UUID
 
 from jobhub.errors import InvalidInput
 from jobhub.jobs import Job, JobStatus
+from jobhub.placement import check_queue
 
 MAX_LIMIT = 1000
 MAX_SKIP = 1_000_000
@@ -57,6 +58,8 @@ class JobQuery:
     statuses: frozenset[JobStatus] | None = None
     job_type: str | None = None
     organization: str | None = None
+    queue: str | None = None
+    """Only jobs placed on this broker queue."""
     created_from: datetime | None = None
     """Inclusive."""
     created_until: datetime | None = None
@@ -73,6 +76,8 @@ class JobQuery:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         if self.offset < 0:
             raise InvalidInput("offset must not be negative")
+        if self.queue is not None:
+            check_queue(self.queue)
         if self.created_from and self.created_until and self.created_from >= self.created_until:
             raise InvalidInput("the period must end after it starts")
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from datetime import time as time_of_day
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -114,9 +114,14 @@ class RemoteJobManager:
         key: str | None = None,
         description: str | None = None,
         access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+        start_at: datetime | None = None,
+        delay: timedelta | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
     ) -> Job:
         """Start a job as the key's identity in its organization; see ``JobManager``."""
-        body = {
+        body: dict[str, Any] = {
             "type": _type_name(job_type),
             "parameters": dict(parameters or {}),
             "key": key,
@@ -126,6 +131,15 @@ class RemoteJobManager:
                 access_scope.value if isinstance(access_scope, AccessScope) else access_scope
             ),
         }
+        options = {
+            "startAt": None if start_at is None else start_at.isoformat(),
+            "delay": None if delay is None else delay.total_seconds(),
+            "queue": queue,
+            "priority": priority,
+            "maxAttempts": max_attempts,
+        }
+        # only those given: an API from before start options refuses unknown fields
+        body.update((name, value) for name, value in options.items() if value is not None)
         return job_from_record(self._call("POST", "/jobs", json=body))
 
     def get_job(self, job_id: UUID | str) -> Job:
@@ -222,6 +236,10 @@ class RemoteJobManager:
 
     def rerun_job(self, job_id: UUID | str) -> Job:
         return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/rerun"))
+
+    def retry_now(self, job_id: UUID | str) -> Job:
+        """Start now a job that waits for its start time or its retry; NotWaiting otherwise."""
+        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/retry-now"))
 
     def wait_for_completion(
         self, job_ids: Sequence[UUID | str], timeout: float | None = None

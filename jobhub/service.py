@@ -8,6 +8,7 @@ not reach the database. Code written against this protocol runs with either.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -25,6 +26,11 @@ class JobService(Protocol):
         key: str | None = None,
         description: str | None = None,
         access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+        start_at: datetime | None = None,
+        delay: timedelta | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
     ) -> Job: ...
 
     def get_job(self, job_id: UUID | str) -> Job: ...
@@ -66,6 +72,8 @@ class JobService(Protocol):
     def cancel_job(self, job_id: UUID | str) -> Job: ...
 
     def rerun_job(self, job_id: UUID | str) -> Job: ...
+
+    def retry_now(self, job_id: UUID | str) -> Job: ...
 
     def wait_for_completion(
         self, job_ids: Sequence[UUID | str], timeout: float | None = None

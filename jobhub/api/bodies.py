@@ -5,15 +5,19 @@ Field names are camelCase on the wire (``clientRequestId``); snake_case is accep
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     JsonValue,
     PlainValidator,
+    Strict,
     WithJsonSchema,
     model_validator,
 )
@@ -21,7 +25,9 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from jobhub.durations import parse_duration
-from jobhub.errors import InvalidDuration
+from jobhub.errors import InvalidDuration, InvalidInput
+from jobhub.placement import LONGEST_DELAY, MAX_PRIORITY, MIN_PRIORITY, check_priority, check_queue
+from jobhub.retries import MAX_ATTEMPTS
 
 
 def _duration(value: object) -> timedelta:
@@ -40,6 +46,83 @@ Duration = Annotated[
 ]
 """Duration text (``250ms``, ``90s``, ``1h30m``, ``2d``, a bare number of seconds), read by
 ``jobhub.durations``; bad text is a 422 naming the field."""
+
+
+def _delay(value: object) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise PydanticCustomError("delay", f"not a delay: {value}")
+        if value < 0:
+            raise PydanticCustomError("delay", f"a delay cannot be negative, got {value}")
+        if value > LONGEST_DELAY.total_seconds():
+            raise PydanticCustomError(
+                "delay", f"a delay cannot be longer than {LONGEST_DELAY.days} days"
+            )
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise PydanticCustomError("delay_type", "expected seconds or a duration, e.g. 90s")
+    delay = _duration(value)
+    if delay > LONGEST_DELAY:
+        raise PydanticCustomError(
+            "delay", f"a delay cannot be longer than {LONGEST_DELAY.days} days"
+        )
+    return delay
+
+
+Delay = Annotated[
+    timedelta,
+    PlainValidator(_delay),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": LONGEST_DELAY.total_seconds()},
+                {"type": "string"},
+            ],
+            "description": "seconds, or a duration: 90s, 15m, 1h30m, 2d (at most 366 days)",
+            "examples": [90, "90s", "1h30m"],
+        }
+    ),
+]
+"""How long to wait before a job starts: a number of seconds or duration text."""
+
+
+def _placement(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``check`` (``jobhub.placement``'s) as a validator: its words in a 422."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            raise PydanticCustomError("placement", exc.message) from None
+
+    return validate
+
+
+Queue = Annotated[
+    str,
+    AfterValidator(_placement(check_queue)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+            "description": "a broker queue: letters, digits, '.', '_', '-'",
+            "examples": ["reports"],
+        }
+    ),
+]
+Priority = Annotated[
+    int,
+    Strict(),
+    AfterValidator(_placement(check_priority)),
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": MIN_PRIORITY,
+            "maximum": MAX_PRIORITY,
+            "description": "0 to 9, higher runs first",
+        }
+    ),
+]
 
 
 class Body(BaseModel):
@@ -63,6 +146,28 @@ class StartJob(Body):
     access_scope: Literal["Public", "Private", "Organization", "PeopleInOrganization"] = Field(
         "Organization", description="who may read the result and its documents"
     )
+    start_at: datetime | None = Field(
+        None,
+        description="start no earlier than this instant (RFC 3339, with its zone; at most"
+        " 366 days ahead); not with delay",
+        examples=["2026-12-01T09:00:00Z"],
+    )
+    delay: Delay | None = Field(None, description="start after this long; not with startAt")
+    queue: Queue | None = Field(None, description="the broker queue (default: its type's)")
+    priority: Priority | None = Field(None, description="0 to 9 (default: its type's)")
+    max_attempts: Annotated[int, Strict()] | None = Field(
+        None,
+        ge=1,
+        le=MAX_ATTEMPTS,
+        description="attempts it may take, at most what its type's retry policy allows"
+        " (default: that many)",
+    )
+
+    @model_validator(mode="after")
+    def _one_start_time(self) -> StartJob:
+        if self.start_at is not None and self.delay is not None:
+            raise PydanticCustomError("start", "give a start time or a delay, not both")
+        return self
 
 
 class Schedule(Body):

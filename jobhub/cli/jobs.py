@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 import click
 
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
-from jobhub.cli.options import job_id_argument, json_option, timeout_option
+from jobhub.cli.options import DURATION, MOMENT, job_id_argument, json_option, timeout_option
 from jobhub.errors import Conflict, InvalidInput
 from jobhub.formats.schema import JobRecord, event_record, job_record, message_record
 from jobhub.jobs import Job, JobStatus
@@ -36,6 +36,32 @@ from jobhub.parameters import parse_assignments
 )
 @click.option("--identity", help="Who submits the job.")
 @click.option("--organization", default="", help="The organization (tenant) the job belongs to.")
+@click.option(
+    "--at",
+    "start_at",
+    type=MOMENT,
+    metavar="ISO-TIME",
+    help="Start no earlier than this, with its zone (e.g. 2026-12-01T09:00:00Z); "
+    "at most 366 days ahead.",
+)
+@click.option(
+    "--in",
+    "delay",
+    type=DURATION,
+    metavar="DURATION",
+    help="Start after this long: 90s, 15m, 1h30m, 2d or seconds.",
+)
+@click.option("--queue", metavar="NAME", help="The broker queue (default: its type's).")
+@click.option(
+    "--priority", type=int, metavar="N", help="0 to 9, higher runs first (default: its type's)."
+)
+@click.option(
+    "--attempts",
+    "max_attempts",
+    type=int,
+    metavar="N",
+    help="Attempts it may take, at most what its type's retry policy allows.",
+)
 @click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 unless it Completed.")
 @timeout_option
 @json_option
@@ -48,16 +74,26 @@ def start(
     client_request_id: str | None,
     identity: str | None,
     organization: str,
+    start_at: datetime | None,
+    delay: timedelta | None,
+    queue: str | None,
+    priority: int | None,
+    max_attempts: int | None,
     wait: bool,
     timeout: timedelta | None,
     as_json: bool,
 ) -> None:
     """Start a job of type NAME and print its id.
 
+    With --at or --in it waits, Created, until then (`jobhub status` shows when);
+    `jobhub retry-now ID` starts it at once.
+
     \b
     Examples:
       jobhub start diagnostics.sleep -p steps=5 -p seconds=0.2
       jobhub start diagnostics.echo -p message=hi --key nightly --wait --json
+      jobhub start reports.job_statistics --in 1h30m --queue reports --priority 7
+      jobhub start diagnostics.flaky -p fail_times=1 --at 2026-12-01T09:00:00Z --attempts 3
     """
     manager = state.manager
     definition = manager.job_type(name)
@@ -69,6 +105,11 @@ def start(
         organization=organization,
         client_request_id=client_request_id,
         key=key,
+        start_at=start_at,
+        delay=delay,
+        queue=queue,
+        priority=priority,
+        max_attempts=max_attempts,
     )
     if not wait:
         if as_json:
@@ -112,6 +153,7 @@ def status(state: CliState, job_id: str, as_json: bool) -> None:
     help="Only this job type (a housekeeping type's jobs are listed without --housekeeping).",
 )
 @click.option("--organization", help="Only this organization.")
+@click.option("--queue", metavar="NAME", help="Only jobs placed on this broker queue.")
 @click.option(
     "--housekeeping",
     is_flag=True,
@@ -130,6 +172,7 @@ def list_jobs(
     status_: str | None,
     job_type: str | None,
     organization: str | None,
+    queue: str | None,
     housekeeping: bool,
     limit: int,
     after: str | None,
@@ -144,6 +187,7 @@ def list_jobs(
     \b
     Examples:
       jobhub jobs --status Processing --type diagnostics.sleep --limit 5
+      jobhub jobs --status Created --queue reports
       jobhub jobs --housekeeping --limit 50
       jobhub jobs --type maintenance.reap_lost_jobs
       jobhub jobs --limit 100 --after CURSOR   # the next page
@@ -161,6 +205,7 @@ def list_jobs(
         limit=limit,
         housekeeping=True if housekeeping else None,
         after=after,
+        queue=queue,
     )
     _print_jobs(state.manager, page.jobs, as_json)
     if page.next is not None:
@@ -220,7 +265,8 @@ def messages(state: CliState, job_id: str, as_json: bool) -> None:
 @json_option
 @pass_state
 def events(state: CliState, job_id: str, as_json: bool) -> None:
-    """Show a job's history: every transition with its time, attempt and worker.
+    """Show a job's history: every transition with its time, attempt and worker, and
+    the error of each attempt that failed.
 
     \b
     Example:
@@ -289,6 +335,25 @@ def rerun(state: CliState, job_id: str, as_json: bool) -> None:
         render.echo_json(_records(state.manager, [job])[0])
     else:
         click.echo(f"{job.id} {job.status.label} (attempt {job.attempt})")
+
+
+@click.command(name="retry-now")
+@job_id_argument
+@json_option
+@pass_state
+def retry_now(state: CliState, job_id: str, as_json: bool) -> None:
+    """Start now a job that waits for its start time (--at, --in) or for its next attempt
+    after a failure; exit 4 when it waits for neither.
+
+    \b
+    Example:
+      jobhub retry-now 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+    """
+    job = state.manager.retry_now(job_id, actor="cli")
+    if as_json:
+        render.echo_json(_records(state.manager, [job])[0])
+    else:
+        click.echo(f"{job.id} starts now (attempt {job.attempt_in_run} of {job.max_attempts})")
 
 
 @click.command()
@@ -389,5 +454,6 @@ COMMANDS: list[click.Command] = [
     wait,
     cancel,
     rerun,
+    retry_now,
     available,
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
@@ -30,6 +30,30 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 
 DURATION = Duration()
 """The one click type of every option that takes a duration."""
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]
+    """An instant in ISO 8601 (``2026-12-01T09:00:00Z``, ``2026-12-01T10:00+01:00``). Text
+    that is not one is a usage error (exit 2); a time without its zone is read as given,
+    for the manager to refuse in its own words."""
+
+    name = "iso-time"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(
+                f"not an ISO 8601 time: {value!r} (use e.g. 2026-12-01T09:00:00Z)", param, ctx
+            )
+
+
+MOMENT = Moment()
+"""The one click type of every option that takes an instant."""
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 job_id_argument = click.argument("job_id", metavar="ID")

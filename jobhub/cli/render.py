@@ -43,7 +43,8 @@ def job_details(job: Job, documents: Sequence[Document] = ()) -> str:
         else f"type       {job.job_type}",
         f"status     {status_label(job.status)} ({int(job.status)})  {job.percent}%"
         + (f"  {job.status_text}" if job.status_text else ""),
-        f"attempt    {job.attempt}" + (f"  on {job.worker_id}" if job.worker_id else ""),
+        f"attempt    {attempt_text(job)}" + (f"  on {job.worker_id}" if job.worker_id else ""),
+        f"queue      {job.queue}  priority {job.priority}",
         f"parameters {json.dumps(dict(job.parameters), ensure_ascii=False)}",
     ]
     if job.identity or job.organization:
@@ -52,6 +53,8 @@ def job_details(job: Job, documents: Sequence[Document] = ()) -> str:
         lines.append(f"key        {job.key}")
     if job.client_request_id:
         lines.append(f"request    {job.client_request_id}")
+    if job.waiting:
+        lines.append(f"due        {when(job.due_at)}")
     lines += [
         f"created    {when(job.created_at)}",
         f"queued     {when(job.queued_at)}",
@@ -68,6 +71,15 @@ def job_details(job: Job, documents: Sequence[Document] = ()) -> str:
     if job.error is not None:
         lines.append(f"error      {job.error.type}: {job.error.message}")
     return "\n".join(lines)
+
+
+def attempt_text(job: Job) -> str:
+    """ "2 of 5": the attempt of this run and the attempts it may take; a job rerun says
+    how many it took in all."""
+    text = f"{job.attempt_in_run} of {job.max_attempts}"
+    if job.attempt != job.attempt_in_run:
+        text += f" ({job.attempt} in all, with reruns)"
+    return text
 
 
 def outcome_text(job: Job, documents: Sequence[Document]) -> str:
@@ -100,6 +112,10 @@ def event_line(event: JobEvent, job_type: str | None = None) -> str:
         parts.append(f"on {event.worker_id}")
     if event.message:
         parts.append(event.message)
+    if event.error is not None:
+        error = f"{event.error.type}: {event.error.message}"
+        if error not in (event.message or ""):
+            parts.append(error)
     return "  ".join(parts)
 
 

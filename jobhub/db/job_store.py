@@ -169,6 +169,8 @@ class JobStore:
             conditions.append(jobs.c.job_type == query.job_type)
         if query.organization is not None:
             conditions.append(jobs.c.organization == query.organization)
+        if query.queue is not None:
+            conditions.append(jobs.c.queue == query.queue)
         if query.created_from is not None:
             conditions.append(jobs.c.created_at >= query.created_from)
         if query.created_until is not None:

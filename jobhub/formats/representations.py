@@ -116,11 +116,12 @@ def jobstatus_json(
     documents: Sequence[Document],
     links: Mapping[UUID, str],
 ) -> dict[str, Any]:
-    """JobStatusRepr as JSON; ``TypeName`` is added because ``JobType`` is only a code.
+    """JobStatusRepr as JSON; ``TypeName`` is added because ``JobType`` is only a code,
+    and ``Due`` while the job waits for its start time or its next attempt.
 
     ``address`` is the job's resource URI, ``links`` each document's publish link.
     """
-    return {
+    record: dict[str, Any] = {
         "Id": str(job.id),
         "Address": address,
         "Identity": job.identity,
@@ -146,6 +147,9 @@ def jobstatus_json(
         "Status": int(job.status),
         "Parameters": parameters_text(job.parameters),
     }
+    if job.waiting:
+        record["Due"] = _iso(job.due_at)
+    return record
 
 
 def _xml(text: str) -> str:
@@ -190,9 +194,10 @@ def jobstatus_element(
 ) -> ET.Element:
     """The ``<JobStatus>`` element of JobStatusRepr.
 
-    The root carries ``StatusCode`` (the JSON ``Status``) beside the seed's attributes.
-    Elements without a value are left out, but ``Parameters`` and ``JobData`` are always
-    there.
+    The root carries ``StatusCode`` (the JSON ``Status``) beside the seed's attributes,
+    and a job waiting for its start time or its next attempt has a ``Due`` element after
+    ``Completed``. Elements without a value are left out, but ``Parameters`` and
+    ``JobData`` are always there.
     """
     root = ET.Element(
         "JobStatus",
@@ -212,6 +217,7 @@ def jobstatus_element(
         ("Created", job.created_at.isoformat()),
         ("Updated", job.updated_at.isoformat()),
         ("Completed", _iso(job.completed_at)),
+        ("Due", _iso(job.due_at) if job.waiting else None),
     )
     for tag, value in children:
         if value is not None:

@@ -63,6 +63,19 @@ class JobRecord(TypedDict):
     worker_id: str | None
     attempt: int
     retries: int
+    attempt_in_run: int
+    """Which attempt of this run (since its start or last rerun) it is on: ``retries + 1``."""
+    max_attempts: int
+    """Attempts this run may take before it ends CompletedWithErrors."""
+    queue: str
+    """The broker queue its messages go to."""
+    priority: int
+    """0 to 9; higher runs first where the broker orders by priority."""
+    due_at: str | None
+    """While Created: when it starts (a delayed start, or its next attempt after a failure).
+    None: it is not waiting for a time."""
+    runs_elsewhere: bool
+    """Run by an outside runner that claims it and reports on it; never published."""
     result: JsonValue
     error: ErrorRecord | None
     can_cancel: bool
@@ -94,6 +107,8 @@ class EventRecord(TypedDict):
     attempt: int
     worker_id: str | None
     message: str | None
+    error: ErrorRecord | None
+    """What ended the attempt, on the event of an attempt that failed."""
 
 
 class MessageRecord(TypedDict):
@@ -127,13 +142,6 @@ def job_record(
         }
         for document in documents
     ]
-    error: ErrorRecord | None = None
-    if job.error is not None:
-        error = {
-            "type": job.error.type,
-            "message": job.error.message,
-            "traceback": job.error.traceback,
-        }
     return {
         "id": str(job.id),
         "job_type": job.job_type,
@@ -153,8 +161,14 @@ def job_record(
         "worker_id": job.worker_id,
         "attempt": job.attempt,
         "retries": job.retries,
+        "attempt_in_run": job.attempt_in_run,
+        "max_attempts": job.max_attempts,
+        "queue": job.queue,
+        "priority": job.priority,
+        "due_at": _iso(job.due_at),
+        "runs_elsewhere": job.runs_elsewhere,
         "result": job.result,
-        "error": error,
+        "error": _error_record(job.error),
         "can_cancel": job.can_cancel,
         "can_rerun": job.can_rerun,
         "cancel_requested": job.cancel_requested,
@@ -175,6 +189,12 @@ def job_record(
     }
 
 
+def _error_record(error: JobError | None) -> ErrorRecord | None:
+    if error is None:
+        return None
+    return {"type": error.type, "message": error.message, "traceback": error.traceback}
+
+
 def event_record(event: JobEvent) -> EventRecord:
     return {
         "at": event.at.isoformat(),
@@ -183,6 +203,7 @@ def event_record(event: JobEvent) -> EventRecord:
         "attempt": event.attempt,
         "worker_id": event.worker_id,
         "message": event.message,
+        "error": _error_record(event.error),
     }
 
 
@@ -211,9 +232,13 @@ def _moment(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
+def _error(record: Mapping[str, Any] | None) -> JobError | None:
+    return None if record is None else JobError(**record)
+
+
 def job_from_record(record: Mapping[str, Any]) -> Job:
-    """The Job a native JSON record describes (the inverse of ``job_record``)."""
-    error = record.get("error")
+    """The Job a native JSON record describes (the inverse of ``job_record``). Fields an
+    older API did not send take their defaults."""
     return Job(
         id=UUID(record["id"]),
         job_type=record["job_type"],
@@ -231,7 +256,7 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         worker_id=record["worker_id"],
         attempt=record["attempt"],
         result=record["result"],
-        error=None if error is None else JobError(**error),
+        error=_error(record.get("error")),
         can_cancel=record["can_cancel"],
         can_rerun=record["can_rerun"],
         cancel_requested_at=_moment(record["cancel_requested_at"]),
@@ -246,6 +271,11 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         retries=record["retries"],
         access_scope=AccessScope(record["access_scope"]),
         housekeeping=bool(record.get("housekeeping", False)),
+        queue=record.get("queue", "jobhub"),
+        priority=record.get("priority", 0),
+        due_at=_moment(record.get("due_at")),
+        max_attempts=record.get("max_attempts", 1),
+        runs_elsewhere=bool(record.get("runs_elsewhere", False)),
     )
 
 
@@ -257,6 +287,7 @@ def event_from_record(job_id: UUID, record: Mapping[str, Any]) -> JobEvent:
         attempt=record["attempt"],
         worker_id=record["worker_id"],
         message=record["message"],
+        error=_error(record.get("error")),
     )
 
 

@@ -52,15 +52,18 @@ class JobReads(ManagerBase):
         limit: int = 100,
         offset: int = 0,
         housekeeping: bool | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         """Jobs matching the filters, newest first.
 
         ``housekeeping``: True lists housekeeping jobs too, False leaves them out; None,
         the default, leaves them out unless ``job_type`` is given, since a type asked for
         by name is wanted whatever it is (``job_type="maintenance.reap_lost_jobs"`` lists
-        the reaper's runs).
+        the reaper's runs). ``queue``: only jobs placed on that broker queue.
         """
-        query = _job_query(status, job_type, organization, housekeeping, limit, offset=offset)
+        query = _job_query(
+            status, job_type, organization, housekeeping, limit, offset=offset, queue=queue
+        )
         return self._jobs.find(query)
 
     def find_page(
@@ -72,6 +75,7 @@ class JobReads(ManagerBase):
         limit: int = 100,
         housekeeping: bool | None = None,
         after: Cursor | str | None = None,
+        queue: str | None = None,
     ) -> Page:
         """One page of ``find_jobs`` and the cursor of the next (None on the last page).
 
@@ -80,7 +84,9 @@ class JobReads(ManagerBase):
         the (created_at, id) index, so page 1,000 costs what page 1 costs.
         """
         cursor = Cursor.decode(after) if isinstance(after, str) else after
-        query = _job_query(status, job_type, organization, housekeeping, limit, after=cursor)
+        query = _job_query(
+            status, job_type, organization, housekeeping, limit, after=cursor, queue=queue
+        )
         found = self._jobs.find(query)
         more = len(found) == query.limit
         return Page(found, Cursor.after_job(found[-1]) if more and found else None)
@@ -208,12 +214,14 @@ def _job_query(
     *,
     offset: int = 0,
     after: Cursor | None = None,
+    queue: str | None = None,
 ) -> JobQuery:
     statuses = [status] if isinstance(status, JobStatus) else status
     return JobQuery(
         statuses=None if statuses is None else frozenset(statuses),
         job_type=job_type,
         organization=organization,
+        queue=queue,
         housekeeping=wants_housekeeping(housekeeping, job_type),
         after=after,
         limit=limit,

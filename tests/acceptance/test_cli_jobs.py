@@ -404,6 +404,10 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
         "reports.job_statistics",
     ]
     assert by_name["diagnostics.sleep"]["max_attempts"] == 3
+    assert by_name["diagnostics.flaky"]["max_attempts"] == 5
+    assert by_name["diagnostics.echo"]["max_attempts"] == 1
+    assert {entry["queue"] for entry in listed} == {settings.queue}
+    assert {entry["priority"] for entry in listed} == {0}
     assert by_name["external.device_sync"]["runs_elsewhere"] is True
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
@@ -470,6 +474,7 @@ COMMANDS = [
     "wait",
     "cancel",
     "rerun",
+    "retry-now",
     "available",
     "workers",
     "dead-letters",

@@ -45,6 +45,10 @@ class Row:
     worker_id: str | None = None
     attempt: int = 1
     housekeeping: bool = False
+    queue: str = "jobhub"
+    priority: int = 0
+    due: int | None = None
+    """Days after T0 it starts (a delayed start), or None."""
 
 
 ROWS = (
@@ -59,6 +63,7 @@ ROWS = (
         key="k/1",
         client_request_id="r1",
         worker_id="w1",
+        priority=9,
     ),
     Row(
         name="b",
@@ -80,6 +85,8 @@ ROWS = (
         percent=0,
         created=2,
         organization="globex",
+        queue="reports",
+        priority=3,
     ),
     Row(
         name="d",
@@ -89,6 +96,9 @@ ROWS = (
         percent=0,
         created=3,
         organization="globex",
+        queue="reports",
+        priority=7,
+        due=10,
     ),
     Row(
         name="e",
@@ -170,6 +180,9 @@ def fill(engine: Engine) -> Database:
                     completed_at=created + timedelta(hours=1) if row.status.is_terminal else None,
                     purge_at=created + 30 * DAY,
                     housekeeping=row.housekeeping,
+                    queue=row.queue,
+                    priority=row.priority,
+                    due_at=None if row.due is None else T0 + row.due * DAY,
                 )
             )
     return Database(engine, ids)
@@ -232,6 +245,18 @@ CASES = [
     ("housekeeping eq true and percent lt 20", {"e"}),
     ("housekeeping eq null", set()),
     ("housekeeping ne null", NAMES),
+    ("queue eq 'reports'", {"c", "d"}),
+    ("queue ne 'jobhub'", {"c", "d"}),
+    ("startswith(queue, 'rep')", {"c", "d"}),
+    ("priority ge 3", {"a", "c", "d"}),
+    ("priority eq 0", {"b", "e", "f"}),
+    ("priority gt 7 or priority lt 3", {"a", "b", "e", "f"}),
+    ("maxAttempts eq 1", NAMES),
+    ("retries gt 0", set()),
+    ("dueAt ne null", {"d"}),
+    ("dueAt eq null", NAMES - {"d"}),
+    ("dueAt gt 2030-01-05T00:00:00Z", {"d"}),
+    ("dueAt lt 2030-01-05T00:00:00Z", set()),
     # nulls: two-valued logic, so not is the complement
     ("workerId eq null", {"c", "d"}),
     ("workerId ne null", {"a", "b", "e", "f"}),
@@ -349,6 +374,8 @@ def test_a_listing_leaves_housekeeping_jobs_out_unless_its_filter_mentions_them(
         ("workerId, createdAt", ["c", "d", "a", "e", "b", "f"]),
         ("workerId desc, createdAt", ["f", "b", "a", "e", "c", "d"]),
         ("completedAt desc, id desc", ["f", "e", "a", "d", "c", "b"]),
+        ("priority desc, createdAt", ["a", "d", "c", "b", "e", "f"]),
+        ("dueAt desc, createdAt", ["d", "a", "b", "c", "e", "f"]),
     ],
 )
 def test_orderby_sorts_the_same_on_every_backend(

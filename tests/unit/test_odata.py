@@ -112,6 +112,12 @@ def test_every_comparison_operator(op: str) -> None:
         ("housekeeping eq false", c("housekeeping", "eq", False)),
         ("housekeeping ne TRUE", c("housekeeping", "ne", True)),
         ("housekeeping eq null", c("housekeeping", "eq", None)),
+        ("queue eq 'reports'", c("queue", "eq", "reports")),
+        ("priority ge 7", c("priority", "ge", 7)),
+        ("maxAttempts gt 1", c("maxAttempts", "gt", 1)),
+        ("retries ge 1", c("retries", "ge", 1)),
+        ("dueAt ne null", c("dueAt", "ne", None)),
+        ("dueAt lt 2026-06-30T12:00Z", c("dueAt", "lt", datetime(2026, 6, 30, 12, tzinfo=UTC))),
     ],
 )
 def test_literals(text: str, expected: Comparison) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jobhub.errors import InvalidInput
 from jobhub.queries import JobQuery, wants_housekeeping
 
 
@@ -29,3 +30,13 @@ def test_a_list_wants_housekeeping_jobs_when_asked_or_when_it_names_a_type(
     housekeeping: bool | None, job_type: str | None, wanted: bool
 ) -> None:
     assert wants_housekeeping(housekeeping, job_type) is wanted
+
+
+@pytest.mark.parametrize("queue", ["a b", "reports*", "", "-reports"])
+def test_a_query_by_queue_refuses_a_name_no_queue_can_have(queue: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid queue name"):
+        JobQuery(queue=queue)
+
+
+def test_a_query_by_queue_keeps_the_name() -> None:
+    assert JobQuery(queue="reports.eu-1").queue == "reports.eu-1"

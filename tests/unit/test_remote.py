@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from jobhub.errors import NotWaiting
 from jobhub.formats.schema import job_record
 from jobhub.jobs import JobStatus
 from jobhub.odata import And, Comparison, InvalidFilter, Node, Or, mentions, parse_filter
@@ -106,3 +108,76 @@ def test_lists_by_state_ask_for_housekeeping_jobs_only_when_told(
     remote.finished_jobs(housekeeping=True)
 
     assert [_asks_for_housekeeping(text) for text in api.filters] == [False, True]
+
+
+class RecordingApi:
+    """Answers every request with one waiting job, keeping what was asked."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        job = replace(
+            echo_row(T0).as_job(),
+            due_at=T0 + timedelta(minutes=5),
+            queue="reports",
+            priority=7,
+            max_attempts=3,
+        )
+        return httpx.Response(200, json=job_record(job))
+
+
+def test_start_options_are_sent_by_their_api_names_and_only_when_given() -> None:
+    api = RecordingApi()
+    with RemoteJobManager("http://api", "jh_x", transport=httpx.MockTransport(api)) as remote:
+        job = remote.start_job(
+            "diagnostics.echo",
+            start_at=datetime(2030, 1, 1, 9, tzinfo=UTC),
+            queue="reports",
+            priority=7,
+            max_attempts=3,
+        )
+        remote.start_job("diagnostics.echo", delay=timedelta(minutes=1, milliseconds=500))
+        remote.start_job("diagnostics.echo")
+
+    first, second, third = (json.loads(request.content) for request in api.requests)
+    assert {k: first[k] for k in ("startAt", "queue", "priority", "maxAttempts")} == {
+        "startAt": "2030-01-01T09:00:00+00:00",
+        "queue": "reports",
+        "priority": 7,
+        "maxAttempts": 3,
+    }
+    assert "delay" not in first
+    assert second["delay"] == 60.5
+    assert not {"startAt", "delay", "queue", "priority", "maxAttempts"} & set(third)
+    assert (job.due_at, job.queue, job.priority, job.max_attempts) == (
+        T0 + timedelta(minutes=5),
+        "reports",
+        7,
+        3,
+    )
+    assert job.waiting
+
+
+def test_retry_now_posts_to_the_jobs_retry_now_route() -> None:
+    api = RecordingApi()
+    job_id = uuid.uuid4()
+    with RemoteJobManager("http://api", "jh_x", transport=httpx.MockTransport(api)) as remote:
+        remote.retry_now(job_id)
+
+    [request] = api.requests
+    assert (request.method, request.url.path) == ("POST", f"/jobs/{job_id}/retry-now")
+
+
+def test_a_refused_retry_now_raises_not_waiting() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        body = {"type": "urn:jobhub:problem:NotWaiting", "status": 409, "detail": "not waiting"}
+        return httpx.Response(409, json=body)
+
+    transport = httpx.MockTransport(refuse)
+    with (
+        RemoteJobManager("http://api", "jh_x", transport=transport) as remote,
+        pytest.raises(NotWaiting, match="not waiting"),
+    ):
+        remote.retry_now(uuid.uuid4())

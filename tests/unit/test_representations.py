@@ -149,6 +149,21 @@ def running_job(**changes: Any) -> Job:
     )
 
 
+def waiting_job(status_text: str = "starts at 2024-05-01 13:30:00 UTC") -> Job:
+    """A job Created with a due time: a delayed start, or a retry waiting out its backoff."""
+    return make_job(
+        status=JobStatus.CREATED,
+        status_text=status_text,
+        percent=0,
+        worker_id=None,
+        result=None,
+        queued_at=None,
+        started_at=None,
+        completed_at=None,
+        due_at=T0 + timedelta(hours=1, minutes=30),
+    )
+
+
 def xml_root(job: Job, documents: list[Document] | None = None) -> ET.Element:
     return ET.fromstring(
         jobstatus_xml(job, address=ADDRESS, documents=documents or [], links=LINKS)
@@ -650,3 +665,52 @@ def test_aims360_rerun_has_the_seed_fields() -> None:
     }
     with_document = aims360_rerun(job, documents=[make_document()], links=LINKS)
     assert with_document["publishLink"] == LINK
+
+
+# -- a job waiting for its start time or its next attempt -------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["starts at 2024-05-01 13:30:00 UTC", "attempt 2 of 5 at 13:30:00 UTC"]
+)
+def test_jobstatus_json_of_a_waiting_job_is_created_with_its_text_and_due_time(text: str) -> None:
+    record = status_json(waiting_job(text))
+
+    assert record["Status"] == 0
+    assert record["StatusMessage"] == text
+    assert record["Progress"] == {"PercentComplete": 0, "StatusText": text}
+    assert record["Due"] == "2024-05-01T13:30:00+00:00"
+    assert list(record)[-1] == "Due"
+
+
+def test_jobstatus_json_of_a_job_not_waiting_has_no_due_time() -> None:
+    assert "Due" not in status_json(make_job())
+    assert "Due" not in status_json(make_job(status=JobStatus.CREATED, status_text=None))
+
+
+def test_jobstatus_xml_of_a_waiting_job_is_created_with_a_due_element_after_completed() -> None:
+    root = xml_root(waiting_job("attempt 2 of 5 at 13:30:00 UTC"))
+
+    assert (root.get("Status"), root.get("StatusCode")) == ("Created", "0")
+    assert [child.tag for child in root] == [
+        "Parameters",
+        "Id",
+        "Identity",
+        "StatusMessage",
+        "Created",
+        "Updated",
+        "Due",
+        "Progress",
+        "JobData",
+    ]
+    assert root.findtext("Due") == "2024-05-01T13:30:00+00:00"
+    assert root.findtext("StatusMessage") == "attempt 2 of 5 at 13:30:00 UTC"
+
+
+def test_aims360_waiting_job_is_queued_with_its_status_text_and_the_seed_fields() -> None:
+    record = aims(waiting_job("attempt 2 of 5 at 13:30:00 UTC"))
+
+    assert set(record) == SEED_BACKGROUNDJOB_KEYS
+    assert record["jobStatus"] == "Queued"
+    assert record["jobStatusText"] == "attempt 2 of 5 at 13:30:00 UTC"
+    assert record["startDate"] is None

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from jobhub.formats.schema import (
+    event_from_record,
     event_record,
     job_from_record,
     job_json_schema,
@@ -199,6 +200,59 @@ def test_a_record_reads_back_as_the_job_it_was_made_from(housekeeping: bool) -> 
     assert job_from_record(job_record(failed_job())) == failed_job()
 
 
+def waiting_job() -> Job:
+    """The second attempt of a run of five, waiting out its backoff on its own queue."""
+    return make_job(
+        status=JobStatus.CREATED,
+        status_text="attempt 2 of 5 at 12:00:05 UTC",
+        percent=0,
+        result=None,
+        attempt=2,
+        retries=1,
+        max_attempts=5,
+        queue="reports",
+        priority=7,
+        due_at=T0 + timedelta(seconds=5),
+        queued_at=None,
+        started_at=None,
+        completed_at=None,
+    )
+
+
+def test_a_waiting_job_shows_its_placement_due_time_and_attempt_of_its_run() -> None:
+    record = job_record(waiting_job())
+
+    schema_validator().validate(record)
+    assert record["status"] == "Created"
+    assert record["status_code"] == 0
+    assert record["api_status"] == "idle"
+    assert record["status_text"] == "attempt 2 of 5 at 12:00:05 UTC"
+    assert record["due_at"] == "2024-05-01T12:00:05+00:00"
+    assert (record["attempt_in_run"], record["max_attempts"]) == (2, 5)
+    assert (record["queue"], record["priority"]) == ("reports", 7)
+    assert record["runs_elsewhere"] is False
+
+
+def test_a_job_not_waiting_has_no_due_time() -> None:
+    assert job_record(make_job())["due_at"] is None
+
+
+def test_a_waiting_job_reads_back_as_itself() -> None:
+    job = waiting_job()
+    assert job_from_record(json.loads(json.dumps(job_record(job)))) == job
+
+
+def test_a_record_from_an_api_without_placement_fields_reads_with_defaults() -> None:
+    record: dict[str, Any] = dict(job_record(make_job()))
+    for name in ("attempt_in_run", "max_attempts", "queue", "priority", "due_at"):
+        del record[name]
+    del record["runs_elsewhere"]
+
+    job = job_from_record(record)
+
+    assert (job.queue, job.priority, job.due_at, job.max_attempts) == ("jobhub", 0, None, 1)
+
+
 def test_record_survives_a_json_round_trip() -> None:
     validator = schema_validator()
     record = job_record(failed_job())
@@ -258,7 +312,28 @@ def test_event_record() -> None:
         "attempt": 1,
         "worker_id": "celery@host/1",
         "message": None,
+        "error": None,
     }
+
+
+def test_the_event_of_a_failed_attempt_carries_its_error_and_reads_back() -> None:
+    event = JobEvent(
+        job_id=JOB_ID,
+        at=T0,
+        status=JobStatus.COMPLETED_WITH_ERRORS,
+        attempt=1,
+        worker_id="celery@host/1",
+        message="attempt 1 of 5 failed: FlakyError: failing 1 of 2",
+        error=JobError(type="FlakyError", message="failing 1 of 2", traceback="Traceback..."),
+    )
+    record = event_record(event)
+
+    assert record["error"] == {
+        "type": "FlakyError",
+        "message": "failing 1 of 2",
+        "traceback": "Traceback...",
+    }
+    assert event_from_record(JOB_ID, json.loads(json.dumps(record))) == event
 
 
 def test_message_record() -> None:

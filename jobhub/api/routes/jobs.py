@@ -1,4 +1,5 @@
-"""``/jobs``: start, query (OData-style), read, follow, cancel and rerun jobs."""
+"""``/jobs``: start (now or later), query (OData-style), read, follow, cancel, rerun and
+start-now jobs."""
 
 from __future__ import annotations
 
@@ -30,13 +31,15 @@ MAX_SEQ = 2**63 - 1
     responses={
         **doc.job("the new job", 201),
         **doc.job("the job an earlier request with this clientRequestId started"),
-        **doc.problems(401, 403, 404, 406, 409, 422),
+        **doc.problems(400, 401, 403, 404, 406, 409, 422),
     },
 )
 def start_job(body: StartJob, request: Request, manager: Manager, caller: Operator) -> Response:
     """201 with ``Location`` for a new job; 200 with the same job when ``clientRequestId``
     was sent before; 409 when an active job holds ``key``; 404 for an unknown type; 422
-    naming each bad parameter."""
+    naming each bad parameter or field. With ``startAt`` or ``delay`` it is Created and
+    waits until then (``dueAt``); 400 for a start time in the past or more than 366 days
+    ahead, or more ``maxAttempts`` than its type's retry policy allows."""
     representation = choose(request)  # a refused Accept must not start anything
     wanted = uuid.uuid4()
     job = manager.start_job(
@@ -49,6 +52,11 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
         description=body.description,
         access_scope=body.access_scope,
         job_id=wanted,
+        start_at=body.start_at,
+        delay=body.delay,
+        queue=body.queue,
+        priority=body.priority,
+        max_attempts=body.max_attempts,
     )
     response = JobViews(request, manager, caller).one(job, representation)
     response.status_code = 201 if job.id == wanted else 200
@@ -147,6 +155,23 @@ def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator)
     representation = choose(request)
     job = visible_job(manager, caller, job_id)
     job = manager.rerun_job(job.id, actor=caller.identity)
+    return JobViews(request, manager, caller).one(job, representation)
+
+
+@router.post(
+    "/{job_id}/retry-now",
+    summary="Start now a job that waits for its start time or its next attempt",
+    responses={
+        **doc.job("the job, published within a moment"),
+        **doc.problems(401, 403, 404, 406, 409),
+    },
+)
+def retry_job_now(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+    """For a delayed start or a retry waiting out its backoff; 409 when it waits for
+    neither (it is queued, running or ended)."""
+    representation = choose(request)
+    job = visible_job(manager, caller, job_id)
+    job = manager.retry_now(job.id, actor=caller.identity)
     return JobViews(request, manager, caller).one(job, representation)
 
 
