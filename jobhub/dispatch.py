@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from celery import Celery
@@ -33,6 +33,7 @@ from jobhub.placement import (
     broker_priority,
     check_priority,
     check_queue,
+    due_time,
     starts_text,
     unprioritised_queue,
 )
@@ -242,7 +243,9 @@ class Dispatcher:
     ) -> AsyncResult:  # type: ignore[type-arg]
         """A publish jobhub did not prepare (``delay()``, ``apply_async``, ``send_task``,
         Celery's own beat): record it. Its ``queue`` and ``priority`` options become the
-        job's (jobhub's priority: 0 to 9, higher first, whatever the broker)."""
+        job's (jobhub's priority: 0 to 9, higher first, whatever the broker), and a
+        ``countdown`` or ``eta`` its due time: the message is held in the database, never
+        as a Celery ETA in a worker's memory."""
         if args:
             raise InvalidInput(f"{definition.name} takes keyword parameters only")
         parameters = definition.validate(kwargs or {})
@@ -250,6 +253,7 @@ class Dispatcher:
         task_id = rest.pop("task_id", None)
         queue = rest.pop("queue", None)
         priority = rest.pop("priority", None)
+        due_at = _due_of(self._runtime.clock(), rest.pop("countdown", None), rest.pop("eta", None))
         job = self.start(
             definition,
             JobSpec(
@@ -257,12 +261,33 @@ class Dispatcher:
                 parameters=parameters,
                 queue=getattr(queue, "name", queue),  # a name or a kombu Queue
                 priority=priority,
+                due_at=due_at,
             ),
             created_by="celery",
             job_id=uuid.UUID(task_id) if task_id else None,
             options=rest,
         )
         return self._result(str(job.id))
+
+
+def _due_of(now: datetime, countdown: Any, eta: Any) -> datetime | None:
+    """The due time Celery's ``countdown`` (seconds) or ``eta`` (a datetime or its ISO text,
+    UTC when it has no zone, as Celery takes it) asks for."""
+    if countdown is not None:
+        try:
+            seconds = float(countdown)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"countdown must be a number of seconds, got {countdown!r}"
+            ) from None
+        return due_time(now, delay=timedelta(seconds=seconds))
+    if eta is None:
+        return None
+    try:
+        at = eta if isinstance(eta, datetime) else datetime.fromisoformat(str(eta))
+    except ValueError:
+        raise InvalidInput(f"eta must be a date and time, got {eta!r}") from None
+    return due_time(now, start_at=at if at.tzinfo else at.replace(tzinfo=UTC))
 
 
 def _short_repr(parameters: Mapping[str, JSONValue], limit: int = 1024) -> str:

@@ -60,7 +60,7 @@ def due_time(
         raise InvalidInput("give a start time or a delay, not both")
     if delay is not None:
         if delay < timedelta(0):
-            raise InvalidInput(f"a delay cannot be negative, got {delay}")
+            raise InvalidInput(f"a delay cannot be negative, got {delay.total_seconds():g} s")
         if delay > LONGEST_DELAY:
             raise InvalidInput(f"a delay cannot be longer than {LONGEST_DELAY.days} days")
         return now + delay if delay > timedelta(0) else None

@@ -220,7 +220,7 @@ class MemoryStore:
             if job is None or job.status is not JobStatus.CREATED or job.due_at is None:
                 return False
             self._jobs[job_id] = dataclasses.replace(
-                job, due_at=at, updated_at=at, modified_by=actor
+                job, due_at=at, updated_at=at, modified_by=actor, status_text=why
             )
             self._event(job_id, at, JobStatus.CREATED, job.attempt, message=why)
             return True
@@ -463,7 +463,15 @@ class MemoryStore:
         moved = self._jobs[t.job_id] = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
         if record_queued and t.queued_at is not None:
             self._event(t.job_id, t.queued_at, JobStatus.QUEUED, t.attempt)
-        self._event(t.job_id, t.at, t.status, t.attempt, worker_id=t.worker_id, message=t.message)
+        self._event(
+            t.job_id,
+            t.at,
+            t.status,
+            t.attempt,
+            worker_id=t.worker_id,
+            message=t.message,
+            error=t.error,
+        )
         return Applied(
             job_id=t.job_id,
             attempt=t.attempt,

@@ -127,12 +127,17 @@ WITH t AS ({{source}}), old AS (
         OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
-              j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts
+              j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts,
+              t.error_type, t.error_message, t.error_traceback
 ), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
-    SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
+    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message, error_type,
+                            error_message, error_traceback)
+    SELECT id, queued_at, 1, attempt, NULL, NULL, NULL, NULL, NULL
+    FROM moved WHERE record_queued IS TRUE
     UNION ALL
-    SELECT id, at, status, attempt, worker_id, message FROM moved
+    SELECT id, at, status, attempt, worker_id, message, error_type, error_message,
+           error_traceback
+    FROM moved
 )
 SELECT id, status, identity, organization, retries, max_attempts FROM moved
 """
@@ -267,7 +272,8 @@ skipped by the others, and its due time is gone once they look again)."""
 
 START_NOW = """
 WITH moved AS (
-    UPDATE jobs SET due_at = %(at)s, updated_at = %(at)s, modified_by = %(actor)s
+    UPDATE jobs SET due_at = %(at)s, updated_at = %(at)s, modified_by = %(actor)s,
+        status_text = %(why)s
     WHERE id = %(id)s AND status = 0 AND due_at IS NOT NULL
     RETURNING id, attempt
 ), event AS (

@@ -294,7 +294,7 @@ class SqlWrites:
                 jobs.c.status == int(JobStatus.CREATED),
                 jobs.c.due_at.is_not(None),
             )
-            .values(due_at=at, updated_at=at, modified_by=actor)
+            .values(due_at=at, updated_at=at, modified_by=actor, status_text=why)
             .returning(jobs.c.attempt)
         )
         with self._transaction() as connection:
@@ -485,6 +485,9 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
             attempt=attempt,
             worker_id=transition.worker_id,
             message=transition.message,
+            error_type=transition.error.type if transition.error else None,
+            error_message=transition.error.message if transition.error else None,
+            error_traceback=transition.error.traceback if transition.error else None,
         )
     )
     return Applied(

@@ -76,7 +76,8 @@ class Writes(Protocol):
 
     def start_now(self, job_id: uuid.UUID, *, at: datetime, actor: str | None, why: str) -> bool:
         """Make a job that waits for its start time or its retry due at ``at``, with its
-        event; False when it waits for nothing (it was published, ended, or never waited)."""
+        event and ``why`` as its status text; False when it waits for nothing (it was
+        published, ended, or never waited)."""
         ...
 
     def report(self, report: RunnerReport) -> bool:

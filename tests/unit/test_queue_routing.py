@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -180,3 +181,48 @@ def test_rabbitmqs_refusal_of_a_queue_without_priorities_says_what_to_do() -> No
         unprioritised_queue("reports", "PRECONDITION_FAILED - inequivalent arg 'durable'") is None
     )
     assert unprioritised_queue("reports", ConnectionError("refused")) is None
+
+
+@pytest.mark.parametrize("option", ["countdown", "eta"])
+def test_a_countdown_or_eta_around_jobhub_becomes_a_due_time_not_a_celery_eta(
+    option: str,
+) -> None:
+    clock = Clock()
+    runtime = memory_runtime(clock, broker_url=REDIS)
+    broker = RecordingBroker()
+    dispatcher = broker.dispatcher(runtime)
+    job_id = uuid.uuid4()
+    value: object = 30 if option == "countdown" else (clock() + timedelta(seconds=30)).isoformat()
+
+    dispatcher.send(
+        "diagnostics.echo",
+        None,
+        {"message": "later"},
+        definition=get_definition("diagnostics.echo"),
+        task_id=str(job_id),
+        **{option: value},
+    )
+
+    waiting = runtime.store.get(job_id)
+    assert waiting.due_at == clock() + timedelta(seconds=30)
+    assert broker.sent == [], "held back as a broker message"
+    clock.advance(31)
+    assert DuePublisher(runtime, dispatcher.publish).publish_due() == [job_id]
+    assert [m.options.get("eta") or m.options.get("countdown") for m in broker.sent] == [None]
+    runtime.close()
+
+
+def test_a_negative_countdown_around_jobhub_is_refused() -> None:
+    runtime = memory_runtime(Clock(), broker_url=REDIS)
+    broker = RecordingBroker()
+
+    with pytest.raises(InvalidInput, match="negative"):
+        broker.dispatcher(runtime).send(
+            "diagnostics.echo",
+            None,
+            {"message": "x"},
+            definition=get_definition("diagnostics.echo"),
+            countdown=-5,
+        )
+    assert runtime.store.jobs() == []
+    runtime.close()
