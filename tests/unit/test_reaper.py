@@ -56,11 +56,14 @@ def test_a_silent_workers_job_is_tried_again_after_its_backoff() -> None:
         1,
         None,
     )
-    assert waiting.due_at is not None and waiting.due_at > clock()
-    assert waiting.status_text is not None and waiting.status_text.startswith("attempt 2 of 3 at")
+    assert waiting.due_at is not None
+    assert waiting.due_at > clock()
+    assert waiting.status_text is not None
+    assert waiting.status_text.startswith("attempt 2 of 3 at")
     failed, created = runtime.store.events(job.id)[-2:]
     assert (failed.status, failed.attempt) == (JobStatus.COMPLETED_WITH_ERRORS, 1)
-    assert failed.error is not None and failed.error.type == "WorkerLost"
+    assert failed.error is not None
+    assert failed.error.type == "WorkerLost"
     assert (created.status, created.attempt) == (JobStatus.CREATED, 2)
     assert len(broker.sent) == 1, "published before its due time"
 
@@ -88,7 +91,7 @@ def test_a_lost_job_whose_type_allows_no_retry_ends_worker_lost() -> None:
 
 
 def test_a_job_of_a_live_worker_is_left_alone() -> None:
-    clock, runtime, broker, job = _setup("diagnostics.sleep")
+    clock, runtime, _, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT - 1)
 
     report = Reaper(runtime).reap()
@@ -98,7 +101,7 @@ def test_a_job_of_a_live_worker_is_left_alone() -> None:
 
 
 def test_of_two_reapers_only_one_recovers_the_job() -> None:
-    clock, runtime, broker, job = _setup("diagnostics.sleep")
+    clock, runtime, _, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT + 1)
     first = Reaper(runtime)
     second = Reaper(runtime)
