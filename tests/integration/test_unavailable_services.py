@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import psycopg
 import pytest
-import redis
 
 from jobhub import (
     DispatchError,
@@ -26,6 +25,7 @@ from jobhub import (
 )
 from jobhub.errors import SchemaOutOfDate
 from tests import services as svc
+from tests.support import redis_queue
 
 QUICK = 10.0
 """Seconds a failure may take to surface."""
@@ -44,7 +44,7 @@ def job_count(database_url: str) -> int:
 
 
 def queue_length(services: svc.Services, queue_name: str) -> int:
-    return int(redis.Redis.from_url(services.redis_url).llen(queue_name))
+    return redis_queue.queue_length(services.redis_url, queue_name)
 
 
 @pytest.fixture
