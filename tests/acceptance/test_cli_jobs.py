@@ -395,13 +395,23 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     by_name = {entry["name"]: entry for entry in listed}
     assert sorted(by_name) == [
         "diagnostics.echo",
+        "diagnostics.flaky",
         "diagnostics.sleep",
         "maintenance.purge_jobs",
         "maintenance.reap_lost_jobs",
         "maintenance.reconcile_outbox",
         "reports.job_statistics",
     ]
-    assert by_name["diagnostics.sleep"]["max_retries"] == 2
+    attempts = {name: entry["max_attempts"] for name, entry in by_name.items()}
+    assert (attempts["diagnostics.echo"], attempts["diagnostics.sleep"]) == (1, 3)
+    assert attempts["diagnostics.flaky"] == 5
+    for entry in listed:
+        assert (entry["queue"], entry["priority"], entry["runs_elsewhere"]) == (
+            settings.queue,
+            0,
+            False,
+        )
+        assert "max_retries" not in entry
     for entry in listed:
         assert entry["parameters"]["type"] == "object"
         assert entry["parameters"]["additionalProperties"] is False
