@@ -432,7 +432,15 @@ class MemoryStore:
         moved = self._jobs[t.job_id] = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
         if record_queued and t.queued_at is not None:
             self._event(t.job_id, t.queued_at, JobStatus.QUEUED, t.attempt)
-        self._event(t.job_id, t.at, t.status, t.attempt, worker_id=t.worker_id, message=t.message)
+        self._event(
+            t.job_id,
+            t.at,
+            t.status,
+            t.attempt,
+            worker_id=t.worker_id,
+            message=t.message,
+            error=t.error if t.status is JobStatus.COMPLETED_WITH_ERRORS else None,
+        )
         return Applied(
             job_id=t.job_id,
             attempt=t.attempt,

@@ -127,12 +127,19 @@ WITH t AS ({{source}}), old AS (
         OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
-              j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts
+              j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts,
+              CASE WHEN {_FAILED} THEN t.error_type END AS error_type,
+              CASE WHEN {_FAILED} THEN t.error_message END AS error_message,
+              CASE WHEN {_FAILED} THEN t.error_traceback END AS error_traceback
 ), event AS (
-    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message)
-    SELECT id, queued_at, 1, attempt, NULL, NULL FROM moved WHERE record_queued IS TRUE
+    INSERT INTO job_events (job_id, at, status, attempt, worker_id, message, error_type,
+                            error_message, error_traceback)
+    SELECT id, queued_at, 1, attempt, NULL, NULL, NULL, NULL, NULL
+    FROM moved WHERE record_queued IS TRUE
     UNION ALL
-    SELECT id, at, status, attempt, worker_id, message FROM moved
+    SELECT id, at, status, attempt, worker_id, message, error_type, error_message,
+           error_traceback
+    FROM moved
 )
 SELECT id, status, identity, organization, retries, max_attempts FROM moved
 """
@@ -188,6 +195,7 @@ WITH moved AS (
 )
 SELECT status FROM moved
 """
+
 
 def _reset(*but: str) -> str:
     """``ATTEMPT_RESET`` as SET assignments, leaving out the columns in ``but``."""

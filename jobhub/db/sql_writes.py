@@ -443,6 +443,7 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
                 attempt=attempt,
             )
         )
+    failed = transition.error if transition.status is JobStatus.COMPLETED_WITH_ERRORS else None
     connection.execute(
         insert(events).values(
             job_id=transition.job_id,
@@ -451,6 +452,9 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
             attempt=attempt,
             worker_id=transition.worker_id,
             message=transition.message,
+            error_type=failed.type if failed else None,
+            error_message=failed.message if failed else None,
+            error_traceback=failed.traceback if failed else None,
         )
     )
     return Applied(
