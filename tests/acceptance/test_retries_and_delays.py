@@ -134,7 +134,8 @@ def test_a_job_that_always_fails_ends_after_its_last_attempt_with_every_error_ke
     assert done.error is not None
     assert (done.error.type, done.error.message) == ("FlakyError", "attempt 3 fails, as asked")
     events = manager.job_events(job.id)
-    kept = [e.error for e in events if e.error is not None] + [done.error]
+    kept = [e.error for e in events if e.error is not None]
+    assert kept[-1] == done.error
     assert [(error.type, error.message) for error in kept] == [
         ("FlakyError", f"attempt {n} fails, as asked") for n in (1, 2, 3)
     ]

@@ -28,7 +28,14 @@ from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.writes import JobLookups, Writes
 from jobhub.jobs import STORED_STATUSES, Job, JobError, JobEvent, JobStatus
-from jobhub.lifecycle import ATTEMPT_RESET, CANCELLED_BEFORE_START, Due, Reopen, ReopenReason
+from jobhub.lifecycle import (
+    ATTEMPT_RESET,
+    CANCELLED_BEFORE_START,
+    Due,
+    Reopen,
+    ReopenReason,
+    Transition,
+)
 from tests.integration import test_transition_sql as agreement
 from tests.integration.test_transition_sql import (
     LATER,
@@ -168,6 +175,36 @@ def test_a_rerun_clears_a_due_time_and_starts_the_run_afresh(store: Backend) -> 
 
     row = read_row(store, job.id)
     assert (row["status"], row["retries"], row["due_at"], row["max_attempts"]) == (0, 0, None, 3)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "one-batch"])
+def test_the_event_of_a_failed_attempt_keeps_its_error(store: Backend, together: bool) -> None:
+    failed = put(store, status=JobStatus.PROCESSING)
+    done = put(store, status=JobStatus.PROCESSING)
+    transitions = [
+        Transition(
+            job_id=failed.id,
+            attempt=1,
+            status=JobStatus.COMPLETED_WITH_ERRORS,
+            at=NOW,
+            error=BOOM,
+        ),
+        Transition(job_id=done.id, attempt=1, status=JobStatus.COMPLETED, at=NOW, result=1),
+    ]
+
+    if together:
+        assert store.apply(transitions) == [True, True]
+    else:
+        assert [store.apply([t])[0] for t in transitions] == [True, True]
+
+    assert [e.error for e in history(store, failed.id)] == [BOOM]
+    assert [e.error for e in history(store, done.id)] == [None]
+    # a rerun resets the row's error; the event still has it
+    store.writes.reopen(
+        Reopen(job_id=failed.id, attempt=1, reason=ReopenReason.RERUN, at=NOW, message="rerun")
+    )
+    assert read_row(store, failed.id)["error_type"] is None
+    assert [e.error for e in history(store, failed.id)] == [BOOM, None]
 
 
 # -- take_due: the jobs whose time has come, each to one taker ----------------------------------
