@@ -65,10 +65,13 @@ class Backoff:
 
     def bounds(self, failed: int) -> tuple[timedelta, timedelta]:
         """The shortest and longest delay after the ``failed``-th failed attempt of a run."""
-        if self.kind is BackoffKind.FIXED:
-            middle = self.base
-        else:
-            middle = min(self.base * (2 ** max(failed - 1, 0)), self.cap)
+        middle = self.base
+        if self.kind is BackoffKind.EXPONENTIAL:
+            for _ in range(failed - 1):  # doubled step by step: 2**99 seconds overflows
+                if middle >= self.cap:
+                    break
+                middle *= 2
+            middle = min(middle, self.cap)
         return middle * (1 - self.jitter), middle * (1 + self.jitter)
 
     def delay(self, failed: int, rand: Callable[[], float] = random.random) -> timedelta:

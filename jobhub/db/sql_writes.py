@@ -477,6 +477,7 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
                 attempt=attempt,
             )
         )
+    failed = transition.error if transition.status is JobStatus.COMPLETED_WITH_ERRORS else None
     connection.execute(
         insert(events).values(
             job_id=transition.job_id,
@@ -485,9 +486,15 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
             attempt=attempt,
             worker_id=transition.worker_id,
             message=transition.message,
+<<<<<<< ours
             error_type=transition.error.type if transition.error else None,
             error_message=transition.error.message if transition.error else None,
             error_traceback=transition.error.traceback if transition.error else None,
+=======
+            error_type=failed.type if failed else None,
+            error_message=failed.message if failed else None,
+            error_traceback=failed.traceback if failed else None,
+>>>>>>> theirs
         )
     )
     return Applied(

@@ -39,7 +39,7 @@ from jobhub.formats.schema import job_record
 from jobhub.lifecycle import NewMessage, Transition
 from jobhub.odata import AIMS360_FIELDS
 from tests import services as svc
-from tests.support.broker import redis_queue_length
+from tests.support import redis_queue
 from workers import diagnostics
 
 # -- helpers: look at the database and the queue directly ------------------------------------
@@ -65,7 +65,7 @@ def rows_of(database_url: str, table: str, job_ids: Iterable[uuid.UUID]) -> int:
 
 
 def queue_length(services: svc.Services, queue_name: str) -> int:
-    return redis_queue_length(services.redis_url, queue_name)
+    return redis_queue.queue_length(services.redis_url, queue_name)
 
 
 def history(manager: JobManager, job_id: uuid.UUID) -> list[tuple[int, JobStatus]]:

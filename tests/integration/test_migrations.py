@@ -3,7 +3,8 @@
 Each test migrates an empty database of its own (a PostgreSQL database created and
 dropped here, or a SQLite file) and compares it with ``jobhub.db.models`` through
 Alembic's autogenerate comparison, plus what that comparison does not look at: check
-constraints, cascades and the WHERE clause of the partial unique index.
+constraints, cascades and the WHERE clause of the partial unique index. The job-control
+migration also goes back down to the schema before it, and up again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, Engine, inspect, text
@@ -213,3 +215,23 @@ def test_upgrade_marks_the_existing_jobs_of_the_shipped_maintenance_types_housek
         "maintenance.purge_jobs": True,
         "diagnostics.echo": False,
     }
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    with engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), revision)
+
+
+def test_downgrade_of_job_control_restores_the_previous_schema_and_upgrades_again(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0005")
+    previous = snapshot(empty_engine)
+    migrate.upgrade(empty_engine)
+
+    _downgrade(empty_engine, "0005")
+
+    assert migrate.current_revision(empty_engine) == "0005"
+    assert snapshot(empty_engine) == previous
+    migrate.upgrade(empty_engine)
+    assert schema_diff(empty_engine) == []

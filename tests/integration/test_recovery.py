@@ -20,10 +20,13 @@ import pytest
 import redis
 
 from jobhub import JobManager, JobStatus, Settings
+from jobhub.clock import utcnow
 from jobhub.db import migrate
 from jobhub.housekeeping.broker_probe import message_ids_on_broker
+from jobhub.housekeeping.due import DuePublisher
 from jobhub.lifecycle import NewJob, Transition
 from tests import services as svc
+from tests.support.redis_queue import queued_messages
 from tests.support.rows import echo_row
 
 TIMEOUT = 0.5
@@ -51,8 +54,7 @@ def _claim(manager: JobManager, job_id: UUID, worker: str, attempt: int = 1) -> 
 
 
 def _queue(settings: Settings) -> list[bytes]:
-    client = redis.Redis.from_url(str(settings.broker_url))
-    return list(client.lrange(settings.queue, 0, -1))
+    return [raw for _, raw in queued_messages(str(settings.broker_url), settings.queue)]
 
 
 def _events(database_url: str, job_id: UUID) -> list[tuple[int, int, str | None]]:
@@ -67,10 +69,10 @@ def _events(database_url: str, job_id: UUID) -> list[tuple[int, int, str | None]
 # -- the reaper ------------------------------------------------------------------------
 
 
-def test_a_silent_workers_job_is_queued_again_while_retries_remain(
+def test_a_silent_workers_job_is_queued_again_after_its_backoff_while_attempts_remain(
     jobs: JobManager, settings: Settings
 ) -> None:
-    job = jobs.start_job("diagnostics.sleep", {"steps": 1, "seconds": 0})  # max_retries=2
+    job = jobs.start_job("diagnostics.sleep", {"steps": 1, "seconds": 0})  # 3 attempts
     jobs.app.runtime.workers.beat("celery@gone/aaaa", "gone", 1)
     _claim(jobs, job.id, "celery@gone/aaaa")
     time.sleep(TIMEOUT + 0.2)
@@ -78,6 +80,14 @@ def test_a_silent_workers_job_is_queued_again_while_retries_remain(
     report = jobs.housekeeping.reap_lost_jobs()
 
     assert report.requeued == [job.id]
+    waiting = jobs.get_job(job.id)
+    assert (waiting.status, waiting.attempt, waiting.retries) == (JobStatus.CREATED, 2, 1)
+    assert waiting.waiting
+    assert waiting.due_at is not None
+    publisher = DuePublisher(jobs.app.runtime, jobs.app.dispatcher.publish)
+    assert publisher.publish_due() == []  # its backoff: about a second
+    time.sleep(max(0.0, (waiting.due_at - utcnow()).total_seconds()) + 0.1)
+    assert publisher.publish_due() == [job.id]
     again = jobs.get_job(job.id)
     assert (again.status, again.attempt, again.retries) == (JobStatus.QUEUED, 2, 1)
     assert sum(str(job.id).encode() in raw for raw in _queue(settings)) == 2  # first + again
@@ -173,7 +183,9 @@ def test_concurrent_reapers_recover_each_job_once(
 def _stranded(jobs: JobManager) -> NewJob:
     """A row whose producer died between the insert and the publish."""
     runtime = jobs.app.runtime
-    new = echo_row(runtime.clock() - timedelta(seconds=5), "stranded")
+    new = replace(
+        echo_row(runtime.clock() - timedelta(seconds=5), "stranded"), queue=jobs.settings.queue
+    )
     assert runtime.writes.create(new)
     return new
 
@@ -215,7 +227,11 @@ def test_a_queued_job_whose_message_vanished_is_published_again(
     kept = jobs.start_job("diagnostics.echo", {"message": "kept"})
     client = redis.Redis.from_url(str(settings.broker_url))
     client.lrem(
-        settings.queue, 0, next(raw for raw in _queue(settings) if str(lost.id).encode() in raw)
+        *next(
+            (name, 0, raw)
+            for name, raw in queued_messages(str(settings.broker_url), settings.queue)
+            if str(lost.id).encode() in raw
+        )
     )
     on_broker = message_ids_on_broker(jobs.app, settings.queue)
     assert on_broker is not None

@@ -560,8 +560,10 @@ def test_reopen_applies_only_where_the_pure_rule_allows_and_resets_the_attempt(
         job,
         status_text="old text",
         error=JobError(type="E", message="old", traceback="tb"),
-        cancel_requested_at=T0,
+        # a retry needs no cancel requested and attempts left (see test_retry_writes.py)
+        cancel_requested_at=T0 if reason is ReopenReason.RERUN else None,
         retries=1,
+        max_attempts=3,
     )
     store.put(job)
     before = read_row(store, job.id)
@@ -593,12 +595,14 @@ def test_reopen_applies_only_where_the_pure_rule_allows_and_resets_the_attempt(
         assert (row["retries"], row["cancel_requested_at"]) == (0, None)
         assert (row["modified_by"], row["purge_at"]) == ("carol", purge)
     else:
-        assert (row["retries"], row["cancel_requested_at"]) == (2, T0)
+        assert (row["retries"], row["cancel_requested_at"]) == (2, None)
         assert (row["modified_by"], row["purge_at"]) == ("alice", before["purge_at"])
 
 
 def test_only_one_of_two_reopens_of_the_same_attempt_applies(store: Backend) -> None:
-    job_id = insert_job(store, attempt=1, status=JobStatus.PROCESSING, queued=True)
+    job = make_job(attempt=1, status=JobStatus.PROCESSING, queued=True)
+    store.put(dataclasses.replace(job, max_attempts=3))
+    job_id = job.id
     reopen = Reopen(
         job_id=job_id, attempt=1, reason=ReopenReason.WORKER_LOST, at=LATER, message="lost"
     )

@@ -25,7 +25,7 @@ from jobhub import (
 )
 from jobhub.errors import SchemaOutOfDate
 from tests import services as svc
-from tests.support.broker import redis_queue_length
+from tests.support import redis_queue
 
 QUICK = 10.0
 """Seconds a failure may take to surface."""
@@ -44,7 +44,7 @@ def job_count(database_url: str) -> int:
 
 
 def queue_length(services: svc.Services, queue_name: str) -> int:
-    return redis_queue_length(services.redis_url, queue_name)
+    return redis_queue.queue_length(services.redis_url, queue_name)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_a_lost_job_whose_type_allows_no_retry_ends_worker_lost() -> None:
 
 
 def test_a_job_of_a_live_worker_is_left_alone() -> None:
-    clock, runtime, _broker, job = _setup("diagnostics.sleep")
+    clock, runtime, _, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT - 1)
 
     report = Reaper(runtime).reap()
@@ -101,7 +101,7 @@ def test_a_job_of_a_live_worker_is_left_alone() -> None:
 
 
 def test_of_two_reapers_only_one_recovers_the_job() -> None:
-    clock, runtime, _broker, job = _setup("diagnostics.sleep")
+    clock, runtime, _, job = _setup("diagnostics.sleep")
     clock.advance(TIMEOUT + 1)
     first = Reaper(runtime)
     second = Reaper(runtime)

@@ -59,8 +59,8 @@ def downgrade() -> None:
         batch_op.drop_column("error_type")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_due_at")
-        batch_op.drop_constraint("ck_jobs_max_attempts_positive", type_="check")
-        batch_op.drop_constraint("ck_jobs_priority_range", type_="check")
+        batch_op.drop_constraint("max_attempts_positive", type_="check")
+        batch_op.drop_constraint("priority_range", type_="check")
         batch_op.drop_column("runs_elsewhere")
         batch_op.drop_column("max_attempts")
         batch_op.drop_column("due_at")
