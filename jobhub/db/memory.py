@@ -470,11 +470,7 @@ class MemoryStore:
             t.attempt,
             worker_id=t.worker_id,
             message=t.message,
-<<<<<<< ours
-            error=t.error,
-=======
             error=t.error if t.status is JobStatus.COMPLETED_WITH_ERRORS else None,
->>>>>>> theirs
         )
         return Applied(
             job_id=t.job_id,

@@ -128,13 +128,9 @@ WITH t AS ({{source}}), old AS (
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
               j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts,
-<<<<<<< ours
-              t.error_type, t.error_message, t.error_traceback
-=======
               CASE WHEN {_FAILED} THEN t.error_type END AS error_type,
               CASE WHEN {_FAILED} THEN t.error_message END AS error_message,
               CASE WHEN {_FAILED} THEN t.error_traceback END AS error_traceback
->>>>>>> theirs
 ), event AS (
     INSERT INTO job_events (job_id, at, status, attempt, worker_id, message, error_type,
                             error_message, error_traceback)

@@ -486,15 +486,9 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
             attempt=attempt,
             worker_id=transition.worker_id,
             message=transition.message,
-<<<<<<< ours
-            error_type=transition.error.type if transition.error else None,
-            error_message=transition.error.message if transition.error else None,
-            error_traceback=transition.error.traceback if transition.error else None,
-=======
             error_type=failed.type if failed else None,
             error_message=failed.message if failed else None,
             error_traceback=failed.traceback if failed else None,
->>>>>>> theirs
         )
     )
     return Applied(
