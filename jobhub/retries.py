@@ -41,7 +41,7 @@ class Backoff:
     kind: BackoffKind = BackoffKind.EXPONENTIAL
     base: timedelta = timedelta(seconds=1)
     cap: timedelta = timedelta(minutes=10)
-    """The longest delay (exponential only)."""
+    """Where the doubling stops (exponential only); the jitter still spreads around it."""
     jitter: float = 0.1
     """A fraction of the delay, added or taken at random: 0.1 gives 0.9x to 1.1x."""
 

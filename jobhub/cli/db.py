@@ -34,7 +34,7 @@ def upgrade(state: CliState, revision: str) -> None:
     """
     engine = make_engine(state.settings)
     try:
-        before, after = migrate.upgrade(engine, revision)
+        before, after = migrate.upgrade(engine, revision, default_queue=state.settings.queue)
     finally:
         engine.dispose()
     if before == after:

@@ -251,7 +251,7 @@ def serve(
     if queues is not None:
         worker_args.append(f"--queues={','.join(queue_names(queues))}")
     manager = state.manager
-    before, after = migrate.upgrade(manager.app.runtime.engine)
+    before, after = migrate.upgrade(manager.app.runtime.engine, default_queue=settings.queue)
     click.echo(f"jobhub serving: {settings.describe()}")
     click.echo(f"schema at revision {after}" + ("" if before == after else " (upgraded)"))
     first = None

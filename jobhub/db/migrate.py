@@ -18,9 +18,17 @@ from jobhub.errors import SchemaOutOfDate
 SCRIPT_LOCATION = "jobhub.db:migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+DEFAULT_QUEUE = "default_queue"
+"""The ``Config.attributes`` key of the configured default queue: a migration that adds a
+job's queue gives the jobs already there the queue their workers consume."""
+
+
+def alembic_config(
+    connection: Connection | None = None, *, default_queue: str = "jobhub"
+) -> Config:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.attributes[DEFAULT_QUEUE] = default_queue
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -37,11 +45,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Bring the schema to ``revision``; returns (before, after)."""
+def upgrade(
+    engine: Engine, revision: str = "head", *, default_queue: str = "jobhub"
+) -> tuple[str | None, str]:
+    """Bring the schema to ``revision``; returns (before, after). ``default_queue`` is the
+    configured queue (``Settings.queue``), for the jobs recorded before jobs had one."""
     before = current_revision(engine)
     with translated_errors(), engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+        command.upgrade(alembic_config(connection, default_queue=default_queue), revision)
     return before, current_revision(engine) or ""
 
 

@@ -217,6 +217,29 @@ def test_upgrade_marks_the_existing_jobs_of_the_shipped_maintenance_types_housek
     }
 
 
+def test_upgrade_gives_the_jobs_already_recorded_the_configured_queue(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0005")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, job_type, category, subcategory, description,"
+                " parameters, organization, status, percent, attempt, can_cancel, can_rerun,"
+                " created_at, updated_at, purge_at) VALUES (:id, 'diagnostics.echo', '', '',"
+                " '', '{}', '', 1, 0, 1, :yes, :yes, :at, :at, :at)"
+            ),
+            {"id": uuid.uuid4().hex, "yes": True, "at": at},
+        )
+
+    migrate.upgrade(empty_engine, default_queue="billing")
+
+    with empty_engine.connect() as connection:
+        queues = connection.execute(text("SELECT queue FROM jobs")).scalars().all()
+    assert queues == ["billing"]
+
+
 def _downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         command.downgrade(migrate.alembic_config(connection), revision)

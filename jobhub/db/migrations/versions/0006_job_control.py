@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -42,6 +42,10 @@ def upgrade() -> None:
             postgresql_where=sa.text("due_at IS NOT NULL"),
             sqlite_where=sa.text("due_at IS NOT NULL"),
         )
+    # the jobs already recorded go on with the queue their workers consume
+    default_queue = context.config.attributes.get("default_queue", "jobhub")
+    jobs = sa.table("jobs", sa.column("queue", sa.String))
+    op.execute(jobs.update().values(queue=default_queue))
     with op.batch_alter_table("job_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("error_type", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("error_message", sa.Text(), nullable=True))
