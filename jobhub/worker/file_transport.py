@@ -45,3 +45,9 @@ class Transport(filesystem.Transport):
     """kombu's file transport with ``Channel`` above."""
 
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> dict[str, object]:
+        """No host: a folder needs none. kombu's default names ``localhost`` and so warns,
+        at every first publish, that none was given."""
+        return {"port": self.default_port}
