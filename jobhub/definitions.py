@@ -18,7 +18,7 @@ from datetime import timedelta
 from jobhub.errors import ConfigurationError, InvalidInput, UnknownJobType
 from jobhub.jobs import Job, JobStatus, JSONValue, StartType
 from jobhub.parameters import Param, parameters_schema, validate
-from jobhub.placement import DEFAULT_PRIORITY, check_priority, check_queue
+from jobhub.placement import DEFAULT_PRIORITY, check_priority, check_queue, resolve_queue
 from jobhub.retries import NO_RETRY, RetryPolicy
 
 
@@ -75,8 +75,9 @@ class JobDefinition:
             raise ConfigurationError(f"job type {self.name!r}: runner_timeout must be positive")
 
     def queue_or(self, default: str) -> str:
-        """Its queue, or ``default`` (the configured one) when it names none."""
-        return self.queue or default
+        """Its queue, or ``default`` (the configured one) when it names none or names
+        ``default``."""
+        return resolve_queue(self.queue, default) if self.queue else default
 
     def validate(self, values: Mapping[str, object]) -> dict[str, JSONValue]:
         """Check and normalise parameters; raises InvalidParameters."""

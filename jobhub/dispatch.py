@@ -32,8 +32,8 @@ from jobhub.placement import (
     DEFAULT_PRIORITY,
     broker_priority,
     check_priority,
-    check_queue,
     due_time,
+    resolve_queue,
     starts_text,
     unprioritised_queue,
 )
@@ -93,7 +93,7 @@ class Dispatcher:
         """
         runtime = self._runtime
         now = runtime.clock()
-        queue = check_queue(spec.queue) if spec.queue else None
+        queue = resolve_queue(spec.queue, runtime.settings.queue) if spec.queue else None
         priority = definition.priority if spec.priority is None else check_priority(spec.priority)
         due_at = spec.due_at if spec.due_at is not None and spec.due_at > now else None
         if definition.runs_elsewhere and due_at is not None:

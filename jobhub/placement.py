@@ -40,6 +40,17 @@ def check_queue(name: str) -> str:
     return name
 
 
+DEFAULT_QUEUE_ALIAS = "default"
+"""The name that always means the configured queue (``JOBHUB_QUEUE``), whatever it is
+called: ``jobhub worker --queues reports,default``, ``--queue default``."""
+
+
+def resolve_queue(name: str, configured: str) -> str:
+    """A queue name as given, checked; ``default`` means ``configured``."""
+    check_queue(name)
+    return configured if name == DEFAULT_QUEUE_ALIAS else name
+
+
 def check_priority(value: int) -> int:
     """A priority as given, or InvalidInput."""
     if isinstance(value, bool) or not isinstance(value, int):

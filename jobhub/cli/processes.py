@@ -33,7 +33,7 @@ from jobhub.jobs import JobStatus
 from jobhub.logs import configure_logging
 from jobhub.manager import JobManager
 from jobhub.parameters import parse_assignments
-from jobhub.placement import check_queue
+from jobhub.placement import resolve_queue
 from jobhub.worker.app import create_celery_app, log_through_jobhub
 from jobhub.worker.queues import declare_consumed
 from jobhub.worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
@@ -42,12 +42,13 @@ API_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 """uvicorn's log levels (``trace`` is its own, below debug)."""
 
 
-def queue_names(text: str) -> tuple[str, ...]:
-    """The queues of a ``--queues`` value (``reports,jobhub``), each checked."""
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+def queue_names(text: str, configured: str) -> tuple[str, ...]:
+    """The queues of a ``--queues`` value (``reports,default``), each checked; ``default``
+    is the configured queue (``configured``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise InvalidInput("--queues needs at least one queue name")
-    return tuple(check_queue(name) for name in names)
+    return tuple(dict.fromkeys(resolve_queue(name, configured) for name in names))
 
 
 queues_option = click.option(
@@ -67,16 +68,16 @@ def worker(ctx: click.Context, concurrency: int | None, queues: str | None, logl
     """Run a Celery worker for jobhub's job types; extra arguments go to `celery worker`.
 
     A worker consumes the configured queue (JOBHUB_QUEUE, default "jobhub") unless
-    --queues names others; name it too to consume it as well. `jobhub workers` shows
-    which worker consumes what.
+    --queues names others; `default` names it, to consume it as well. `jobhub workers`
+    shows which worker consumes what.
 
     \b
     Examples:
       jobhub worker --concurrency 4 --hostname worker1@%h
-      jobhub worker --queues reports,jobhub
+      jobhub worker --queues reports,default
     """
     state: CliState = ctx.obj
-    names = queue_names(queues) if queues is not None else None
+    names = queue_names(queues, state.settings.queue) if queues is not None else None
     app = create_celery_app(state.settings)
     migrate.ensure_current(app.runtime.engine)
     declare_consumed(app, names or [state.settings.queue])
@@ -249,7 +250,7 @@ def serve(
     settings = state.settings
     worker_args = ["worker", f"--concurrency={concurrency}"]
     if queues is not None:
-        worker_args.append(f"--queues={','.join(queue_names(queues))}")
+        worker_args.append(f"--queues={','.join(queue_names(queues, settings.queue))}")
     manager = state.manager
     before, after = migrate.upgrade(manager.app.runtime.engine, default_queue=settings.queue)
     click.echo(f"jobhub serving: {settings.describe()}")

@@ -18,6 +18,7 @@ from jobhub.formats.schema import job_json_schema
 from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
 from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus, JSONValue
 from jobhub.manager.base import ManagerBase, job_uuid
+from jobhub.placement import resolve_queue
 from jobhub.queries import (
     MAX_LIMIT,
     MAX_SKIP,
@@ -35,6 +36,10 @@ class JobReads(ManagerBase):
     def get_job(self, job_id: UUID | str) -> Job:
         """One job by id (``GetJobInstance(Guid)``); raises JobNotFound."""
         return self._jobs.get(job_uuid(job_id))
+
+    def _queue(self, name: str | None) -> str | None:
+        """A queue to list by; ``default`` is the configured one."""
+        return None if name is None else resolve_queue(name, self.settings.queue)
 
     def find_job(self, job_id: UUID | str) -> Job | None:
         """One job by id, or None (``api.job`` findJob)."""
@@ -62,7 +67,13 @@ class JobReads(ManagerBase):
         the reaper's runs). ``queue``: only jobs placed on that broker queue.
         """
         query = _job_query(
-            status, job_type, organization, housekeeping, limit, offset=offset, queue=queue
+            status,
+            job_type,
+            organization,
+            housekeeping,
+            limit,
+            offset=offset,
+            queue=self._queue(queue),
         )
         return self._jobs.find(query)
 
@@ -85,7 +96,13 @@ class JobReads(ManagerBase):
         """
         cursor = Cursor.decode(after) if isinstance(after, str) else after
         query = _job_query(
-            status, job_type, organization, housekeeping, limit, after=cursor, queue=queue
+            status,
+            job_type,
+            organization,
+            housekeeping,
+            limit,
+            after=cursor,
+            queue=self._queue(queue),
         )
         found = self._jobs.find(query)
         more = len(found) == query.limit

@@ -40,6 +40,22 @@ def test_a_worker_on_other_queues_never_takes_a_job_of_the_default_queue(
     assert taken.result == {"message": "default queue", "data": None}
 
 
+def test_default_in_queues_is_the_configured_queue(
+    manager: JobManager, processes: Processes, settings: Settings, queue_name: str
+) -> None:
+    reports = f"{queue_name}-reports"
+    processes.worker(settings, "--queues", f"{reports},default")
+
+    plain = manager.start_job("diagnostics.echo", {"message": "plain"})
+    named = manager.start_job("diagnostics.echo", {"message": "named"}, queue="default")
+    report = manager.start_job("diagnostics.echo", {"message": "report"}, queue=reports)
+    done = manager.wait_for_completion([plain.id, named.id, report.id], timeout=30)
+
+    assert [job.status for job in done] == [JobStatus.COMPLETED] * 3
+    assert [job.queue for job in done] == [queue_name, queue_name, reports]
+    assert {job.id for job in manager.find_jobs(queue="default")} >= {plain.id, named.id}
+
+
 def test_jobhub_workers_shows_the_queues_each_worker_consumes(
     processes: Processes, settings: Settings, queue_name: str
 ) -> None:

@@ -152,18 +152,20 @@ def test_the_outbox_publishes_again_to_the_jobs_queue_at_its_priority() -> None:
         ("reports", ("reports",)),
         ("reports, jobhub", ("reports", "jobhub")),
         ("a,a,b,", ("a", "b")),
+        ("reports,default", ("reports", "jobhub")),
+        ("default,jobhub", ("jobhub",)),
     ],
 )
 def test_worker_queues_option_takes_comma_separated_names(
     text: str, names: tuple[str, ...]
 ) -> None:
-    assert queue_names(text) == names
+    assert queue_names(text, "jobhub") == names
 
 
 @pytest.mark.parametrize("text", ["", ",", "reports,bad name", "reports,*", "-x"])
 def test_worker_queues_option_refuses_bad_names(text: str) -> None:
     with pytest.raises(InvalidInput, match="queue"):
-        queue_names(text)
+        queue_names(text, "jobhub")
 
 
 def test_rabbitmqs_refusal_of_a_queue_without_priorities_says_what_to_do() -> None:
@@ -225,4 +227,19 @@ def test_a_negative_countdown_around_jobhub_is_refused() -> None:
             countdown=-5,
         )
     assert runtime.store.jobs() == []
+    runtime.close()
+
+
+def test_default_names_the_configured_queue_wherever_a_queue_is_given() -> None:
+    runtime = memory_runtime(Clock(), broker_url=REDIS)
+    broker = RecordingBroker()
+    definition = replace(get_definition("diagnostics.echo"), queue="default")
+
+    by_type = broker.dispatcher(runtime).start(
+        definition, JobSpec(job_type=definition.name, parameters={"message": "a"})
+    )
+    by_start = start(broker.dispatcher(runtime), queue="default")
+
+    assert (by_type.queue, by_start.queue) == (runtime.settings.queue, runtime.settings.queue)
+    assert [m.options["queue"] for m in broker.sent] == [runtime.settings.queue] * 2
     runtime.close()
