@@ -347,6 +347,7 @@ class RemoteRunners:
         status_text: str | None = None,
         message: str | None = None,
         level: str = "info",
+        attempt: int | None = None,
     ) -> Job:
         body = {
             "runner": runner,
@@ -354,6 +355,7 @@ class RemoteRunners:
             "statusText": status_text,
             "message": message,
             "level": level,
+            "attempt": attempt,
         }
         return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/report", json=body))
 
@@ -366,8 +368,14 @@ class RemoteRunners:
         error: JobError | str | None = None,
         retry: bool = True,
         cancelled: bool = False,
+        attempt: int | None = None,
     ) -> Job:
-        body: dict[str, Any] = {"runner": runner, "result": result, "cancelled": cancelled}
+        body: dict[str, Any] = {
+            "runner": runner,
+            "result": result,
+            "cancelled": cancelled,
+            "attempt": attempt,
+        }
         if isinstance(error, str):
             body["error"] = {"message": error, "retry": retry}
         elif error is not None:

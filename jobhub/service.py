@@ -115,6 +115,7 @@ class RunnerService(Protocol):
         status_text: str | None = None,
         message: str | None = None,
         level: str = "info",
+        attempt: int | None = None,
     ) -> Job: ...
 
     def finish(
@@ -126,4 +127,5 @@ class RunnerService(Protocol):
         error: JobError | str | None = None,
         retry: bool = True,
         cancelled: bool = False,
+        attempt: int | None = None,
     ) -> Job: ...

@@ -208,6 +208,9 @@ RunnerName = Annotated[
 ]
 
 
+ATTEMPT_DOC = "the attempt the claim returned: refused (409) once the job is on another attempt"
+
+
 class Claim(Body):
     """``POST /jobs/{id}/claim``: take a job that waits for its runner."""
 
@@ -223,6 +226,7 @@ class Report(Body):
     status_text: str | None = Field(None, description="what it is doing now")
     message: str | None = Field(None, min_length=1, description="a message for its user")
     level: Literal["info", "warning", "error"] = Field("info", description="the message's")
+    attempt: int | None = Field(None, ge=1, description=ATTEMPT_DOC)
 
 
 class RunnerError(Body):
@@ -247,6 +251,7 @@ class Finish(Body):
     result: JsonValue = Field(None, description="the job's output, any JSON")
     error: RunnerError | None = None
     cancelled: bool = Field(False, description="it stopped because a cancel was asked for")
+    attempt: int | None = Field(None, ge=1, description=ATTEMPT_DOC)
 
     @model_validator(mode="after")
     def _one_ending(self) -> Finish:

@@ -64,6 +64,13 @@ def claim(state: CliState, job_id: str, runner_name: str, as_json: bool) -> None
     _print(state.manager, job, as_json)
 
 
+attempt_option = click.option(
+    "--attempt",
+    type=click.IntRange(min=1),
+    help="The attempt the claim returned: refused once the job is on another one.",
+)
+
+
 @runner.command(name="report")
 @job_id_argument
 @runner_option
@@ -77,6 +84,7 @@ def claim(state: CliState, job_id: str, runner_name: str, as_json: bool) -> None
     show_default=True,
     help="The message's level.",
 )
+@attempt_option
 @json_option
 @pass_state
 def report(
@@ -87,6 +95,7 @@ def report(
     status_text: str | None,
     message: str | None,
     level: str,
+    attempt: int | None,
     as_json: bool,
 ) -> None:
     """Report progress, status or a message on job ID.
@@ -107,6 +116,7 @@ def report(
         status_text=status_text,
         message=message,
         level=level,
+        attempt=attempt,
     )
     _print(state.manager, job, as_json)
 
@@ -134,6 +144,7 @@ def report(
     help="With --error: another attempt cannot help; it ends now, whatever its retry policy.",
 )
 @click.option("--cancelled", is_flag=True, help="It stopped because a cancel was asked for.")
+@attempt_option
 @json_option
 @pass_state
 def finish(
@@ -146,6 +157,7 @@ def finish(
     error_type: str,
     no_retry: bool,
     cancelled: bool,
+    attempt: int | None,
     as_json: bool,
 ) -> None:
     """Finish job ID: with a result, an error, or as cancelled.
@@ -188,6 +200,7 @@ def finish(
         error=None if error_message is None else JobError(type=error_type, message=error_message),
         retry=not no_retry,
         cancelled=cancelled,
+        attempt=attempt,
     )
     _print(state.manager, job, as_json)
 

@@ -88,9 +88,12 @@ class Runners:
         status_text: str | None = None,
         message: str | None = None,
         level: str = "info",
+        attempt: int | None = None,
     ) -> Job:
         """Report on a job ``runner`` holds: percent (0 to 100), status text, a message
-        for its user; with none of them, only that the runner is alive.
+        for its user; with none of them, only that the runner is alive. ``attempt`` (the
+        one its claim returned) refuses the report once the job is on another attempt,
+        such as one the same runner claimed again after it was taken for lost.
 
         Returns the job (``cancel_requested`` says whether someone asked it to stop).
         Raises ReportRefused when ``runner`` does not hold it (not claimed, ended,
@@ -106,6 +109,7 @@ class Runners:
         _check_text("status text", status_text)
         _check_text("message", message)
         job = self._elsewhere(job_id)
+        _check_attempt(job, name, attempt, "report on")
         report = self._report(
             job,
             name,
@@ -127,11 +131,13 @@ class Runners:
         error: JobError | str | None = None,
         retry: bool = True,
         cancelled: bool = False,
+        attempt: int | None = None,
     ) -> Job:
-        """End the attempt ``runner`` holds: Completed with ``result`` (JSON); with
-        ``error`` (a JobError, or a message) as a worker's failure ends (the type's retry
-        policy may give it another attempt, unless ``retry`` is False); or Cancelled, when
-        ``cancelled`` and someone asked to cancel it.
+        """End the attempt ``runner`` holds (``attempt``, when given, as for ``report``):
+        Completed with ``result`` (JSON); with ``error`` (a JobError, or a message) as a
+        worker's failure ends (the type's retry policy may give it another attempt,
+        unless ``retry`` is False); or Cancelled, when ``cancelled`` and someone asked to
+        cancel it.
 
         A result larger than ``Settings.inline_result_limit`` is stored as a document,
         as a worker's is. Raises ReportRefused when ``runner`` does not hold the job (it
@@ -146,6 +152,7 @@ class Runners:
             raise InvalidInput("finish with a result or with an error, not both")
         encoded = None if failure is not None or cancelled else _encoded(result)
         job = self._elsewhere(job_id)
+        _check_attempt(job, name, attempt, "finish")
         if not _holds(job, name):
             raise _refused(job, name, "finish")
         if cancelled and not job.cancel_requested:
@@ -306,6 +313,16 @@ def _encoded(result: JSONValue) -> str:
     if where is not None:
         raise InvalidInput(f"{where} is not storable text (a NUL character or invalid UTF-8)")
     return encoded
+
+
+def _check_attempt(job: Job, runner: str, attempt: int | None, action: str) -> None:
+    """Refuse a report or finish meant for another attempt than the job's. The write
+    itself is guarded on the attempt read here, so the database still decides."""
+    if attempt is not None and attempt != job.attempt:
+        raise ReportRefused(
+            f"runner {runner!r} cannot {action} attempt {attempt} of job {job.id}:"
+            f" it is on attempt {job.attempt}"
+        )
 
 
 def _holds(job: Job, runner: str) -> bool:

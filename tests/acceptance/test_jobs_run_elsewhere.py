@@ -180,6 +180,11 @@ def test_over_http_a_second_runner_and_foreign_callers_are_refused(
         assert "'agent-1' holds it" in second["detail"]
         stranger = client.post(f"/jobs/{job_id}/report", json={"runner": "agent-2", "percent": 9})
         assert _problem(stranger, 409)["type"] == REFUSED
+        other_attempt = {"runner": "agent-1", "percent": 9, "attempt": 2}
+        stale = _problem(client.post(f"/jobs/{job_id}/report", json=other_attempt), 409)
+        assert "it is on attempt 1" in stale["detail"]
+        same_attempt = {"runner": "agent-1", "percent": 9, "attempt": 1}
+        assert client.post(f"/jobs/{job_id}/report", json=same_attempt).status_code == 200
 
         report = {"runner": "agent-1", "percent": 150}
         _problem(client.post(f"/jobs/{job_id}/report", json=report), 422)

@@ -391,3 +391,22 @@ def test_the_shipped_device_sync_type_runs_elsewhere() -> None:
     assert definition.start_type is StartType.NEVER
     assert [p.name for p in definition.params] == ["device", "full"]
     assert (definition.retry.attempts, definition.runner_timeout) == (2, 60)
+
+
+def test_a_report_or_finish_for_an_earlier_attempt_is_refused(setup: Setup) -> None:
+    job = setup.start(TWICE.name)
+    first = setup.runners.claim(job.id, "agent-1")
+    setup.runners.report(job.id, "agent-1", percent=10, attempt=first.attempt)
+    setup.clock.advance(TIMEOUT + 1)
+    assert Reaper(setup.runtime).reap().requeued == [job.id]
+    second = setup.runners.claim(job.id, "agent-1")  # the same runner, a new attempt
+    assert second.attempt == first.attempt + 1
+
+    with pytest.raises(ReportRefused, match=f"it is on attempt {second.attempt}"):
+        setup.runners.report(job.id, "agent-1", percent=90, attempt=first.attempt)
+    with pytest.raises(ReportRefused, match=f"it is on attempt {second.attempt}"):
+        setup.runners.finish(job.id, "agent-1", result={"late": True}, attempt=first.attempt)
+
+    assert setup.get(job).percent == 0
+    done = setup.runners.finish(job.id, "agent-1", result={"ok": True}, attempt=second.attempt)
+    assert (done.status, done.result) == (JobStatus.COMPLETED, {"ok": True})

@@ -58,6 +58,7 @@ def report_job(
         status_text=body.status_text,
         message=body.message,
         level=body.level,
+        attempt=body.attempt,
     )
     return JobViews(request, manager, caller).one(job, representation)
 
@@ -87,5 +88,6 @@ def finish_job(
         else JobError(type=error.type, message=error.message, traceback=error.traceback),
         retry=True if error is None else error.retry,
         cancelled=body.cancelled,
+        attempt=body.attempt,
     )
     return JobViews(request, manager, caller).one(job, representation)
