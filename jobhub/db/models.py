@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     Dialect,
     ForeignKey,
     Index,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     false,
     text,
@@ -131,6 +133,12 @@ class JobRow(Base):
     """Attempts its run may take (``jobhub.retries``)."""
     runs_elsewhere: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """Claimed and reported by an outside runner; never published."""
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Waits in Created because a pause or a limit keeps it from starting
+    (``jobhub.gates``); released in order when it may start."""
+    released: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """This attempt holds a slot under its type's limits (or passed its pauses): a worker
+    may claim it. Cleared when the attempt ends, so only slot holders are indexed."""
 
     __table_args__ = (
         CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),
@@ -167,6 +175,13 @@ class JobRow(Base):
             "due_at",
             postgresql_where=text("due_at IS NOT NULL"),
             sqlite_where=text("due_at IS NOT NULL"),
+        ),
+        Index("ix_jobs_held", "job_type", postgresql_where=text("held"), sqlite_where=text("held")),
+        Index(
+            "ix_jobs_released",
+            "job_type",
+            postgresql_where=text("released"),
+            sqlite_where=text("released"),
         ),
     )
 
@@ -334,3 +349,81 @@ class SecretRow(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class JobLimitRow(Base):
+    """A limit on a job type: Processing at once, or starts per period; overall or per
+    value of a parameter (or of the organization). ``maximum`` NULL: an operator lifted a
+    declared limit, and a worker's restart must not bring it back."""
+
+    __tablename__ = "job_limits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_type: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    per: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    maximum: Mapped[int | None] = mapped_column(Integer)
+    period: Mapped[float | None] = mapped_column(Float)
+    """Seconds (rate limits only)."""
+    source: Mapped[str] = mapped_column(String(10))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('concurrency', 'rate')", name="kind"),
+        CheckConstraint("maximum >= 1", name="maximum_positive"),
+        CheckConstraint(
+            "(kind = 'rate') = (period IS NOT NULL) AND (period IS NULL OR period > 0)",
+            name="rate_period",
+        ),
+        CheckConstraint("source IN ('declared', 'operator')", name="source"),
+        UniqueConstraint("job_type", "kind", "per"),
+    )
+
+
+class LimitStartRow(Base):
+    """A start counted by a rate limit; rows older than its period are pruned."""
+
+    __tablename__ = "limit_starts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    limit_id: Mapped[int] = mapped_column(BigId, ForeignKey("job_limits.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_limit_starts_limit_key_at", "limit_id", "key", "at"),)
+
+
+class PauseRow(Base):
+    """A paused queue, job type or schedule: cluster-wide until resumed."""
+
+    __tablename__ = "pauses"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    paused_at: Mapped[datetime]
+    paused_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("kind IN ('queue', 'type', 'schedule')", name="kind"),)
+
+
+class AuditEntryRow(Base):
+    """One operator action: who, when, what, why. Only ever appended (and purged by age)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    organization: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(300))
+    details: Mapped[Any | None] = mapped_column(JSONDocument)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_organization_at", "organization", "at"),
+    )
