@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from jobhub.clock import Clock, utcnow
 from jobhub.config import Settings
 from jobhub.db.api_key_store import ApiKeyStore
+from jobhub.db.audit_store import AuditStore
 from jobhub.db.dead_letter_store import DeadLetterStore
 from jobhub.db.document_store import DocumentStore
 from jobhub.db.engine import make_engine
@@ -112,6 +113,11 @@ class Runtime:
     def api_keys(self) -> ApiKeyStore:
         """The HTTP API's keys (hashed)."""
         return self._store(ApiKeyStore)
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit trail of operator actions."""
+        return self._store(AuditStore)
 
     @property
     def writes(self) -> Writes:

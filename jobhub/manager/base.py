@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
+from jobhub.audit import Actor, AuditAction, AuditEntry
 from jobhub.config import Settings
 from jobhub.db.job_store import JobStore
 from jobhub.definitions import JobDefinition
 from jobhub.dispatch import JobHubCelery
 from jobhub.errors import JobNotFound
+from jobhub.jobs import JSONValue
 
 JobTypeRef = str | JobDefinition | object
 """A job type by name, by definition, or as its task ("by type or by name")."""
@@ -27,6 +30,27 @@ class ManagerBase:
         """The job store, after this process's deferred writes: reads see our own writes."""
         self._runtime.settle()
         return self._runtime.jobs
+
+    def _record(
+        self,
+        action: AuditAction,
+        target: str,
+        actor: Actor | str | None,
+        *,
+        details: Mapping[str, JSONValue] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Append an operator action to the audit trail (after it took effect)."""
+        self._runtime.audit.append(
+            AuditEntry(
+                at=self._runtime.clock(),
+                actor=Actor.of(actor),
+                action=action,
+                target=target,
+                details=dict(details or {}),
+                reason=reason,
+            )
+        )
 
 
 def job_uuid(value: UUID | str) -> UUID:
