@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from jobhub.errors import ConfigurationError, InvalidInput, UnknownJobType
 from jobhub.jobs import Job, JobStatus, JSONValue, StartType
+from jobhub.limits import Limit
 from jobhub.parameters import Param, parameters_schema, validate
 from jobhub.placement import DEFAULT_PRIORITY, check_priority, check_queue, resolve_queue
 from jobhub.retries import NO_RETRY, RetryPolicy
@@ -57,6 +58,9 @@ class JobDefinition:
     """Whether its jobs are jobhub's own upkeep (purging, reaping, the outbox) rather than
     work users asked for. Its jobs are recorded as housekeeping, and listings leave them
     out unless asked, so frequent maintenance does not bury the users' jobs."""
+    limits: tuple[Limit, ...] = ()
+    """Its declared limits (``jobhub.limits``): workers put them in the database when
+    they start, unless an operator changed them there (``jobhub.gates``)."""
     func: Callable[..., JSONValue] | None = field(default=None, repr=False, compare=False)
     """The body workers run; None for a type that runs elsewhere."""
 
@@ -71,6 +75,11 @@ class JobDefinition:
             raise ConfigurationError(
                 f"job type {self.name!r}: a type has a body exactly when it is not run elsewhere"
             )
+        try:
+            for limit in self.limits:
+                limit.check_key(self.name, {param.name for param in self.params})
+        except InvalidInput as exc:
+            raise ConfigurationError(f"job type {self.name!r}: {exc.message}") from None
         if self.runner_timeout is not None and self.runner_timeout <= 0:
             raise ConfigurationError(f"job type {self.name!r}: runner_timeout must be positive")
 

@@ -71,6 +71,10 @@ class InvalidDuration(InvalidInput):
     """Not a duration (use e.g. 250ms, 90s, 1h30m or 2d)."""
 
 
+class InvalidLimit(InvalidInput):
+    """Not a limit (use e.g. 2, 10 per customer_id, 100/min or 5/s per organization)."""
+
+
 class NotFound(JobHubError):
     """Nothing found by that name or id."""
 

@@ -198,6 +198,9 @@ class Job:
     """Attempts this run may take before it ends CompletedWithErrors."""
     runs_elsewhere: bool = False
     """Run by an outside runner that claims and reports it; never published."""
+    held: bool = False
+    """Created and kept from starting by a pause or a limit (its status text says which);
+    released in order when it may start (``jobhub.gates``)."""
 
     @property
     def is_terminal(self) -> bool:

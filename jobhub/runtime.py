@@ -19,6 +19,7 @@ from jobhub.db.audit_store import AuditStore
 from jobhub.db.dead_letter_store import DeadLetterStore
 from jobhub.db.document_store import DocumentStore
 from jobhub.db.engine import make_engine
+from jobhub.db.gate_store import GateStore
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.schedule_store import ScheduleStore
@@ -118,6 +119,11 @@ class Runtime:
     def audit(self) -> AuditStore:
         """The audit trail of operator actions."""
         return self._store(AuditStore)
+
+    @property
+    def gates(self) -> GateStore:
+        """Pauses, limits and the jobs they hold."""
+        return self._store(GateStore)
 
     @property
     def writes(self) -> Writes:

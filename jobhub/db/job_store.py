@@ -145,7 +145,9 @@ class JobStore:
         jobhub publishes at once: not those waiting for a due time or an outside runner."""
         statement = select(jobs).where(jobs.c.status == int(status))
         if status is JobStatus.CREATED:
-            statement = statement.where(jobs.c.due_at.is_(None), jobs.c.runs_elsewhere.is_(False))
+            statement = statement.where(
+                jobs.c.due_at.is_(None), jobs.c.runs_elsewhere.is_(False), jobs.c.held.is_(False)
+            )
         if changed_before is not None:
             statement = statement.where(jobs.c.updated_at < changed_before)
         statement = statement.order_by(jobs.c.created_at, jobs.c.id).limit(limit)
@@ -383,4 +385,5 @@ def _job_from_row(row: RowMapping) -> Job:
         due_at=row["due_at"],
         max_attempts=row["max_attempts"],
         runs_elsewhere=bool(row["runs_elsewhere"]),
+        held=bool(row["held"]),
     )

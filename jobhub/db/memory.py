@@ -320,7 +320,8 @@ class MemoryStore:
                 if job.status is status
                 and (changed_before is None or job.updated_at < changed_before)
                 and not (
-                    status is JobStatus.CREATED and (job.due_at is not None or job.runs_elsewhere)
+                    status is JobStatus.CREATED
+                    and (job.due_at is not None or job.runs_elsewhere or job.held)
                 )
             ]
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]

@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from jobhub.db.gate_sql import claim_passes_gates
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import (
     ATTEMPT_RESET,
@@ -120,12 +121,14 @@ WITH t AS ({{source}}), old AS (
                       THEN j.status ELSE t.status END,
         attempt = t.attempt,
         updated_at = GREATEST(j.updated_at, t.at),
+        released = j.released AND j.attempt = t.attempt AND t.status < 3,
         {_per_attempt_columns()}
     FROM t LEFT JOIN old ON old.id = t.id
     WHERE j.id = t.id AND (
         (j.attempt < t.attempt AND j.status < 3)
         OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
+        AND {claim_passes_gates("j", "t")}
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,
               j.organization, old.record_queued, t.queued_at, j.retries, j.max_attempts,
               CASE WHEN {_FAILED} THEN t.error_type END AS error_type,
@@ -201,6 +204,8 @@ WITH moved AS (
         completed_at = CASE WHEN status < 2 THEN %(at)s ELSE completed_at END,
         status_text = CASE WHEN status < 2 THEN '{CANCELLED_BEFORE_START}' ELSE status_text END,
         due_at = CASE WHEN status < 2 THEN NULL ELSE due_at END,
+        held = held AND status >= 2,
+        released = released AND status >= 2,
         updated_at = %(at)s,
         modified_by = %(actor)s
     WHERE id = %(id)s AND (status < 2 OR (%(cancel_running)s AND status < 3))
@@ -224,6 +229,7 @@ def _reset(*but: str) -> str:
 _REOPEN = """
 WITH moved AS (
     UPDATE jobs SET status = 0, attempt = %(attempt)s + 1, updated_at = %(at)s, {reset},
+        held = false, released = false,
         {changes}
     WHERE id = %(id)s AND attempt = %(attempt)s AND {condition}
     RETURNING id, attempt

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     String,
@@ -21,11 +22,13 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    false,
     func,
     insert,
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -33,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from jobhub.db.engine import translated_errors
+from jobhub.db.gate_sql import ungated
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
 from jobhub.errors import KeyConflict, StorageError
 from jobhub.jobs import TERMINAL_RANK, Job, JobStatus
@@ -162,6 +166,8 @@ class SqlWrites:
                 completed_at=case((not_started, at), else_=jobs.c.completed_at),
                 status_text=case((not_started, CANCELLED_BEFORE_START), else_=jobs.c.status_text),
                 due_at=case((not_started, None), else_=jobs.c.due_at),
+                held=and_(jobs.c.held, ~not_started),
+                released=and_(jobs.c.released, ~not_started),
                 updated_at=at,
                 modified_by=actor,
             )
@@ -184,7 +190,7 @@ class SqlWrites:
         return status
 
     def reopen(self, reopen: Reopen) -> int | None:
-        values: dict[str, Any] = dict(ATTEMPT_RESET)
+        values: dict[str, Any] = dict(ATTEMPT_RESET, held=False, released=False)
         values.update(status=int(JobStatus.CREATED), attempt=reopen.attempt + 1)
         values["updated_at"] = reopen.at
         conditions: list[Any] = [jobs.c.id == reopen.job_id, jobs.c.attempt == reopen.attempt]
@@ -456,12 +462,17 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         values["queued_at"] = literal(transition.queued_at, jobs.c.queued_at.type)
     values["status"] = status
     values["attempt"] = attempt
+    values["released"] = (
+        false()
+        if transition.status.is_terminal
+        else and_(jobs.c.released, jobs.c.attempt == attempt)
+    )
     # a late Queued must not move the update time back
     at = literal(transition.at, jobs.c.updated_at.type)
     values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)
     statement = (
         update(jobs)
-        .where(jobs.c.id == transition.job_id, or_(newer_attempt, same))
+        .where(jobs.c.id == transition.job_id, or_(newer_attempt, same), *_gates(transition))
         .values(values)
         .returning(jobs.c.identity, jobs.c.organization, jobs.c.retries, jobs.c.max_attempts)
     )
@@ -500,6 +511,14 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         retries=row.retries,
         max_attempts=row.max_attempts,
     )
+
+
+def _gates(transition: Transition) -> list[ColumnElement[bool]]:
+    """A claim passes pauses and limits only when released (``jobhub.db.gate_sql``)."""
+    if transition.status is not JobStatus.PROCESSING:
+        return []
+    released = and_(jobs.c.released, jobs.c.attempt == transition.attempt)
+    return [or_(released, text(ungated("jobs")))]
 
 
 def _missing_queued(connection: Connection, transition: Transition) -> bool:

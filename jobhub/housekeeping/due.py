@@ -19,6 +19,7 @@ from uuid import UUID
 
 from jobhub.dispatch import Publish
 from jobhub.errors import DispatchError, JobHubError
+from jobhub.housekeeping.release import HeldReleaser
 from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
@@ -59,10 +60,18 @@ class DuePublisher:
 
 
 class DueLoop:
-    """Runs ``DuePublisher.publish_due`` every ``interval`` seconds in a daemon thread."""
+    """Runs ``DuePublisher.publish_due`` (and ``HeldReleaser.release_held``, when given)
+    every ``interval`` seconds in a daemon thread."""
 
-    def __init__(self, publisher: DuePublisher, interval: float = POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        publisher: DuePublisher,
+        interval: float = POLL_INTERVAL,
+        *,
+        releaser: HeldReleaser | None = None,
+    ) -> None:
         self._publisher = publisher
+        self._releaser = releaser
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,6 +90,8 @@ class DueLoop:
         while not self._stop.is_set():
             try:
                 published = self._publisher.publish_due()
+                if self._releaser is not None:
+                    self._releaser.release_held()
             except JobHubError as exc:  # the database is away: try again next round
                 if not failing:
                     logger.warning("due jobs not published this round: %s", exc)

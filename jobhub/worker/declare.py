@@ -9,8 +9,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from celery import shared_task
 
 from jobhub.definitions import JobDefinition, register_definition
-from jobhub.errors import ConfigurationError
+from jobhub.errors import ConfigurationError, InvalidInput
 from jobhub.jobs import JSONValue, StartType
+from jobhub.limits import Limit, declared_limits
 from jobhub.parameters import Param
 from jobhub.placement import DEFAULT_PRIORITY
 from jobhub.retries import NO_RETRY, RetryPolicy
@@ -42,13 +43,18 @@ def job(
     retention: timedelta | None = None,
     type_code: int = 0,
     housekeeping: bool = False,
+    concurrency: int | None = None,
+    limits: Sequence[str | Limit] = (),
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], JobTask]:
     """Declare a job type. The function receives a ``JobContext`` and the parameters.
 
     ``retry`` says how many attempts a run may take and the backoff between them
     (``jobhub.retries``); ``queue`` and ``priority`` where its jobs go by default
-    (``jobhub.placement``). ``housekeeping=True`` marks jobhub's own upkeep: listings
-    leave such jobs out unless asked (``JobDefinition.housekeeping``).
+    (``jobhub.placement``). ``concurrency`` caps its jobs Processing at once on every
+    host together, and ``limits`` adds others (``"10 per customer_id"``, ``"100/min"``;
+    ``jobhub.limits``); operators may change them at run time. ``housekeeping=True``
+    marks jobhub's own upkeep: listings leave such jobs out unless asked
+    (``JobDefinition.housekeeping``).
 
     Example::
 
@@ -77,6 +83,7 @@ def job(
             retention=retention,
             type_code=type_code,
             housekeeping=housekeeping,
+            limits=_declared_limits(name, concurrency, limits),
             func=func,
         )
         register_definition(definition)
@@ -87,3 +94,12 @@ def job(
         return cast("JobTask", shared_task(**options)(func))
 
     return decorate
+
+
+def _declared_limits(
+    name: str, concurrency: int | None, limits: Sequence[str | Limit]
+) -> tuple[Limit, ...]:
+    try:
+        return declared_limits(concurrency, limits)
+    except InvalidInput as exc:
+        raise ConfigurationError(f"job type {name!r}: {exc.message}") from None

@@ -7,8 +7,9 @@
   with error type, message and traceback (also sent by the worker's main process for a
   hard time limit or a lost worker);
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
-* ``worker_ready``  -> the worker registers the job types it can run and starts its
-  heartbeat and its publisher of due jobs (``jobhub.housekeeping.due``);
+* ``worker_ready``  -> the worker registers the job types it can run (and their declared
+  limits) and starts its heartbeat and its publisher of due and released held jobs
+  (``jobhub.housekeeping.due``, ``jobhub.housekeeping.release``);
   ``worker_shutdown`` stops them;
 * ``task_unknown`` / ``task_rejected`` -> a dead letter (``jobhub.worker.dead_letters``);
 * a pool process that died under a job (``WorkerLostError``, in the main process) hands
@@ -35,6 +36,7 @@ from jobhub.documents import result_document
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.housekeeping.due import DueLoop, DuePublisher
 from jobhub.housekeeping.reaper import Reaper
+from jobhub.housekeeping.release import HeldReleaser
 from jobhub.housekeeping.retry import may_retry, retry_by_id
 from jobhub.jobs import JobError, JobStatus
 from jobhub.lifecycle import Transition
@@ -241,6 +243,7 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     try:
         for definition in all_definitions():
             runtime.types.register(definition.name, definition.start_type, now, overwrite=False)
+            runtime.gates.sync_declared(definition.name, definition.limits, at=now)
     except JobHubError as exc:
         logger.warning("could not register job types: %s", exc)
     global _heartbeat, _due_loop
@@ -249,7 +252,8 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
         runtime.workers, node, runtime.settings.heartbeat_interval, queues=_queues_of(sender)
     )
     _heartbeat.start()
-    _due_loop = DueLoop(DuePublisher(runtime, app.dispatcher.publish))  # type: ignore[union-attr]
+    publish = app.dispatcher.publish  # type: ignore[union-attr]
+    _due_loop = DueLoop(DuePublisher(runtime, publish), releaser=HeldReleaser(runtime, publish))
     _due_loop.start()
 
 

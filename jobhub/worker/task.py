@@ -8,6 +8,9 @@ older attempt. Such a message is acknowledged and dropped with Celery's ``Ignore
 While the database is unreachable the claim cannot decide: the job runs on its message's
 word, and the buffered claim applies when the database is back (``write_or_keep``).
 
+A claim is also refused when a pause or a limit gates the job and its attempt was not
+released (``jobhub.gates``): the worker then holds the job and acknowledges the message.
+
 One more case: the job's row is missing because the database crashed before the
 producer's insert reached its disk. The message carries the row (``jobhub.messages``), so
 the worker recreates it and goes on; nothing accepted is lost.
@@ -150,6 +153,8 @@ class JobTask(Task):  # type: ignore[type-arg]
                 extra=job_fields(job_id, self.name, "recreate", attempt=claim.attempt),
             )
             return runtime.writes.write(transitions=[claim])[0]
+        if job.attempt == claim.attempt and job.status < JobStatus.PROCESSING:
+            return self._hold_or_claim(runtime, claim)
         logger.info(
             "message not run: job is %s at attempt %d (message attempt %d)",
             job.status.label,
@@ -158,3 +163,18 @@ class JobTask(Task):  # type: ignore[type-arg]
             extra=job_fields(job_id, self.name, "skip", attempt=claim.attempt),
         )
         return None
+
+    def _hold_or_claim(self, runtime: Runtime, claim: Transition) -> Applied | None:
+        """A claim a pause or limit refused: hold the job (it waits in Created, its status
+        text saying why, and is released in order when it may start) and acknowledge the
+        message, so this worker's slot is free at once. If nothing gates it any more, or
+        it was released meanwhile, claim it again."""
+        why = runtime.gates.hold(claim.job_id, claim.attempt, at=runtime.clock())
+        if why is not None:
+            logger.info(
+                "job held: %s",
+                why,
+                extra=job_fields(claim.job_id, self.name, "held", attempt=claim.attempt),
+            )
+            return None
+        return runtime.writes.write(transitions=[claim])[0]
