@@ -126,7 +126,7 @@ WITH t AS ({{source}}), old AS (
     FROM t LEFT JOIN old ON old.id = t.id
     WHERE j.id = t.id AND (
         (j.attempt < t.attempt AND j.status < 3)
-        OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL
+        OR (j.attempt = t.attempt AND CASE WHEN t.status = 1 THEN j.queued_at IS NULL AND NOT j.held
                                            ELSE LEAST(j.status, 3) < LEAST(t.status, 3) END))
         AND {claim_passes_gates("j", "t")}
     RETURNING j.id, t.attempt, t.status, t.at, t.worker_id, t.message, j.identity,

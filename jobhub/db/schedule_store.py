@@ -8,13 +8,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, RowMapping, Table, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    RowMapping,
+    Table,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from jobhub.db.engine import translated_errors
-from jobhub.db.models import JobScheduleRow
+from jobhub.db.models import JobScheduleRow, PauseRow
 from jobhub.jobs import JSONValue
 
 job_schedules = cast(Table, JobScheduleRow.__table__)
+pauses = cast(Table, PauseRow.__table__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +111,7 @@ class ScheduleStore:
         """Schedules whose next fire time has come, the most overdue first (indexed)."""
         statement = (
             select(job_schedules)
-            .where(job_schedules.c.next_fire_at <= now)
+            .where(job_schedules.c.next_fire_at <= now, _not_paused())
             .order_by(job_schedules.c.next_fire_at)
             .limit(limit)
         )
@@ -108,7 +120,7 @@ class ScheduleStore:
 
     def next_due_at(self) -> datetime | None:
         statement = select(job_schedules.c.next_fire_at).where(
-            job_schedules.c.next_fire_at.is_not(None)
+            job_schedules.c.next_fire_at.is_not(None), _not_paused()
         )
         statement = statement.order_by(job_schedules.c.next_fire_at).limit(1)
         with translated_errors(), self.engine.connect() as connection:
@@ -138,6 +150,15 @@ class ScheduleStore:
         )
         with translated_errors(), self.engine.begin() as connection:
             return bool(connection.execute(statement).rowcount)
+
+
+def _not_paused() -> ColumnElement[bool]:
+    """A schedule paused by its name or by its job type's does not fire; resumed, an
+    overdue fire follows its catch-up rule."""
+    return ~exists().where(
+        pauses.c.kind == "schedule",
+        or_(pauses.c.target == job_schedules.c.name, pauses.c.target == job_schedules.c.job_type),
+    )
 
 
 def _values(record: ScheduleRecord) -> dict[str, Any]:

@@ -442,7 +442,9 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
     same_attempt = jobs.c.attempt == attempt
     newer_attempt = and_(jobs.c.attempt < attempt, jobs.c.status < TERMINAL_RANK)
     if transition.status is JobStatus.QUEUED:
-        same = and_(same_attempt, jobs.c.queued_at.is_(None))
+        # a held job's late Queued (its publisher was overtaken by the refused claim)
+        # must not make it look queued: it waits in Created until released
+        same = and_(same_attempt, jobs.c.queued_at.is_(None), ~jobs.c.held)
         status: Any = case(
             (and_(same_attempt, jobs.c.status > int(JobStatus.QUEUED)), jobs.c.status),
             else_=int(JobStatus.QUEUED),

@@ -21,6 +21,8 @@ Execute(method, params, key, ...)  ``start_job(..., key=...)``
 WaitForCompletion(jobs, timeout)   ``wait_for_completion(job_ids, timeout)``
 Cancel / GetUserMessages           ``cancel_job(job_id)`` / ``user_messages(job_id)``
 (retry or delayed start, now)      ``retry_now(job_id)``
+(limits, pauses)                   ``set_limit`` / ``clear_limit`` / ``limits``,
+                                   ``pause`` / ``resume`` / ``pauses``
 =================================  ==============================================
 
 Job types are given by name, by definition or as their task ("by type or by name").
@@ -72,6 +74,7 @@ from jobhub.logs import job_fields
 from jobhub.manager.access import MAX_TEXT, Access
 from jobhub.manager.admin import Admin
 from jobhub.manager.base import JobTypeRef, job_uuid
+from jobhub.manager.gates import JobGates
 from jobhub.manager.reads import JobReads
 from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
@@ -82,7 +85,7 @@ from jobhub.worker.app import create_celery_app
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobReads, JobSchedules):
+class JobManager(JobReads, JobSchedules, JobGates):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:
