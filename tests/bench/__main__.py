@@ -1,9 +1,9 @@
 """``python -m tests.bench``: run the benchmark and print its report.
 
-With no mode flag it runs the A/B/J comparison (alternating A B J, ``--rounds`` times)
-and then the Completed-lag phase. ``--smoke`` is the same at N=200, one round and a
-small lag phase (what ``make test`` runs). ``--long`` runs only the worker-memory run,
-``--queries`` only the job-query benchmark. Exit status: 0 when every job completed
+With no mode flag it runs the A/B/J comparison (alternating A B J L, ``--rounds`` times;
+L is J beside a rate-limited type) and then the Completed-lag phase. ``--smoke`` is A B J
+at N=200, one round and a small lag phase (what ``make test`` runs). ``--long`` runs only
+the worker-memory run, ``--queries`` only the job-query benchmark. Exit status: 0 when every job completed
 exactly once, 1 when not, 2 when the benchmark could not run.
 """
 
@@ -47,7 +47,7 @@ def _progress(message: str) -> None:
     type=click.IntRange(min=1),
     default=3,
     show_default=True,
-    help="Rounds of A B J (--smoke: 1).",
+    help="Rounds of A B J L (--smoke: 1 of A B J).",
 )
 @click.option(
     "--lag-jobs",
@@ -117,17 +117,20 @@ def main(
             n = jobs or (SMOKE_JOBS if smoke else DEFAULT_JOBS)
             rounds = 1 if smoke else rounds
             lag_n = lag_jobs or (SMOKE_LAG_JOBS if smoke else LAG_JOBS)
-            parameters.update(jobs=n, rounds=rounds, order="A B J", lag_jobs=lag_n)
+            order = "ABJ" if smoke else "ABJL"
+            parameters.update(jobs=n, rounds=rounds, order=" ".join(order), lag_jobs=lag_n)
             _progress(
-                f"{mode}: {n} jobs per run, {rounds} round(s) of A B J, "
+                f"{mode}: {n} jobs per run, {rounds} round(s) of {' '.join(order)}, "
                 f"prefork x{services.concurrency}"
             )
             for round_no in range(1, rounds + 1):
-                for name in "ABJ":
+                for name in order:
                     result = run_round(services, name, round_no, n, progress=_progress)
                     runs.append(result)
                     _progress(
-                        f"{name} round {round_no}: {result.jobs_per_second:.1f} jobs/s, "
+                        f"{name} round {round_no}: {result.jobs_per_second:.1f} jobs/s"
+                        + "".join(f", {k} {v:.1f}" for k, v in result.figures.items())
+                        + ", "
                         f"enqueue {result.enqueue_rate:.1f}/s, "
                         f"{result.commits_per_job:.2f} commits/job, "
                         f"exactly once: {'yes' if result.exactly_once else 'NO'}"

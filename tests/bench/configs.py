@@ -6,6 +6,9 @@
   row with status SUCCESS; its time is ``date_done``.
 * **J**: jobhub, every transition persisted. Completed = a ``jobs`` row with status 3;
   its time is ``completed_at``.
+* **L**: J while another type's jobs (``bench.limited``, ``LIMITED_JOBS`` of them queued
+  first) wait under a rate limit and are released beside it: what a limit costs the
+  jobs it does not limit. Counted like J, over ``bench.noop`` only.
 
 They share the worker command line, the Celery settings and the task body.
 """
@@ -25,7 +28,7 @@ from sqlalchemy import create_engine
 from jobhub import JobManager, JobStatus, Settings
 from jobhub.db import migrate
 from tests.bench.apps import PLAIN_TASK, plain_app, plain_env
-from tests.bench.jobs import NOOP
+from tests.bench.jobs import LIMITED, NOOP
 from tests.bench.pg import sqlalchemy_url
 from tests.bench.services import Space
 
@@ -70,6 +73,10 @@ class Configuration(abc.ABC):
     def verify(self, connection: Connection | None, ids: Collection[str]) -> list[str]:
         """What the configuration's own records say is wrong (Redis is checked apart)."""
         return []
+
+    def figures(self, connection: Connection | None) -> dict[str, float]:
+        """Figures of the configuration's own, read after the round."""
+        return {}
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -210,19 +217,25 @@ class Jobhub(Configuration):
 
     def completed(self, connection: Connection | None) -> int:
         assert connection is not None
-        row = connection.execute("SELECT count(*) FROM jobs WHERE status = 3").fetchone()
+        row = connection.execute(
+            "SELECT count(*) FROM jobs WHERE status = 3 AND job_type = %s", (NOOP,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def completed_times(self, connection: Connection | None) -> dict[str, float]:
         assert connection is not None
-        rows = connection.execute("SELECT id, completed_at FROM jobs WHERE status = 3").fetchall()
+        rows = connection.execute(
+            "SELECT id, completed_at FROM jobs WHERE status = 3 AND job_type = %s", (NOOP,)
+        ).fetchall()
         return {str(job_id): _unix(done) for job_id, done in rows}
 
     def verify(self, connection: Connection | None, ids: Collection[str]) -> list[str]:
         assert connection is not None
         statuses = {
             str(job_id): int(status)
-            for job_id, status in connection.execute("SELECT id, status FROM jobs").fetchall()
+            for job_id, status in connection.execute(
+                "SELECT id, status FROM jobs WHERE job_type = %s", (NOOP,)
+            ).fetchall()
         }
         history: dict[str, Counter[int]] = defaultdict(Counter)
         for job_id, status, count in connection.execute(
@@ -256,7 +269,44 @@ class Jobhub(Configuration):
             self.manager = None
 
 
-CONFIGURATIONS: dict[str, type[Configuration]] = {"A": PlainA, "B": PlainB, "J": Jobhub}
+class JobhubBesideLimited(Jobhub):
+    name = "L"
+
+    LIMITED_JOBS = 300
+    RATE = "50/s"
+
+    def prepare(self) -> None:
+        super().prepare()
+        assert self.manager is not None
+        self.manager.set_limit(LIMITED, self.RATE)
+        for _ in range(self.LIMITED_JOBS):
+            self.manager.start_job(LIMITED)
+
+    def figures(self, connection: Connection | None) -> dict[str, float]:
+        """How fast the limited type started, against its limit: a sliding window lets
+        the first period's N start at once, so the rate is taken over the starts after
+        those, (started - N) / (last start - first start)."""
+        assert connection is not None
+        row = connection.execute(
+            "SELECT count(*), extract(epoch FROM max(started_at) - min(started_at))"
+            " FROM jobs WHERE job_type = %s AND started_at IS NOT NULL",
+            (LIMITED,),
+        ).fetchone()
+        started, span = (int(row[0]), float(row[1] or 0)) if row else (0, 0.0)
+        limit = float(self.RATE.split("/")[0])
+        return {
+            "limited_started": started,
+            "limited_per_second": (started - limit) / span if started > limit and span else 0.0,
+            "limited_limit_per_second": limit,
+        }
+
+
+CONFIGURATIONS: dict[str, type[Configuration]] = {
+    "A": PlainA,
+    "B": PlainB,
+    "J": Jobhub,
+    "L": JobhubBesideLimited,
+}
 
 
 def _unix(moment: datetime) -> float:

@@ -49,6 +49,7 @@ class RoundResult:
     worker_peak: dict[str, Any] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     violation_count: int = 0
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def exactly_once(self) -> bool:
@@ -98,6 +99,8 @@ def run_round(
             result.jobs_per_second = jobs / result.e2e_seconds
         result.worker_peak = rss.peak(proc.pid).as_dict()
 
+        if polling is not None:
+            result.figures = config.figures(polling)
         proc.stop()
         config.close()
         if polling is not None:

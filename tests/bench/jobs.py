@@ -1,4 +1,5 @@
-"""The jobhub job type of configuration J: ``bench.noop``, the shared body and nothing else.
+"""The jobhub job types of configurations J and L: ``bench.noop``, the shared body and
+nothing else; and ``bench.limited``, which does nothing, under a rate limit in L.
 
 Workers load it with ``JOBHUB_JOB_MODULES=workers,tests.bench.jobs``.
 """
@@ -22,3 +23,11 @@ NOOP = "bench.noop"
 )
 def noop(ctx: JobContext, *, run: str, redis_url: str) -> None:
     record_return(str(ctx.job_id), run, redis_url)
+
+
+LIMITED = "bench.limited"
+
+
+@job(LIMITED, description="Benchmark: does nothing (L runs it under a limit)", category="Benchmark")
+def limited(ctx: JobContext) -> None:
+    return None

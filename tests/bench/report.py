@@ -26,6 +26,8 @@ CONFIG_NAMES = {
     "Completed = celery_taskmeta SUCCESS",
     "J": "jobhub: Created, Queued, Processing, Completed each persisted in PostgreSQL; "
     "Completed = jobs.status 3",
+    "L": "J while 300 jobs of another type wait under a 50/s rate limit and are released "
+    "beside it; Completed = jobs.status 3 of J's type",
 }
 SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
     "jobs_per_second": lambda r: r.jobs_per_second,
@@ -41,6 +43,26 @@ SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
 
 def _ratio(top: float, bottom: float) -> float:
     return top / bottom if bottom else math.nan
+
+
+def limit_ratios(runs: Sequence[RoundResult]) -> list[dict[str, float]]:
+    """What a limit costs, round by round: L over J end to end (the unlimited type's
+    throughput beside a limited one), and the limited type's starts per second."""
+    by_key = {(r.config, r.round): r for r in runs}
+    found = []
+    for round_no in sorted({r.round for r in runs}):
+        j, lim = by_key.get(("J", round_no)), by_key.get(("L", round_no))
+        if j is None or lim is None:
+            continue
+        found.append(
+            {
+                "round": round_no,
+                "L/J": _ratio(lim.jobs_per_second, j.jobs_per_second),
+                "limited/s": lim.figures.get("limited_per_second", math.nan),
+                "limit/s": lim.figures.get("limited_limit_per_second", math.nan),
+            }
+        )
+    return found
 
 
 def pair_ratios(runs: Sequence[RoundResult]) -> list[dict[str, float]]:
@@ -78,7 +100,7 @@ def document(
             key: summary([get(r) for r in runs if r.config == name])
             for key, get in SUMMARISED.items()
         }
-        for name in "ABJ"
+        for name in "ABJL"
         if any(r.config == name for r in runs)
     }
     pairs = pair_ratios(runs)
@@ -111,6 +133,7 @@ def document(
         "runs": [r.as_dict() for r in runs],
         "summary": summaries,
         "ratios": {"pairs": pairs, "summary": ratio_summary if pairs else {}},
+        "limits": limit_ratios(runs),
         "lag": lag.as_dict() if lag else None,
         "long": long.as_dict() if long else None,
         "queries": queries.as_dict() if queries else None,
@@ -290,6 +313,16 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
             )
         out += _table(
             ["round", "J/A jobs/s", "J/B jobs/s", "J/A enqueue (start_job/apply_async)"], rows
+        )
+    limits = doc.get("limits") or []
+    if limits:
+        out += ["", "What a limit costs (round i's L over round i's J; the limited type's starts)"]
+        out += _table(
+            ["round", "L/J jobs/s", "limited starts/s", "its limit/s"],
+            [
+                [str(p["round"]), _f(p["L/J"], 3), _f(p["limited/s"]), _f(p["limit/s"])]
+                for p in limits
+            ],
         )
     return out
 
