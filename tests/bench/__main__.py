@@ -3,8 +3,8 @@
 With no mode flag it runs the A/B/J comparison (alternating A B J L, ``--rounds`` times;
 L is J beside a rate-limited type) and then the Completed-lag phase. ``--smoke`` is A B J
 at N=200, one round and a small lag phase (what ``make test`` runs). ``--long`` runs only
-the worker-memory run, ``--queries`` only the job-query benchmark. Exit status: 0 when every job completed
-exactly once, 1 when not, 2 when the benchmark could not run.
+the worker-memory run, ``--queries`` only the job-query benchmark. Exit status: 0 when
+every job completed exactly once, 1 when not, 2 when the benchmark could not run.
 """
 
 from __future__ import annotations
