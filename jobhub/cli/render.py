@@ -55,6 +55,8 @@ def job_details(job: Job, documents: Sequence[Document] = ()) -> str:
         lines.append(f"request    {job.client_request_id}")
     if job.waiting:
         lines.append(f"due        {when(job.due_at)}")
+    if job.held:
+        lines.append(f"held       {job.status_text or 'by a pause or a limit'}")
     lines += [
         f"created    {when(job.created_at)}",
         f"queued     {when(job.queued_at)}",

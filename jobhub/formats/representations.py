@@ -149,6 +149,8 @@ def jobstatus_json(
     }
     if job.waiting:
         record["Due"] = _iso(job.due_at)
+    if job.held:
+        record["Held"] = True  # a pause or a limit holds it; StatusText says which
     return record
 
 
@@ -218,6 +220,7 @@ def jobstatus_element(
         ("Updated", job.updated_at.isoformat()),
         ("Completed", _iso(job.completed_at)),
         ("Due", _iso(job.due_at) if job.waiting else None),
+        ("Held", "true" if job.held else None),
     )
     for tag, value in children:
         if value is not None:

@@ -8,7 +8,7 @@ import logging
 
 from jobhub.audit import Actor, AuditAction
 from jobhub.definitions import resolve
-from jobhub.errors import Conflict, InvalidInput, NotFound
+from jobhub.errors import Conflict, InvalidInput, InvalidLimit, NotFound
 from jobhub.gates import Pause, PauseKind, StoredLimit
 from jobhub.limits import Limit, LimitKind
 from jobhub.logs import job_fields
@@ -40,6 +40,11 @@ class JobGates(ManagerBase):
         ``"100/min"``), replacing one it had; returns the type's limits. Raises
         UnknownJobType or InvalidLimit before anything is written."""
         definition = resolve(job_type)
+        if definition.runs_elsewhere:
+            raise InvalidLimit(
+                f"{definition.name} runs elsewhere: its runners pace themselves; limits"
+                " hold the jobs workers run"
+            )
         parsed = limit if isinstance(limit, Limit) else Limit.parse(limit)
         parsed.check_key(definition.name, {param.name for param in definition.params})
         who = Actor.of(actor)
