@@ -161,6 +161,7 @@ def _columns(job: Job) -> dict[str, Any]:
     values["error_type"] = error.type if error else None
     values["error_message"] = error.message if error else None
     values["error_traceback"] = error.traceback if error else None
+    values["released"] = False  # a slot under limits (jobhub.gates), not part of the value
     return values
 
 
