@@ -12,6 +12,7 @@ routes them in (``JobHubCelery.send_task``), so they become jobs like any other.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -88,7 +89,8 @@ class Dispatcher:
 
         A job with a due time (``spec.due_at``) stays Created until then
         (``jobhub.housekeeping.due`` publishes it); a job of a type that runs elsewhere
-        stays Created for its runner. If the broker refuses the message, the Created row is
+        stays Created for its runner; a job a pause or a limit gates stays Created, held,
+        until released (``jobhub.gates``). If the broker refuses the message, the Created row is
         removed again, so a failed start leaves nothing behind, and DispatchError is raised.
         """
         runtime = self._runtime
@@ -123,6 +125,12 @@ class Dispatcher:
             runs_elsewhere=definition.runs_elsewhere,
             status_text=starts_text(due_at) if due_at is not None else None,
         )
+        if due_at is None and not definition.runs_elsewhere:
+            why = self._runtime.gate_snapshot().why_held(
+                new.job_type, new.queue, new.organization, new.parameters
+            )
+            if why is not None:
+                new = dataclasses.replace(new, held=True, status_text=why)
         if not runtime.writes.create(new):
             existing = runtime.lookups.by_client_request(
                 spec.organization, spec.client_request_id or ""
@@ -134,7 +142,7 @@ class Dispatcher:
                 extra=job_fields(existing.id, existing.job_type, "start-repeat"),
             )
             return existing
-        if new.due_at is not None or new.runs_elsewhere:
+        if new.due_at is not None or new.runs_elsewhere or new.held:
             logger.info(
                 "job recorded; it waits for %s"
                 % ("its runner" if new.runs_elsewhere else new.status_text),

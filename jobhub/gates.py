@@ -21,10 +21,11 @@ How a job is held and released (the database decides; ``jobhub.db.gate_store``):
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobhub.limits import Limit, LimitKind
+from jobhub.limits import Limit, LimitKind, key_of
 
 
 class PauseKind(enum.StrEnum):
@@ -74,3 +75,28 @@ def limit_text(job_type: str, limit: Limit, key: str) -> str:
 def resumed_text(kind: PauseKind, target: str, actor: str | None) -> str:
     who = f" by {actor}" if actor else ""
     return f"Waiting to be released: {kind.value} {target} resumed{who}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateSnapshot:
+    """The pauses and limits at one moment: what a producer consults to record a gated
+    job as held at once instead of publishing it (a shortcut only: the claim decides)."""
+
+    pauses: Sequence[Pause] = ()
+    limits: Mapping[str, Sequence[Limit]] = field(default_factory=dict)
+
+    def why_held(
+        self, job_type: str, queue: str, organization: str, parameters: Mapping[str, object]
+    ) -> str | None:
+        """What keeps such a job from starting unreleased: a pause of its type or queue,
+        or else its type's first limit; None when nothing gates it."""
+        for pause in self.pauses:
+            if (pause.kind is PauseKind.TYPE and pause.target == job_type) or (
+                pause.kind is PauseKind.QUEUE and pause.target == queue
+            ):
+                return pause.text()
+        limits = self.limits.get(job_type) or ()
+        if not limits:
+            return None
+        first = limits[0]
+        return limit_text(job_type, first, key_of(first.per, organization, dict(parameters)))

@@ -254,6 +254,9 @@ class NewJob:
     max_attempts: int = 1
     runs_elsewhere: bool = False
     status_text: str | None = None
+    held: bool = False
+    """Recorded held (a pause or a limit gates its type or queue): not published; the
+    release round publishes it when it may start."""
     """What it says while it waits ("starts at ...")."""
 
     def as_job(self, *, queued_at: datetime | None = None) -> Job:
@@ -294,6 +297,7 @@ class NewJob:
             due_at=self.due_at,
             max_attempts=self.max_attempts,
             runs_elsewhere=self.runs_elsewhere,
+            held=self.held,
         )
 
 

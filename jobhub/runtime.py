@@ -8,6 +8,7 @@ id changes, the inherited pool is dropped without closing the parent's sockets.
 from __future__ import annotations
 
 import os
+import time
 from typing import Protocol, TypeVar, cast
 
 from sqlalchemy import Engine
@@ -28,6 +29,10 @@ from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
 from jobhub.db.writes import JobLookups, WorkerClock, Writes
+from jobhub.gates import GateSnapshot
+
+GATE_SNAPSHOT_TTL = 1.0
+"""Seconds a producer goes on with the pauses and limits it read (``gate_snapshot``)."""
 
 
 class Store(Protocol):
@@ -53,6 +58,7 @@ class Runtime:
         self._writes: Writes | None = None
         self._deferred_writes: Writes | None = None
         self._write_behind: WriteBehind | None = None
+        self._gate_snapshot: tuple[float, GateSnapshot] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -124,6 +130,16 @@ class Runtime:
     def gates(self) -> GateStore:
         """Pauses, limits and the jobs they hold."""
         return self._store(GateStore)
+
+    def gate_snapshot(self) -> GateSnapshot:
+        """The pauses and limits as read at most ``GATE_SNAPSHOT_TTL`` seconds ago: what
+        a producer records gated jobs held by (the claim decides; this saves a trip
+        through the broker)."""
+        now = time.monotonic()
+        cached = self._gate_snapshot
+        if cached is None or now - cached[0] > GATE_SNAPSHOT_TTL:
+            cached = self._gate_snapshot = (now, self.gates.snapshot())
+        return cached[1]
 
     @property
     def writes(self) -> Writes:

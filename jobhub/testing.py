@@ -33,6 +33,7 @@ from jobhub.db.memory import MemoryStore
 from jobhub.db.writes import JobLookups, WorkerClock, Writes
 from jobhub.dispatch import Dispatcher
 from jobhub.errors import ConfigurationError
+from jobhub.gates import GateSnapshot
 from jobhub.runtime import Runtime
 
 
@@ -62,6 +63,10 @@ class MemoryRuntime(Runtime):
 
     def _make_writes(self) -> Writes:
         return self.store
+
+    def gate_snapshot(self) -> GateSnapshot:
+        """The twin has no pauses or limits (they live in the database's tables)."""
+        return GateSnapshot()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,14 @@ from jobhub.db.models import (
     LimitStartRow,
     PauseRow,
 )
-from jobhub.gates import Pause, PauseKind, StoredLimit, limit_text, resumed_text
+from jobhub.gates import (
+    GateSnapshot,
+    Pause,
+    PauseKind,
+    StoredLimit,
+    limit_text,
+    resumed_text,
+)
 from jobhub.jobs import JobStatus
 from jobhub.lifecycle import Due
 from jobhub.limits import Limit, LimitKind, key_of
@@ -218,6 +225,18 @@ class GateStore:
 
     # -- holding and releasing jobs ------------------------------------------------------
 
+    def snapshot(self) -> GateSnapshot:
+        """Every pause and every limit in force, in one read."""
+        with translated_errors(), self.engine.connect() as connection:
+            found: dict[str, list[Limit]] = {}
+            for row in connection.execute(
+                select(limits).where(limits.c.maximum.is_not(None)).order_by(limits.c.id)
+            ):
+                limit = _stored(row).limit
+                if limit is not None:
+                    found.setdefault(row.job_type, []).append(limit)
+            return GateSnapshot(_pauses(connection), found)
+
     def hold(self, job_id: Any, attempt: int, *, at: datetime) -> str | None:
         """Hold a job whose claim a pause or limit refused: back to Created, its status
         text saying why. Returns that text; None when it is not to be held (it moved on,
@@ -392,19 +411,8 @@ def _taken(
 
 
 def _why_held(connection: Connection, job: Row[Any], rows: Sequence[_LimitRow]) -> str | None:
-    """What keeps ``job`` from starting now: a pause of its type or queue, or else its
-    type's first limit (None when nothing gates it)."""
-    for found in _pauses(connection):
-        if (found.kind is PauseKind.TYPE and found.target == job.job_type) or (
-            found.kind is PauseKind.QUEUE and found.target == job.queue
-        ):
-            return found.text()
-    if not rows:
-        return None
-    limit = rows[0].limit
-    return limit_text(
-        job.job_type, limit, key_of(limit.per, job.organization, job.parameters or {})
-    )
+    snapshot = GateSnapshot(_pauses(connection), {job.job_type: [r.limit for r in rows]})
+    return snapshot.why_held(job.job_type, job.queue, job.organization, job.parameters or {})
 
 
 def _take_back_releases(connection: Connection, scope: Any) -> None:

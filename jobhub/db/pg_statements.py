@@ -44,13 +44,13 @@ WITH job AS (
                       organization, client_request_id, concurrency_key, status, percent, attempt,
                       can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
                       modified_by, access_scope, housekeeping, queue, priority, due_at,
-                      max_attempts, runs_elsewhere, status_text)
+                      max_attempts, runs_elsewhere, status_text, held)
     VALUES (%(id)s, %(job_type)s, %(category)s, %(subcategory)s, %(description)s,
             %(parameters)s, %(identity)s, %(organization)s, %(client_request_id)s, %(key)s,
             0, 0, 1, %(can_cancel)s, %(can_rerun)s, %(created_at)s, %(created_at)s,
             %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s,
             %(housekeeping)s, %(queue)s, %(priority)s, %(due_at)s, %(max_attempts)s,
-            %(runs_elsewhere)s, %(status_text)s)
+            %(runs_elsewhere)s, %(status_text)s, %(held)s)
     ON CONFLICT (organization, client_request_id) DO NOTHING
     RETURNING id, created_at, status_text
 ), event AS (
@@ -337,6 +337,7 @@ def create_params(job: NewJob) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "runs_elsewhere": job.runs_elsewhere,
         "status_text": job.status_text,
+        "held": job.held,
     }
 
 

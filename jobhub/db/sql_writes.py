@@ -104,6 +104,7 @@ class SqlWrites:
                 max_attempts=job.max_attempts,
                 runs_elsewhere=job.runs_elsewhere,
                 status_text=job.status_text,
+                held=job.held,
             )
             .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
             .returning(jobs.c.id)
