@@ -104,7 +104,7 @@ class Limit:
         return (self.kind, self.per)
 
     def text(self) -> str:
-        """As ``parse`` reads it back: ``2``, ``10 per customer_id``, ``100/1m``."""
+        """As ``parse`` reads it back: ``2``, ``10 per customer_id``, ``100/min``."""
         base = (
             str(self.maximum)
             if self.period is None
@@ -113,11 +113,12 @@ class Limit:
         return f"{base} per {self.per}" if self.per else base
 
     def describe(self, job_type: str) -> str:
-        """For people: "at most 2 reports.build at once per customer_id"."""
+        """For people: "at most 2 reports.build at once per customer_id", "at most 100
+        partner.call started per minute"."""
         if self.period is None:
             what = f"at most {self.maximum} {job_type} at once"
         else:
-            what = f"at most {self.maximum} {job_type} started per {_period_text(self.period)}"
+            what = f"at most {self.maximum} {job_type} started per {_period_words(self.period)}"
         return f"{what} per {self.per}" if self.per else what
 
     def check_key(self, job_type: str, parameters: Collection[str]) -> None:
@@ -164,6 +165,14 @@ def _period(text: str) -> timedelta:
         raise InvalidLimit(
             f"{text[:40]!r} is not a period (use s, min, h, d or a duration like 30s)"
         ) from None
+
+
+def _period_words(period: timedelta) -> str:
+    """A period for people: "second", "minute", "hour", "day", or its duration ("30s")."""
+    for word in ("second", "minute", "hour", "day"):
+        if period == _PERIOD_WORDS[word]:
+            return word
+    return format_duration(period)
 
 
 def _period_text(period: timedelta) -> str:
