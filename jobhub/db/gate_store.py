@@ -104,23 +104,24 @@ class GateStore:
         at: datetime,
         actor: str | None,
     ) -> bool:
-        """Lift the type's limit of that kind and key; False when there was none. A
-        limit the type declares stays lifted (a row without a maximum), so that no
-        worker's restart brings it back."""
+        """Lift the type's limit of that kind and key; False, with nothing written, when
+        none is in force (never set, or lifted already). A limit the type declares stays
+        lifted (a row without a maximum), so that no worker's restart brings it back; it
+        is the type's even before any worker wrote it."""
         scope = and_(
             limits.c.job_type == job_type, limits.c.kind == kind.value, limits.c.per == per
         )
         with translated_errors(), self.engine.begin() as connection:
             _lock_limits(connection, job_type)
             found = connection.execute(select(limits).where(scope)).first()
-            if found is None or found.maximum is None:
-                if declared and found is None:
-                    self._upsert(connection, job_type, kind, per, _lifted(kind, at, actor))
+            if found is not None and found.maximum is None:
                 return False
             if declared:
-                connection.execute(update(limits).where(scope).values(_lifted(kind, at, actor)))
-            else:
-                connection.execute(delete(limits).where(scope))
+                self._upsert(connection, job_type, kind, per, _lifted(kind, at, actor))
+                return True
+            if found is None:
+                return False
+            connection.execute(delete(limits).where(scope))
             return True
 
     def sync_declared(self, job_type: str, declared: Sequence[Limit], *, at: datetime) -> None:
