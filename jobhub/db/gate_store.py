@@ -290,7 +290,6 @@ class GateStore:
         what holds them. Returns the released jobs, for publishing."""
         with translated_errors(), self.engine.begin() as connection:
             rows = _limit_rows(connection, job_type, lock=True)
-            paused = {(p.kind, p.target): p for p in _pauses(connection)}
             candidates = connection.execute(
                 select(
                     jobs.c.id,
@@ -308,6 +307,9 @@ class GateStore:
             ).all()
             if not candidates:
                 return []
+            # read after the candidates are locked: a pause committed from here on waits
+            # for this round and takes back what it released (``_take_back_releases``)
+            paused = {(p.kind, p.target): p for p in _pauses(connection)}
             taken = _taken(connection, job_type, rows, now)
             released: list[Any] = []
             texts: dict[str, list[Any]] = {}
@@ -418,10 +420,19 @@ def _why_held(connection: Connection, job: Row[Any], rows: Sequence[_LimitRow]) 
 
 def _take_back_releases(connection: Connection, scope: Any) -> None:
     """Attempts released but not started must pass the new pause or limit too (their
-    claim fails and they are held again); running ones keep (or take) their slot."""
+    claim fails and they are held again); running ones keep (or take) their slot.
+
+    Held jobs are matched too, though nothing changes for them: a release round that has
+    them locked may be releasing them right now, and matching makes this update wait for
+    that round and then take its releases back (on PostgreSQL an update re-checks a row
+    it waited for, but only a row its own snapshot already matched)."""
     connection.execute(
         update(jobs)
-        .where(jobs.c.status.in_([0, 1, 2]), scope, or_(jobs.c.released, jobs.c.status == 2))
+        .where(
+            jobs.c.status.in_([0, 1, 2]),
+            scope,
+            or_(jobs.c.released, jobs.c.status == 2, jobs.c.held),
+        )
         .values(released=jobs.c.status == int(JobStatus.PROCESSING))
     )
 
