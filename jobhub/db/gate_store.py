@@ -23,6 +23,8 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    exists,
+    func,
     insert,
     or_,
     select,
@@ -48,7 +50,7 @@ from jobhub.gates import (
 )
 from jobhub.jobs import JobStatus
 from jobhub.lifecycle import Due
-from jobhub.limits import Limit, LimitKind, key_of
+from jobhub.limits import ORGANIZATION, Limit, LimitKind, key_of
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
@@ -206,6 +208,14 @@ class GateStore:
             scope = _scope(kind, target)
             if scope is not None:
                 _take_back_releases(connection, scope)
+                text = Pause(
+                    kind=kind, target=target, paused_at=at, paused_by=actor, reason=reason
+                ).text()
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.held, _NOT_STARTED, scope)
+                    .values(status_text=text, updated_at=at)
+                )
             return True
 
     def resume(self, kind: PauseKind, target: str, *, at: datetime, actor: str | None) -> bool:
@@ -290,21 +300,7 @@ class GateStore:
         what holds them. Returns the released jobs, for publishing."""
         with translated_errors(), self.engine.begin() as connection:
             rows = _limit_rows(connection, job_type, lock=True)
-            candidates = connection.execute(
-                select(
-                    jobs.c.id,
-                    jobs.c.attempt,
-                    jobs.c.parameters,
-                    jobs.c.organization,
-                    jobs.c.queue,
-                    jobs.c.priority,
-                    jobs.c.status_text,
-                )
-                .where(jobs.c.job_type == job_type, jobs.c.held, _NOT_STARTED)
-                .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            ).all()
+            candidates = _candidates(connection, job_type, rows, batch)
             if not candidates:
                 return []
             # read after the candidates are locked: a pause committed from here on waits
@@ -357,6 +353,60 @@ class GateStore:
                 )
                 for job in released
             ]
+
+
+def _candidates(
+    connection: Connection, job_type: str, rows: Sequence[_LimitRow], batch: int
+) -> Sequence[Any]:
+    """The held jobs of ``job_type`` a release round looks at, in order, locked: at most
+    ``batch``, none of a paused queue or type, and per key of each per-key limit no more
+    than it allows, so that neither a paused queue's backlog nor a full key's can fill
+    the batch and keep the others waiting."""
+    order = (jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
+    waiting = and_(
+        jobs.c.job_type == job_type,
+        jobs.c.held,
+        _NOT_STARTED,
+        ~exists().where(
+            or_(
+                and_(pauses.c.kind == PauseKind.QUEUE.value, pauses.c.target == jobs.c.queue),
+                and_(pauses.c.kind == PauseKind.TYPE.value, pauses.c.target == job_type),
+            )
+        ),
+    )
+    statement = select(
+        jobs.c.id,
+        jobs.c.attempt,
+        jobs.c.parameters,
+        jobs.c.organization,
+        jobs.c.queue,
+        jobs.c.priority,
+        jobs.c.status_text,
+    ).where(waiting)
+    keyed = [r.limit for r in rows if r.limit.per]
+    if keyed:
+        ranked = select(
+            jobs.c.id,
+            *(
+                func.row_number().over(partition_by=_key_column(limit.per), order_by=order)
+                for limit in keyed
+            ),
+        ).where(waiting)
+        ranks = ranked.subquery()
+        first_of_each_key = select(ranks.c.id).where(
+            *(rank <= limit.maximum for rank, limit in zip(list(ranks.c)[1:], keyed, strict=True))
+        )
+        statement = statement.where(jobs.c.id.in_(first_of_each_key))
+    statement = statement.order_by(*order).limit(batch).with_for_update(skip_locked=True)
+    return connection.execute(statement).all()
+
+
+def _key_column(per: str) -> Any:
+    """The value a job counts under for a limit per ``per``, in SQL (for grouping; the
+    count itself is ``key_of``'s)."""
+    if per == ORGANIZATION:
+        return jobs.c.organization
+    return jobs.c.parameters[per].as_string()
 
 
 def _lock_limits(connection: Connection, job_type: str) -> None:

@@ -575,6 +575,55 @@ def test_every_limit_must_have_room(db: Db) -> None:
     assert db.release() == [a2]
 
 
+@pytest.mark.parametrize("per", ["customer_id", "organization"])
+def test_a_full_key_with_more_held_jobs_than_a_round_takes_does_not_hide_other_keys(
+    db: Db, per: str
+) -> None:
+    """One tenant's backlog, older than another's job and longer than a release round
+    looks at (its batch), must not keep the other tenant waiting."""
+    db.set_limit(f"1 per {per}")
+    backlog = db.held(n=6, customer_id="a", organization="a")
+    (late,) = db.held(n=1, customer_id="b", organization="b")
+
+    first = db.gates.release(GATED, now=T0 + MIN, batch=3)
+
+    assert [due.job_id for due in first] == [backlog[0], late]
+    db.start([backlog[0], late])
+    assert db.gates.release(GATED, now=T0 + MIN, batch=3) == []
+    db.finish(backlog[0])
+    assert [d.job_id for d in db.gates.release(GATED, now=T0 + MIN, batch=3)] == backlog[1:2]
+
+
+def test_a_paused_queue_with_more_held_jobs_than_a_round_takes_does_not_hide_other_queues(
+    db: Db,
+) -> None:
+    db.set_limit("5")
+    db.pause(PauseKind.QUEUE, QUEUE)
+    backlog = db.held(n=6)
+    (elsewhere,) = db.held(n=1, queue="other")
+
+    released = db.gates.release(GATED, now=T0 + MIN, batch=3)
+
+    assert [due.job_id for due in released] == [elsewhere]
+    assert {db.job(job_id).status_text for job_id in backlog} == {"Paused: queue jobs, by ann"}
+
+
+def test_pausing_says_so_in_the_status_text_of_jobs_held_by_a_limit(db: Db) -> None:
+    db.set_limit("1")
+    ids = db.held(n=3)
+    db.start(db.release())
+
+    db.pause(PauseKind.TYPE, GATED, "deploy")
+
+    assert [db.job(job_id).status_text for job_id in ids[1:]] == [
+        "Paused: type tests.gated, by ann (deploy)"
+    ] * 2
+    db.gates.resume(PauseKind.TYPE, GATED, at=T0 + 2 * MIN, actor="bob")
+    assert db.job(ids[1]).status_text == "Waiting to be released: type tests.gated resumed by bob"
+    assert db.release() == []
+    assert db.job(ids[1]).status_text == waiting("1")
+
+
 def test_a_rate_limit_releases_at_most_n_per_window_and_more_after_it(db: Db) -> None:
     db.set_limit("2/min")
     ids = db.held(n=5)
