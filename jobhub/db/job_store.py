@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Table,
+    case,
     delete,
     func,
     literal,
@@ -229,11 +230,17 @@ class JobStore:
     def events(self, job_id: uuid.UUID) -> list[JobEvent]:
         """A job's history, oldest first."""
         # Lifecycle order, whichever writer reached the database first: the rule lets at
-        # most one event per status into an attempt (bar a "cancel requested" note).
-        statement = (
-            select(events)
-            .where(events.c.job_id == job_id)
-            .order_by(events.c.attempt, events.c.status, events.c.id)
+        # most one event per status into an attempt (bar a "cancel requested" note) and
+        # round. A job held by a pause or a limit goes back to Created and round again
+        # (Created, Queued, Created: held, Queued: released, Processing, ...): a round
+        # begins with each Created event, in the order written.
+        round_ = func.sum(case((events.c.status == int(JobStatus.CREATED), 1), else_=0)).over(
+            partition_by=events.c.attempt, order_by=events.c.id
+        )
+        history = select(events, round_.label("round")).where(events.c.job_id == job_id)
+        ordered = history.subquery()
+        statement = select(ordered).order_by(
+            ordered.c.attempt, ordered.c.round, ordered.c.status, ordered.c.id
         )
         with self._read() as connection:
             return [_event_from_row(row._mapping) for row in connection.execute(statement)]

@@ -435,6 +435,27 @@ def test_a_late_queued_does_not_apply_to_a_held_job(db: Db) -> None:
     assert (job.status, job.held, job.queued_at) == (JobStatus.CREATED, True, None)
 
 
+def test_a_held_and_released_jobs_history_reads_in_the_order_it_happened(db: Db) -> None:
+    db.set_limit("1")
+    job_id = db.create()
+    why = db.refused_and_held(job_id)
+    assert db.release() == [job_id]
+    assert db.claim(job_id) is not None
+    assert db.move(job_id, JobStatus.QUEUED) is not None  # the release's publish, late
+    db.finish(job_id)
+
+    history = [(e.attempt, e.status, e.message) for e in db.runtime.jobs.events(job_id)]
+
+    assert history == [
+        (1, JobStatus.CREATED, None),
+        (1, JobStatus.QUEUED, None),
+        (1, JobStatus.CREATED, why),
+        (1, JobStatus.QUEUED, None),
+        (1, JobStatus.PROCESSING, None),
+        (1, JobStatus.COMPLETED, None),
+    ]
+
+
 def test_the_outbox_does_not_take_held_jobs_for_stranded(db: Db) -> None:
     db.set_limit("1")
     held = db.create(publish=False)
