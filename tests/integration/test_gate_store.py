@@ -77,10 +77,12 @@ class Db:
         at: datetime | None = None,
         publish: bool = True,
         max_attempts: int = 1,
+        held: str | None = None,
         **parameters: Any,
     ) -> uuid.UUID:
         """A job recorded by its producer (and published: Queued), each one later than
-        the one before unless ``at`` says when."""
+        the one before unless ``at`` says when; or recorded ``held`` with that status
+        text, as a producer does when a pause or a limit gates the job."""
         self.created += 1
         created_at = at if at is not None else T0 + self.created * MS
         job = NewJob(
@@ -102,9 +104,11 @@ class Db:
             queue=queue,
             priority=priority,
             max_attempts=max_attempts,
+            held=held is not None,
+            status_text=held,
         )
         assert self.runtime.writes.create(job)
-        if publish:
+        if publish and held is None:
             self.move(job.id, JobStatus.QUEUED, at=created_at)
         return job.id
 
@@ -456,10 +460,41 @@ def test_a_held_and_released_jobs_history_reads_in_the_order_it_happened(db: Db)
     ]
 
 
+def test_a_job_its_producer_recorded_held_is_released_in_order_with_the_others(
+    db: Db,
+) -> None:
+    db.set_limit("1")
+    refused = db.create()
+    db.refused_and_held(refused)
+    recorded = db.create(held=waiting("1"))
+    job = db.job(recorded)
+    assert (job.status, job.held, job.status_text, job.queued_at) == (
+        JobStatus.CREATED,
+        True,
+        waiting("1"),
+        None,
+    )
+    assert db.gates.held_types() == [GATED]
+    assert db.runtime.jobs.oldest_in_status(JobStatus.CREATED) == []
+    assert db.claim(recorded) is None, "a recorded held job was claimed unreleased"
+
+    assert db.release() == [refused]
+    db.start([refused])
+    db.finish(refused)
+    assert db.release() == [recorded]
+    db.start([recorded])
+    assert [(e.status, e.message) for e in db.runtime.jobs.events(recorded)] == [
+        (JobStatus.CREATED, waiting("1")),
+        (JobStatus.QUEUED, None),
+        (JobStatus.PROCESSING, None),
+    ]
+
+
 def test_the_outbox_does_not_take_held_jobs_for_stranded(db: Db) -> None:
     db.set_limit("1")
     held = db.create(publish=False)
     db.refused_and_held(held)
+    db.create(held=waiting("1"))
     stranded = db.create(publish=False)
 
     found = db.runtime.jobs.oldest_in_status(JobStatus.CREATED)
