@@ -122,6 +122,7 @@ WITH t AS ({{source}}), old AS (
         attempt = t.attempt,
         updated_at = GREATEST(j.updated_at, t.at),
         released = j.released AND j.attempt = t.attempt AND t.status < 3,
+        held = j.held AND t.status < 2,
         {_per_attempt_columns()}
     FROM t LEFT JOIN old ON old.id = t.id
     WHERE j.id = t.id AND (

@@ -470,6 +470,8 @@ def _apply_one(connection: Connection, transition: Transition) -> Applied | None
         if transition.status.is_terminal
         else and_(jobs.c.released, jobs.c.attempt == attempt)
     )
+    if transition.status is not JobStatus.QUEUED:  # started or ended: held no more
+        values["held"] = false()
     # a late Queued must not move the update time back
     at = literal(transition.at, jobs.c.updated_at.type)
     values["updated_at"] = case((jobs.c.updated_at > at, jobs.c.updated_at), else_=at)

@@ -428,6 +428,22 @@ def test_the_claim_of_an_ungated_job_is_unaffected(db: Db) -> None:
     assert db.gates.held_types() == []
 
 
+def test_a_held_job_claimed_once_nothing_gates_it_is_no_longer_held(db: Db) -> None:
+    """The limit is lifted and a duplicate delivery of the held job's message comes before
+    the release round: the claim passes (nothing gates it), and the job is held no more."""
+    db.set_limit("1")
+    (job_id,) = db.held(n=1)
+    db.gates.clear_limit(GATED, LimitKind.CONCURRENCY, "", declared=False, at=T0, actor="a")
+
+    assert db.claim(job_id) is not None
+
+    job = db.job(job_id)
+    assert (job.status, job.held) == (JobStatus.PROCESSING, False)
+    assert db.gates.held_types() == []
+    db.finish(job_id)
+    assert not db.job(job_id).held
+
+
 def test_a_late_queued_does_not_apply_to_a_held_job(db: Db) -> None:
     db.set_limit("1")
     job_id = db.create(publish=False)  # its producer's Queued is still on the way
