@@ -113,9 +113,10 @@ class GateStore:
         with translated_errors(), self.engine.begin() as connection:
             _lock_limits(connection, job_type)
             found = connection.execute(select(limits).where(scope)).first()
+            if found is None and declared:  # declared, but no worker has synced it yet
+                self._upsert(connection, job_type, kind, per, _lifted(kind, at, actor))
+                return True
             if found is None or found.maximum is None:
-                if declared and found is None:
-                    self._upsert(connection, job_type, kind, per, _lifted(kind, at, actor))
                 return False
             if declared:
                 connection.execute(update(limits).where(scope).values(_lifted(kind, at, actor)))
