@@ -24,11 +24,12 @@ class Role(enum.StrEnum):
     """What a key may do; each role may do what the ones before it may."""
 
     VIEWER = "viewer"
-    """Read jobs, their results, job types and schedules."""
+    """Read jobs, their results, job types, schedules, limits and pauses."""
     OPERATOR = "operator"
     """Also start, cancel and rerun jobs."""
     ADMIN = "admin"
-    """Also set and clear schedules."""
+    """Also set and clear schedules and limits; pause and resume queues, types and
+    schedules."""
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self] >= _RANK[needed]

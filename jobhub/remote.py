@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from datetime import time as time_of_day
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import httpx
@@ -36,14 +37,17 @@ from jobhub.errors import (
     RemoteUnavailable,
     WaitTimeout,
 )
+from jobhub.formats.gates import limit_from_record, pause_from_record
 from jobhub.formats.schema import event_from_record, job_from_record, message_from_record
 from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
+from jobhub.gates import Pause, PauseKind, StoredLimit
 from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.limits import Limit, LimitKind
 from jobhub.manager import JobManager
 from jobhub.odata import InvalidFilter
 from jobhub.queries import wants_housekeeping
 from jobhub.scheduling.schedules import JobSchedule, schedule_from_json
-from jobhub.service import JobService, RunnerService
+from jobhub.service import GateService, JobService, RunnerService
 
 _FALLBACK: dict[int, type[JobHubError]] = {
     400: InvalidInput,
@@ -306,6 +310,55 @@ class RemoteJobManager:
     def clear_job_schedule(self, job_type: str | JobDefinition | object) -> None:
         self._call("DELETE", f"/job-types/{_type_name(job_type)}/schedules")
 
+    # -- limits and pauses (reading needs any key, changing them an admin key) ------------
+
+    def limits(self, job_type: str | JobDefinition | object | None = None) -> list[StoredLimit]:
+        """The limits of one type, or of all; see ``JobManager.limits``."""
+        path = "/limits" if job_type is None else f"/job-types/{_type_name(job_type)}/limits"
+        return [limit_from_record(record) for record in self._call("GET", path)["value"]]
+
+    def set_limit(
+        self,
+        job_type: str | JobDefinition | object,
+        limit: Limit | str,
+        *,
+        reason: str | None = None,
+    ) -> list[StoredLimit]:
+        """Set the type's limit of that kind and key, as the key's identity; returns the
+        type's limits. UnknownJobType or InvalidLimit as ``JobManager.set_limit``."""
+        body = {"limit": limit.text() if isinstance(limit, Limit) else limit, "reason": reason}
+        found = self._call("PUT", f"/job-types/{_type_name(job_type)}/limits", json=body)
+        return [limit_from_record(record) for record in found["value"]]
+
+    def clear_limit(
+        self,
+        job_type: str | JobDefinition | object,
+        kind: LimitKind | str = LimitKind.CONCURRENCY,
+        per: str = "",
+        *,
+        reason: str | None = None,
+    ) -> list[StoredLimit]:
+        """Lift the type's limit of ``kind`` and key ``per``; NotFound when it has none."""
+        path = f"/job-types/{_type_name(job_type)}/limits/{_segment(str(kind))}"
+        params = {"per": per, **({} if reason is None else {"reason": reason})}
+        found = self._call("DELETE", path, params=params)
+        return [limit_from_record(record) for record in found["value"]]
+
+    def pauses(self) -> list[Pause]:
+        """Every paused queue, job type and schedule."""
+        return [pause_from_record(record) for record in self._call("GET", "/pauses")["value"]]
+
+    def pause(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> Pause:
+        """Pause a queue, a job type or a schedule on every host, as the key's identity;
+        Conflict when it is paused already."""
+        body = {"kind": str(kind), "target": target, "reason": reason}
+        return pause_from_record(self._call("POST", "/pauses", json=body))
+
+    def resume(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> None:
+        """Resume a paused queue, job type or schedule; Conflict when it is not paused."""
+        path = f"/pauses/{_segment(str(kind))}/{_segment(target)}"
+        self._call("DELETE", path, params={} if reason is None else {"reason": reason})
+
     def job_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = self._call("GET", "/schema/job")
         return schema
@@ -395,6 +448,11 @@ def _id(job_id: UUID | str) -> str:
         raise JobNotFound(str(job_id)) from None
 
 
+def _segment(text: str) -> str:
+    """``text`` quoted for a path segment."""
+    return quote(text, safe="")
+
+
 def _type_name(job_type: str | JobDefinition | object) -> str:
     if isinstance(job_type, str):
         return job_type
@@ -434,6 +492,11 @@ def _error(response: httpx.Response) -> JobHubError:
 
 def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
     """Never called: mypy checks here that both managers implement ``JobService``."""
+    return local, remote
+
+
+def _both_gate(local: JobManager, remote: RemoteJobManager) -> tuple[GateService, GateService]:
+    """Never called: mypy checks here that both managers implement ``GateService``."""
     return local, remote
 
 

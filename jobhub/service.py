@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from jobhub.gates import Pause, PauseKind, StoredLimit
 from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.limits import Limit, LimitKind
 from jobhub.scheduling.schedules import JobSchedule
 
 
@@ -129,3 +131,29 @@ class RunnerService(Protocol):
         cancelled: bool = False,
         attempt: int | None = None,
     ) -> Job: ...
+
+
+class GateService(Protocol):
+    """Limits and pauses: ``JobManager`` (on the database, as the local user or a given
+    actor) and ``RemoteJobManager`` (over the HTTP API, as its key) both serve them."""
+
+    def limits(self, job_type: Any = None) -> list[StoredLimit]: ...
+
+    def set_limit(
+        self, job_type: Any, limit: Limit | str, *, reason: str | None = None
+    ) -> list[StoredLimit]: ...
+
+    def clear_limit(
+        self,
+        job_type: Any,
+        kind: LimitKind | str = LimitKind.CONCURRENCY,
+        per: str = "",
+        *,
+        reason: str | None = None,
+    ) -> list[StoredLimit]: ...
+
+    def pauses(self) -> list[Pause]: ...
+
+    def pause(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> Pause: ...
+
+    def resume(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> None: ...

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from jobhub.durations import parse_duration
 from jobhub.errors import InvalidDuration, InvalidInput
+from jobhub.parameters import unstorable_text
 from jobhub.placement import LONGEST_DELAY, MAX_PRIORITY, MIN_PRIORITY, check_priority, check_queue
 from jobhub.retries import MAX_ATTEMPTS
 
@@ -193,6 +195,76 @@ class Schedules(Body):
     """``PUT /job-types/{name}/schedules``: the type's schedules, replacing the old ones."""
 
     schedules: list[Schedule] = Field(max_length=100)
+
+
+MAX_REASON = 1000
+"""Characters a reason for the audit trail may have."""
+
+
+def _storable(value: str | None) -> str | None:
+    if value is not None and unstorable_text(value, "reason") is not None:
+        raise PydanticCustomError("text", "not storable text (a NUL character or invalid UTF-8)")
+    return value
+
+
+Reason = Annotated[
+    str | None,
+    Field(
+        max_length=MAX_REASON,
+        description="why you do this, kept with the action in the audit trail",
+        examples=["database migration"],
+    ),
+    AfterValidator(_storable),
+]
+"""A reason for the audit trail, in a body or (``ReasonQuery``) as ``?reason=``."""
+
+ReasonQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_REASON,
+        description=f"Why you do this, kept with the action in the audit trail (at most"
+        f" {MAX_REASON} characters).",
+    ),
+    AfterValidator(_storable),
+]
+
+
+def one_reason(in_body: str | None, in_query: str | None) -> str | None:
+    """The reason sent in the body or as the ``reason`` query parameter (as every acting
+    route takes it); InvalidInput when both were sent and differ."""
+    if in_body is not None and in_query is not None and in_body != in_query:
+        raise InvalidInput("give the reason in the body or as ?reason=, not two different ones")
+    return in_body if in_body is not None else in_query
+
+
+class SetLimit(Body):
+    """``PUT /job-types/{name}/limits``: a limit, replacing the type's limit of the same
+    kind and key."""
+
+    limit: str = Field(
+        min_length=1,
+        max_length=200,
+        description="at most N at once (`2`, `10 per customer_id`, `2 per organization`) or"
+        " N started per period (`100/min`, `5/s per customer_id`, `10/30s`)",
+        examples=["2", "10 per customer_id", "100/min"],
+    )
+    reason: Reason = None
+
+
+class PauseTarget(Body):
+    """``POST /pauses``: what to pause, on every host, until it is resumed."""
+
+    kind: Literal["queue", "type", "schedule"] = Field(
+        description="a broker queue, a job type, or a schedule"
+    )
+    target: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the queue's name (`default`: the configured queue), the job type's, or"
+        " the schedule's (or its job type's: all its schedules)",
+        examples=["reports"],
+    )
+    reason: Reason = None
 
 
 # -- jobs run elsewhere: what their runner sends (``jobhub.manager.runners``) ------------

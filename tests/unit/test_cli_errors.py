@@ -113,6 +113,13 @@ def test_the_walk_finds_every_command_family() -> None:
         ("beat",),
         ("flower",),
         ("serve",),
+        ("limits",),
+        ("limit",),
+        ("limit", "set"),
+        ("limit", "clear"),
+        ("pause",),
+        ("resume",),
+        ("pauses",),
     }
     assert expected <= set(ALL_COMMANDS)
 
