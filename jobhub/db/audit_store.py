@@ -63,9 +63,7 @@ def _entry(row: RowMapping) -> AuditEntry:
     return AuditEntry(
         id=row["id"],
         at=row["at"],
-        actor=Actor(
-            identity=row["actor"], key_id=row["key_id"], organization=row["organization"]
-        ),
+        actor=Actor(identity=row["actor"], key_id=row["key_id"], organization=row["organization"]),
         action=AuditAction(row["action"]),
         target=row["target"],
         details=row["details"] or {},

@@ -60,9 +60,7 @@ def upgrade() -> None:
             "(kind = 'rate') = (period IS NOT NULL) AND (period IS NULL OR period > 0)",
             name=op.f("ck_job_limits_rate_period"),
         ),
-        sa.CheckConstraint(
-            "source IN ('declared', 'operator')", name=op.f("ck_job_limits_source")
-        ),
+        sa.CheckConstraint("source IN ('declared', 'operator')", name=op.f("ck_job_limits_source")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_limits")),
         sa.UniqueConstraint(
             "job_type", "kind", "per", name=op.f("uq_job_limits_job_type_kind_per")
