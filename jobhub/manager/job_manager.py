@@ -263,14 +263,10 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
         wanted = job_id or uuid.uuid4()
         job = self.app.dispatcher.start(definition, spec, description=description, job_id=wanted)
         if job.id == wanted:  # not an idempotent repeat
-            details: dict[str, JSONValue] = {
-                "job_type": job.job_type,
-                "queue": job.queue,
-                "priority": job.priority,
-            }
-            if job.due_at is not None:
-                details["start_at"] = job.due_at.isoformat()
-            self._record(AuditAction.START, f"job {job.id}", who, details=details, reason=why)
+            later = {} if job.due_at is None else {"start_at": job.due_at.isoformat()}
+            self._record_job(
+                AuditAction.START, job, who, why, queue=job.queue, priority=job.priority, **later
+            )
         return job
 
     # -- acting on jobs ------------------------------------------------------------------
@@ -291,8 +287,7 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
         if job.status.is_active:
             raise Conflict(f"job {job.id} is {job.status.label}; cancel it before deleting")
         remove_files(self.settings.documents_dir, self._jobs.delete(job.id))
-        details: dict[str, JSONValue] = {"job_type": job.job_type, "status": job.status.label}
-        self._record(AuditAction.DELETE, f"job {job.id}", who, details=details, reason=why)
+        self._record_job(AuditAction.DELETE, job, who, why, status=job.status.label)
 
     def cancel_job(
         self,
@@ -319,11 +314,7 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
             raise _cannot_cancel(self.get_job(job.id))
         if status is JobStatus.CANCELLED:
             self._revoke(job)
-        details: dict[str, JSONValue] = {
-            "job_type": job.job_type,
-            "outcome": cancel_event_text(status),
-        }
-        self._record(AuditAction.CANCEL, f"job {job.id}", who, details=details, reason=why)
+        self._record_job(AuditAction.CANCEL, job, who, why, outcome=cancel_event_text(status))
         logger.info(
             "cancel requested",
             extra=job_fields(job.id, job.job_type, "cancel"),
@@ -363,12 +354,11 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
         )
         if attempt is None:
             raise NotRerunnable(f"job {job.id} changed meanwhile; try again")
-        details: dict[str, JSONValue] = {"job_type": job.job_type, "attempt": attempt}
         if job.runs_elsewhere:  # its runner claims it again
             logger.info(
                 "job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt)
             )
-            self._record(AuditAction.RERUN, f"job {job.id}", who, details=details, reason=why)
+            self._record_job(AuditAction.RERUN, job, who, why, attempt=attempt)
             return self.get_job(job.id)
         try:
             self.app.dispatcher.publish(
@@ -394,7 +384,7 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
             )
             raise
         logger.info("job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt))
-        self._record(AuditAction.RERUN, f"job {job.id}", who, details=details, reason=why)
+        self._record_job(AuditAction.RERUN, job, who, why, attempt=attempt)
         return self.get_job(job.id)
 
     def retry_now(
@@ -422,11 +412,8 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
         ):
             raise NotWaiting(f"job {job.id} is no longer waiting")
         logger.info("start now requested", extra=job_fields(job.id, job.job_type, "retry-now"))
-        details: dict[str, JSONValue] = {
-            "job_type": job.job_type,
-            "due_at": None if job.due_at is None else job.due_at.isoformat(),
-        }
-        self._record(AuditAction.START_NOW, f"job {job.id}", who, details=details, reason=why)
+        due = None if job.due_at is None else job.due_at.isoformat()
+        self._record_job(AuditAction.START_NOW, job, who, why, due_at=due)
         return self.get_job(job.id)
 
     def wait_for_completion(
@@ -461,6 +448,13 @@ class JobManager(JobReads, JobSchedules, AuditTrail):
                 raise WaitTimeout(unfinished, timeout or 0.0)
             pause = interval if deadline is None else min(interval, deadline - time.monotonic())
             time.sleep(max(pause, 0.0))
+
+    def _record_job(
+        self, action: AuditAction, job: Job, who: Actor, why: str | None, **details: JSONValue
+    ) -> None:
+        """Record an action on ``job``: its target is the job, its details its type first."""
+        facts: dict[str, JSONValue] = {"job_type": job.job_type, **details}
+        self._record(action, f"job {job.id}", who, details=facts, reason=why)
 
     def _revoke(self, job: Job) -> None:
         """Tell workers to drop the message too, where the broker can broadcast."""

@@ -113,6 +113,7 @@ def test_the_walk_finds_every_command_family() -> None:
         ("beat",),
         ("flower",),
         ("serve",),
+        ("audit",),
     }
     assert expected <= set(ALL_COMMANDS)
 
