@@ -25,8 +25,12 @@ from jobhub.audit import (
     since_text,
 )
 from jobhub.cli import render
+from jobhub.config import Settings
+from jobhub.dispatch import JobHubCelery
 from jobhub.errors import InvalidInput
 from jobhub.formats.audit_records import audit_from_record, audit_record
+from jobhub.manager import JobManager
+from tests.support.memory import T0, Clock, memory_runtime
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -240,3 +244,34 @@ def test_nested_details_are_compact_json() -> None:
     assert render.details_text({"limit": {"per": "customer_id", "n": 10}, "n": 3}) == (
         'limit={"per":"customer_id","n":10} n=3'
     )
+
+
+# -- the in-memory twin ------------------------------------------------------------------
+
+
+def test_a_manager_on_a_memory_runtime_records_its_actions_in_a_list() -> None:
+    clock = Clock()
+    runtime = memory_runtime(clock)
+    manager = JobManager(JobHubCelery(Settings(), runtime=runtime))
+
+    later = timedelta(hours=1)  # waits: nothing is published
+    job = manager.start_job("diagnostics.echo", delay=later, reason="later")
+    clock.advance(60)
+    alice = Actor(identity="alice", organization="acme")
+    manager.start_job("diagnostics.echo", delay=later, actor=alice)
+
+    store = runtime.audit
+    assert [(e.id, e.action, e.reason) for e in store.entries] == [
+        (1, AuditAction.START, "later"),
+        (2, AuditAction.START, None),
+    ]
+    assert store.entries[0].target == f"job {job.id}"
+    assert store.entries[0].at == T0
+    newest, oldest = manager.audit_entries()
+    assert (newest.id, oldest.id) == (2, 1)
+    assert [e.id for e in manager.audit_entries(organization="acme")] == [2]
+    assert [e.id for e in manager.audit_entries(actor="alice")] == [2]
+    assert [e.id for e in manager.audit_entries(since=timedelta(seconds=30))] == [2]
+    assert [e.id for e in manager.audit_entries(limit=1)] == [2]
+    assert store.purge(T0 + timedelta(seconds=1)) == 1
+    assert [e.id for e in store.entries] == [2]
