@@ -45,7 +45,7 @@ def background_jobs(
 @router.post(
     "/v1.0/backgroundjob/{job_id}/rerun",
     summary="AIMS360: rerun a job",
-    responses=doc.problems(401, 403, 404, 409),
+    responses=doc.problems(400, 401, 403, 404, 409),
 )
 def rerun(
     job_id: str, request: Request, manager: Manager, caller: Operator, reason: Reason = None

@@ -85,7 +85,7 @@ def put_schedules(
     "/{name}/schedules",
     status_code=204,
     summary="Clear a job type's schedules",
-    responses=doc.problems(401, 403, 404),
+    responses=doc.problems(400, 401, 403, 404),
 )
 def clear_schedules(name: str, manager: Manager, caller: Admin, reason: Reason = None) -> Response:
     """Removes the runtime schedules; static ones stay (they live in beat_schedule.py)."""

@@ -142,7 +142,7 @@ def job_events(job_id: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     summary="Cancel a job",
     responses={
         **doc.job("the job, Cancelled or asked to stop"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
 def cancel_job(
@@ -161,7 +161,7 @@ def cancel_job(
     summary="Run an ended job again",
     responses={
         **doc.job("the job, queued as a new attempt"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
 def rerun_job(
@@ -179,7 +179,7 @@ def rerun_job(
     summary="Start now a job that waits for its start time or its next attempt",
     responses={
         **doc.job("the job, published within a moment"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
 def retry_job_now(
