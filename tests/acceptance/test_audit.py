@@ -26,6 +26,7 @@ import pytest
 import redis
 
 from jobhub import InvalidInput, JobManager, JobStatus, RemoteJobManager, Settings
+from jobhub.api_keys import split_token
 from jobhub.audit import Actor, AuditAction, AuditEntry
 from tests import services as svc
 from tests.conftest import ApiServer, Processes, run_cli, settings_env
@@ -384,7 +385,9 @@ def test_each_cli_action_is_recorded_once_as_the_local_user(
     ]
     assert all(record["organization"] == "" for record in read)
     assert read[0]["details"] == {"identity": "ci", "organization": org, "role": "viewer"}
-    assert json.loads(created)["token"].rsplit("_", 1)[1] not in json.dumps(read)
+    parts = split_token(json.loads(created)["token"])
+    assert parts is not None
+    assert parts[1] not in json.dumps(read)  # the secret
     assert jobs.audit_entries(since=since, actor=local.identity) != []
 
     table = _cli_ok(["audit", "--since", since, "--limit", "3"], settings).splitlines()
