@@ -38,6 +38,8 @@ class Settings:
     """Modules that declare the job types; workers and producers import them."""
     retention: timedelta = timedelta(days=30)
     """How long a job is kept after it was created before ``maintenance.purge_jobs`` deletes it."""
+    audit_retention: timedelta = timedelta(days=365)
+    """How long an audit trail entry is kept before ``maintenance.purge_jobs`` deletes it."""
     wait_poll_interval: float = 1.0
     """Seconds between checks while waiting for jobs (1 s, as in 1C)."""
     cancel_poll_interval: float = 0.5
@@ -94,7 +96,7 @@ class Settings:
         if env.get("JOBHUB_JOB_MODULES"):
             modules = tuple(m.strip() for m in env["JOBHUB_JOB_MODULES"].split(",") if m.strip())
             values["job_modules"] = modules
-        for name in ("retention", "publish_link_ttl"):
+        for name in ("retention", "audit_retention", "publish_link_ttl"):
             key = f"JOBHUB_{name.upper()}"
             if env.get(key):
                 values[name] = _duration(key, env[key])

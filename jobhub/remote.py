@@ -27,6 +27,7 @@ from uuid import UUID
 import httpx
 
 from jobhub import errors
+from jobhub.audit import AuditEntry, since_text
 from jobhub.definitions import JobDefinition
 from jobhub.durations import format_duration
 from jobhub.errors import (
@@ -37,6 +38,7 @@ from jobhub.errors import (
     RemoteUnavailable,
     WaitTimeout,
 )
+from jobhub.formats.audit_records import audit_from_record
 from jobhub.formats.gates import limit_from_record, pause_from_record
 from jobhub.formats.schema import event_from_record, job_from_record, message_from_record
 from jobhub.formats.vocab import QUERY_GROUPS, ApiJobState
@@ -123,8 +125,10 @@ class RemoteJobManager:
         queue: str | None = None,
         priority: int | None = None,
         max_attempts: int | None = None,
+        reason: str | None = None,
     ) -> Job:
-        """Start a job as the key's identity in its organization; see ``JobManager``."""
+        """Start a job as the key's identity in its organization; see ``JobManager``.
+        The server records the start in its audit trail as the key's, with ``reason``."""
         body: dict[str, Any] = {
             "type": _type_name(job_type),
             "parameters": dict(parameters or {}),
@@ -144,7 +148,7 @@ class RemoteJobManager:
         }
         # only those given: an API from before start options refuses unknown fields
         body.update((name, value) for name, value in options.items() if value is not None)
-        return job_from_record(self._call("POST", "/jobs", json=body))
+        return job_from_record(self._call("POST", "/jobs", json=body, params=_why(reason)))
 
     def get_job(self, job_id: UUID | str) -> Job:
         return job_from_record(self._call("GET", f"/jobs/{_id(job_id)}"))
@@ -235,15 +239,18 @@ class RemoteJobManager:
 
     # -- acting on jobs ------------------------------------------------------------------
 
-    def cancel_job(self, job_id: UUID | str) -> Job:
-        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/cancel"))
+    def cancel_job(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
+        path = f"/jobs/{_id(job_id)}/cancel"
+        return job_from_record(self._call("POST", path, params=_why(reason)))
 
-    def rerun_job(self, job_id: UUID | str) -> Job:
-        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/rerun"))
+    def rerun_job(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
+        path = f"/jobs/{_id(job_id)}/rerun"
+        return job_from_record(self._call("POST", path, params=_why(reason)))
 
-    def retry_now(self, job_id: UUID | str) -> Job:
+    def retry_now(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
         """Start now a job that waits for its start time or its retry; NotWaiting otherwise."""
-        return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/retry-now"))
+        path = f"/jobs/{_id(job_id)}/retry-now"
+        return job_from_record(self._call("POST", path, params=_why(reason)))
 
     def wait_for_completion(
         self, job_ids: Sequence[UUID | str], timeout: float | None = None
@@ -294,6 +301,7 @@ class RemoteJobManager:
         tz: str = "UTC",
         parameters: Mapping[str, object] | None = None,
         catch_up: bool = True,
+        reason: str | None = None,
     ) -> list[JobSchedule]:
         """Replace the type's schedules with one (needs an admin key)."""
         body: dict[str, Any] = {
@@ -304,11 +312,34 @@ class RemoteJobManager:
             "parameters": dict(parameters or {}),
             "catchUp": catch_up,
         }
-        found = self._call("PUT", f"/job-types/{_type_name(job_type)}/schedules", json=body)
+        path = f"/job-types/{_type_name(job_type)}/schedules"
+        found = self._call("PUT", path, json=body, params=_why(reason))
         return [schedule_from_json(record) for record in found["value"]]
 
-    def clear_job_schedule(self, job_type: str | JobDefinition | object) -> None:
-        self._call("DELETE", f"/job-types/{_type_name(job_type)}/schedules")
+    def clear_job_schedule(
+        self, job_type: str | JobDefinition | object, *, reason: str | None = None
+    ) -> None:
+        path = f"/job-types/{_type_name(job_type)}/schedules"
+        self._call("DELETE", path, params=_why(reason))
+
+    # -- the audit trail --------------------------------------------------------------------
+
+    def audit_entries(
+        self,
+        *,
+        since: datetime | timedelta | str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The key's organization's audit trail, newest first (needs an admin key); see
+        ``JobManager.audit_entries``."""
+        params: dict[str, str | int] = {"limit": limit}
+        if since is not None:
+            params["since"] = since if isinstance(since, str) else since_text(since)
+        if actor is not None:
+            params["actor"] = actor
+        body = self._call("GET", "/audit", params=params)
+        return [audit_from_record(record) for record in body["value"]]
 
     # -- limits and pauses (reading needs any key, changing them an admin key) ------------
 
@@ -439,6 +470,11 @@ class RemoteRunners:
                 "retry": retry,
             }
         return job_from_record(self._call("POST", f"/jobs/{_id(job_id)}/finish", json=body))
+
+
+def _why(reason: str | None) -> dict[str, str]:
+    """The ``reason`` query parameter of an acting route, when there is one."""
+    return {} if reason is None else {"reason": reason}
 
 
 def _id(job_id: UUID | str) -> str:

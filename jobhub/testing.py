@@ -13,22 +13,26 @@ database or broker::
     assert runtime.store.get(job.id).status is JobStatus.QUEUED
     assert broker.sent[0].task_id == str(job.id)
 
-The stores the manager reads through (queries, schedules, documents, keys) need a real
-database: reaching for them here raises ConfigurationError.
+The audit trail is a list (``MemoryAuditStore``, ``runtime.audit.entries``), so the
+manager's actions can run here too. The stores the manager reads through (queries,
+schedules, documents, keys) need a real database: reaching for them here raises
+ConfigurationError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from celery.result import AsyncResult
 from sqlalchemy import Engine
 
+from jobhub.audit import AuditEntry
 from jobhub.clock import utcnow
 from jobhub.config import Settings
+from jobhub.db.audit_store import AuditStore
 from jobhub.db.memory import MemoryStore
 from jobhub.db.writes import JobLookups, WorkerClock, Writes
 from jobhub.dispatch import Dispatcher
@@ -48,10 +52,15 @@ class MemoryRuntime(Runtime):
     ) -> None:
         super().__init__(settings or Settings(), clock)
         self.store = store if store is not None else MemoryStore(clock)
+        self._audit = MemoryAuditStore()
 
     @property
     def engine(self) -> Engine:
         raise ConfigurationError("a MemoryRuntime has no database engine")
+
+    @property
+    def audit(self) -> MemoryAuditStore:
+        return self._audit
 
     @property
     def lookups(self) -> JobLookups:
@@ -67,6 +76,39 @@ class MemoryRuntime(Runtime):
     def gate_snapshot(self) -> GateSnapshot:
         """The twin has no pauses or limits (they live in the database's tables)."""
         return GateSnapshot()
+
+
+class MemoryAuditStore(AuditStore):
+    """The audit trail as a list, oldest first (``entries``), read as the store reads."""
+
+    def __init__(self) -> None:  # no engine: nothing of the base class is used
+        self.entries: list[AuditEntry] = []
+
+    def append(self, entry: AuditEntry) -> None:
+        self.entries.append(replace(entry, id=len(self.entries) + 1))
+
+    def recent(
+        self,
+        *,
+        organization: str | None = None,
+        since: datetime | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        found = [
+            entry
+            for entry in reversed(self.entries)
+            if (organization is None or entry.actor.organization == organization)
+            and (since is None or entry.at >= since)
+            and (actor is None or entry.actor.identity == actor)
+        ]
+        return sorted(found, key=lambda entry: entry.at, reverse=True)[:limit]
+
+    def purge(self, before: datetime) -> int:
+        kept = [entry for entry in self.entries if entry.at >= before]
+        purged = len(self.entries) - len(kept)
+        self.entries[:] = kept
+        return purged
 
 
 @dataclass(frozen=True, slots=True)

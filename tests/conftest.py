@@ -134,6 +134,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "JOBHUB_CANCEL_POLL_INTERVAL": str(settings.cancel_poll_interval),
         "JOBHUB_DEFAULT_TIME_LIMIT": str(settings.default_time_limit),
         "JOBHUB_RETENTION": f"{settings.retention.total_seconds()}s",
+        "JOBHUB_AUDIT_RETENTION": f"{settings.audit_retention.total_seconds()}s",
         "JOBHUB_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
         "JOBHUB_WORKER_TIMEOUT": str(settings.worker_timeout),
         "JOBHUB_PUBLISH_GRACE": str(settings.publish_grace),

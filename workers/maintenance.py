@@ -9,7 +9,8 @@ from jobhub import JobContext, JSONValue, Param, job
 
 @job(
     "maintenance.purge_jobs",
-    description="Deletes, in batches, ended jobs whose purge time has passed",
+    description="Deletes, in batches, ended jobs whose purge time has passed, and audit "
+    "trail entries older than the audit retention",
     category="Maintenance",
     subcategory="Retention",
     params=[Param("batch_size", int, default=500, minimum=1, maximum=100_000)],
@@ -21,8 +22,9 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
         ctx.status(f"{total} jobs purged so far")
 
     purged = ctx.housekeeping.purge_expired_jobs(batch_size=batch_size, on_batch=report)
-    ctx.message(f"purged {purged} expired jobs")
-    return {"purged": purged}
+    audit_purged = ctx.housekeeping.purge_audit_trail()
+    ctx.message(f"purged {purged} expired jobs and {audit_purged} old audit trail entries")
+    return {"purged": purged, "audit_purged": audit_purged}
 
 
 @job(

@@ -19,6 +19,7 @@ from jobhub.api import problems, responses
 from jobhub.api.limits import BodyLimit
 from jobhub.api.routes import (
     aims360,
+    audit,
     documents,
     job_types,
     jobs,
@@ -51,7 +52,7 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     app.state.manager = used
     app.add_middleware(BodyLimit)
     problems.install(app)
-    for module in (jobs, runners, job_types, limits, pauses, documents, aims360, system):
+    for module in (jobs, runners, job_types, limits, pauses, documents, aims360, audit, system):
         app.include_router(module.router)
     generate = app.openapi
 

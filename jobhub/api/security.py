@@ -3,6 +3,10 @@
 Every route but health, readiness and publish links depends on ``Viewer``, ``Operator``
 or ``Admin``. A caller acts in its own organization only: another organization's job is
 "not found", never "forbidden", so its existence leaks nothing.
+
+Each acting route records its caller in the audit trail (``actor_of``: the key's id,
+identity and organization) with the reason given as the ``reason`` query parameter
+(``Reason``), the same way on every route whatever its method and body.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobhub.api_keys import Principal, Role
+from jobhub.audit import MAX_REASON, Actor
 from jobhub.errors import JobNotFound, NotAuthenticated, PermissionDenied
 from jobhub.jobs import AccessScope, Job
 from jobhub.manager import JobManager
@@ -58,6 +63,18 @@ Caller = Annotated[Principal | None, Depends(optional_caller)]
 Viewer = Annotated[Principal, Depends(_require(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(_require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]
+
+
+Reason = Annotated[
+    str | None,
+    Query(description=f"Why you do this, for the audit trail (at most {MAX_REASON} characters)."),
+]
+"""The optional ``reason`` query parameter of every acting route."""
+
+
+def actor_of(caller: Principal) -> Actor:
+    """The audit trail's actor for an authenticated caller: its key and organization."""
+    return Actor(identity=caller.identity, key_id=caller.key_id, organization=caller.organization)
 
 
 def visible_job(manager: JobManager, caller: Principal, job_id: str) -> Job:

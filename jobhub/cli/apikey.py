@@ -7,7 +7,9 @@ import json
 import click
 
 from jobhub.api_keys import Role
+from jobhub.audit import Actor
 from jobhub.cli.context import CliState, pass_state
+from jobhub.cli.options import reason_option
 
 
 @click.group()
@@ -33,9 +35,17 @@ def apikey() -> None:
     default=Role.VIEWER.value,
     show_default=True,
 )
+@reason_option
 @click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
 @pass_state
-def create(state: CliState, identity: str, organization: str, role: str, as_json: bool) -> None:
+def create(
+    state: CliState,
+    identity: str,
+    organization: str,
+    role: str,
+    reason: str | None,
+    as_json: bool,
+) -> None:
     """Create a key and print it once: only its hash is kept.
 
     \b
@@ -43,7 +53,11 @@ def create(state: CliState, identity: str, organization: str, role: str, as_json
       jobhub apikey create --identity alice --organization acme --role operator
     """
     issued = state.manager.access.create_api_key(
-        identity=identity, organization=organization, role=role
+        identity=identity,
+        organization=organization,
+        role=role,
+        actor=Actor.local(),
+        reason=reason,
     )
     key = issued.key
     if as_json:
@@ -66,15 +80,16 @@ def create(state: CliState, identity: str, organization: str, role: str, as_json
 
 @apikey.command()
 @click.argument("key_id")
+@reason_option
 @pass_state
-def revoke(state: CliState, key_id: str) -> None:
+def revoke(state: CliState, key_id: str, reason: str | None) -> None:
     """Revoke the key with id KEY_ID (the part after jh_); it stops working at once.
 
     \b
     Example:
-      jobhub apikey revoke 3f9c2a7d41b0e865
+      jobhub apikey revoke 3f9c2a7d41b0e865 --reason "alice left"
     """
-    state.manager.access.revoke_api_key(key_id)
+    state.manager.access.revoke_api_key(key_id, actor=Actor.local(), reason=reason)
     click.echo(f"revoked {key_id}")
 
 

@@ -10,9 +10,17 @@ from typing import BinaryIO
 
 import click
 
+from jobhub.audit import Actor
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
-from jobhub.cli.options import DURATION, MOMENT, job_id_argument, json_option, timeout_option
+from jobhub.cli.options import (
+    DURATION,
+    MOMENT,
+    job_id_argument,
+    json_option,
+    reason_option,
+    timeout_option,
+)
 from jobhub.errors import Conflict, InvalidInput
 from jobhub.formats.schema import JobRecord, event_record, job_record, message_record
 from jobhub.jobs import Job, JobStatus
@@ -64,6 +72,7 @@ from jobhub.parameters import parse_assignments
 )
 @click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 unless it Completed.")
 @timeout_option
+@reason_option
 @json_option
 @pass_state
 def start(
@@ -81,6 +90,7 @@ def start(
     max_attempts: int | None,
     wait: bool,
     timeout: timedelta | None,
+    reason: str | None,
     as_json: bool,
 ) -> None:
     """Start a job of type NAME and print its id.
@@ -110,6 +120,8 @@ def start(
         queue=queue,
         priority=priority,
         max_attempts=max_attempts,
+        actor=Actor.local(),
+        reason=reason,
     )
     if not wait:
         if as_json:
@@ -301,16 +313,17 @@ def wait(state: CliState, job_ids: Sequence[str], timeout: timedelta | None, as_
 
 @click.command()
 @job_id_argument
+@reason_option
 @json_option
 @pass_state
-def cancel(state: CliState, job_id: str, as_json: bool) -> None:
+def cancel(state: CliState, job_id: str, reason: str | None, as_json: bool) -> None:
     """Cancel a job: a queued one never runs, a running one stops at its next check.
 
     \b
     Example:
-      jobhub cancel 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
+      jobhub cancel 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55 --reason "wrong month"
     """
-    job = state.manager.cancel_job(job_id, actor="cli")
+    job = state.manager.cancel_job(job_id, actor=Actor.local(), reason=reason)
     if as_json:
         render.echo_json(_records(state.manager, [job])[0])
     elif job.status is JobStatus.CANCELLED:
@@ -321,16 +334,17 @@ def cancel(state: CliState, job_id: str, as_json: bool) -> None:
 
 @click.command()
 @job_id_argument
+@reason_option
 @json_option
 @pass_state
-def rerun(state: CliState, job_id: str, as_json: bool) -> None:
+def rerun(state: CliState, job_id: str, reason: str | None, as_json: bool) -> None:
     """Queue an ended job again as a new attempt, keeping its history.
 
     \b
     Example:
       jobhub rerun 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
     """
-    job = state.manager.rerun_job(job_id, actor="cli")
+    job = state.manager.rerun_job(job_id, actor=Actor.local(), reason=reason)
     if as_json:
         render.echo_json(_records(state.manager, [job])[0])
     else:
@@ -339,9 +353,10 @@ def rerun(state: CliState, job_id: str, as_json: bool) -> None:
 
 @click.command(name="retry-now")
 @job_id_argument
+@reason_option
 @json_option
 @pass_state
-def retry_now(state: CliState, job_id: str, as_json: bool) -> None:
+def retry_now(state: CliState, job_id: str, reason: str | None, as_json: bool) -> None:
     """Start now a job that waits for its start time (--at, --in) or for its next attempt
     after a failure; exit 4 when it waits for neither.
 
@@ -349,7 +364,7 @@ def retry_now(state: CliState, job_id: str, as_json: bool) -> None:
     Example:
       jobhub retry-now 0b7f3c1e-5d2a-4c8e-9f41-2a6d8e9b1c55
     """
-    job = state.manager.retry_now(job_id, actor="cli")
+    job = state.manager.retry_now(job_id, actor=Actor.local(), reason=reason)
     if as_json:
         render.echo_json(_records(state.manager, [job])[0])
     else:

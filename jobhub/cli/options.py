@@ -55,6 +55,11 @@ class Moment(click.ParamType):  # type: ignore[type-arg]
 MOMENT = Moment()
 """The one click type of every option that takes an instant."""
 
+reason_option = click.option(
+    "--reason",
+    metavar="TEXT",
+    help="Why you do this; kept with the action in the audit trail (jobhub audit).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 job_id_argument = click.argument("job_id", metavar="ID")
 timeout_option = click.option(

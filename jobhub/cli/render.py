@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from jobhub.audit import AuditEntry
 from jobhub.documents import Document
-from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus
+from jobhub.jobs import Job, JobEvent, JobMessage, JobStatus, JSONValue
 
 _COLOURS = {
     JobStatus.CREATED: "white",
@@ -123,3 +124,37 @@ def event_line(event: JobEvent, job_type: str | None = None) -> str:
 
 def message_line(message: JobMessage) -> str:
     return f"{when(message.at)}  [{message.level}]  {message.text}"
+
+
+def audit_table(entries: Sequence[AuditEntry]) -> str:
+    """The table of ``jobhub audit``: one action a line, its details and reason last."""
+    header = (
+        f"{'AT':29}  {'ORGANIZATION':12}  {'ACTOR':20}  {'KEY':16}  {'ACTION':14}  "
+        f"{'TARGET':41}  DETAILS"
+    )
+    rows = [header]
+    for entry in entries:
+        actor = entry.actor
+        line = (
+            f"{when(entry.at):29}  {(actor.organization or '-')[:12]:12}  "
+            f"{actor.identity[:20]:20}  {(actor.key_id or '-')[:16]:16}  "
+            f"{entry.action.value:14}  {entry.target[:41]:41}  {details_text(entry.details)}"
+        )
+        if entry.reason:
+            line += f"  reason: {' '.join(entry.reason.split())}"
+        rows.append(line.rstrip())
+    return "\n".join(rows)
+
+
+def details_text(details: dict[str, JSONValue]) -> str:
+    """An entry's details on one line: ``name=value`` each, a schedule by its rule."""
+    parts = []
+    for name, value in details.items():
+        if isinstance(value, list) and all(isinstance(v, dict) and "when" in v for v in value):
+            shown = "; ".join(str(v["when"]) for v in value if isinstance(v, dict)) or "none"
+        elif isinstance(value, str | int | float | bool) or value is None:
+            shown = str(value)
+        else:
+            shown = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 
 import click
 
+from jobhub.audit import Actor
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
-from jobhub.cli.options import DURATION, json_option
+from jobhub.cli.options import DURATION, json_option, reason_option
 from jobhub.errors import InvalidInput
 from jobhub.parameters import parse_assignments
 from jobhub.scheduling.schedules import JobSchedule, schedule_record
@@ -41,6 +42,7 @@ def schedule() -> None:
     help="After beat was down, skip the missed runs (default: run once to catch up).",
 )
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE")
+@reason_option
 @json_option
 @pass_state
 def set_schedule(
@@ -54,6 +56,7 @@ def set_schedule(
     stop: str | None,
     skip_missed: bool,
     params: Sequence[str],
+    reason: str | None,
     as_json: bool,
 ) -> None:
     """Replace the schedules of job type NAME with one.
@@ -76,21 +79,24 @@ def set_schedule(
         stop=_moment("--stop", stop),
         parameters=values,
         catch_up=not skip_missed,
+        actor=Actor.local(),
+        reason=reason,
     )
     _print(schedules, as_json)
 
 
 @schedule.command(name="clear")
 @click.argument("name")
+@reason_option
 @pass_state
-def clear_schedule(state: CliState, name: str) -> None:
+def clear_schedule(state: CliState, name: str, reason: str | None) -> None:
     """Remove the runtime schedules of job type NAME.
 
     \b
     Example:
       jobhub schedule clear diagnostics.sleep
     """
-    state.manager.clear_job_schedule(name)
+    state.manager.clear_job_schedule(name, actor=Actor.local(), reason=reason)
 
 
 @schedule.command(name="list")

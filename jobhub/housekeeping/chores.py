@@ -18,12 +18,13 @@ from jobhub.errors import InvalidInput
 from jobhub.housekeeping.broker_probe import MessageIds, message_ids_on_broker
 from jobhub.housekeeping.outbox import Outbox, OutboxReport
 from jobhub.housekeeping.reaper import Reaper, ReapReport
-from jobhub.housekeeping.retention import purge_expired
+from jobhub.housekeeping.retention import purge_audit_trail, purge_expired
 from jobhub.runtime import Runtime
 
 
 class Housekeeping:
-    """Retention, recovery of lost and stranded jobs, and counts over the history."""
+    """Retention (of jobs and of the audit trail), recovery of lost and stranded jobs,
+    and counts over the history."""
 
     def __init__(self, runtime: Runtime, publish: Publish, on_broker: MessageIds) -> None:
         self._runtime = runtime
@@ -41,6 +42,10 @@ class Housekeeping:
     ) -> int:
         """Delete, batch by batch, ended jobs whose purge time has passed; returns how many."""
         return purge_expired(self._runtime, batch_size=batch_size, on_batch=on_batch)
+
+    def purge_audit_trail(self) -> int:
+        """Delete the audit trail entries older than ``audit_retention``; returns how many."""
+        return purge_audit_trail(self._runtime)
 
     def reap_lost_jobs(self, *, limit: int = 500) -> ReapReport:
         """Recover the Processing jobs of lost workers (``jobhub.housekeeping.reaper``)."""

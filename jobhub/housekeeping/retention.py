@@ -1,4 +1,5 @@
-"""Retention: ended jobs whose purge time has passed are deleted, batch by batch."""
+"""Retention: ended jobs whose purge time has passed are deleted, batch by batch; audit
+trail entries older than ``Settings.audit_retention`` too."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ def purge_expired(
         remove_files(runtime.settings.documents_dir, files)
         if on_batch is not None:
             on_batch(total)
+
+
+def purge_audit_trail(runtime: Runtime) -> int:
+    """Delete the audit trail entries older than ``audit_retention``; returns how many."""
+    try:
+        before = runtime.clock() - runtime.settings.audit_retention
+    except OverflowError:  # kept longer than there was time: nothing is that old
+        return 0
+    return runtime.audit.purge(before)

@@ -10,8 +10,11 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from jobhub.api_keys import ApiKey, IssuedKey, Principal, Role, issue, secret_matches, split_token
+from jobhub.audit import Actor, AuditAction, acting
 from jobhub.documents import Document, LinkSigner
 from jobhub.errors import InvalidInput, NotAuthenticated, NotFound
+from jobhub.jobs import JSONValue
+from jobhub.manager.base import record_action
 from jobhub.parameters import unstorable_text
 from jobhub.runtime import Runtime
 
@@ -60,8 +63,21 @@ class Access:
 
     # -- API keys ---------------------------------------------------------------------
 
-    def create_api_key(self, *, identity: str, organization: str, role: Role | str) -> IssuedKey:
-        """Issue a key for the HTTP API; its token is in the result and nowhere else."""
+    def create_api_key(
+        self,
+        *,
+        identity: str,
+        organization: str,
+        role: Role | str,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
+    ) -> IssuedKey:
+        """Issue a key for the HTTP API; its token is in the result and nowhere else.
+
+        Recorded in the audit trail (identity, organization and role; never the secret)
+        as done by ``actor`` (default: the local user), with ``reason``.
+        """
+        who, why = acting(actor, reason)
         try:
             parsed = Role(role)
         except ValueError:
@@ -71,15 +87,30 @@ class Access:
                 raise InvalidInput(f"{label} must be 1 to {MAX_TEXT} characters of text")
         issued = issue(identity, organization, parsed, self._runtime.clock())
         self._runtime.api_keys.add(issued)
+        self._record(AuditAction.KEY_CREATE, issued.key, who, why)
         return issued
 
-    def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key at once; raises NotFound."""
-        if not self._runtime.api_keys.revoke(key_id, self._runtime.clock()):
+    def revoke_api_key(
+        self, key_id: str, *, actor: Actor | str | None = None, reason: str | None = None
+    ) -> None:
+        """Revoke a key at once; raises NotFound. Recorded in the audit trail as done by
+        ``actor`` (default: the local user), with ``reason``."""
+        who, why = acting(actor, reason)
+        found = self._runtime.api_keys.find(key_id) if _storable(key_id) else None
+        if found is None or not self._runtime.api_keys.revoke(key_id, self._runtime.clock()):
             raise NotFound(f"no API key with id {key_id!r}")
+        self._record(AuditAction.KEY_REVOKE, found[0], who, why)
 
     def api_keys(self) -> list[ApiKey]:
         return self._runtime.api_keys.all()
+
+    def _record(self, action: AuditAction, key: ApiKey, actor: Actor, reason: str | None) -> None:
+        details: dict[str, JSONValue] = {
+            "identity": key.identity,
+            "organization": key.organization,
+            "role": key.role.value,
+        }
+        record_action(self._runtime, action, f"key {key.id}", actor, details=details, reason=reason)
 
     def authenticate(self, token: str) -> Principal:
         """The caller a bearer token names; NotAuthenticated when it is not a live key."""
@@ -91,6 +122,11 @@ class Access:
         if key.revoked_at is not None or not secret_matches(parts[1], secret_hash):
             raise NotAuthenticated("the API key is not valid")
         return key.principal
+
+
+def _storable(key_id: str) -> bool:
+    """Whether a key id can be looked up at all (a NUL cannot be sent to the database)."""
+    return len(key_id) <= 40 and unstorable_text(key_id, "key id") is None
 
 
 def _document_uuid(text: str) -> UUID:

@@ -12,6 +12,7 @@ from jobhub.definitions import JobDefinition
 from jobhub.dispatch import JobHubCelery
 from jobhub.errors import JobNotFound
 from jobhub.jobs import JSONValue
+from jobhub.runtime import Runtime
 
 JobTypeRef = str | JobDefinition | object
 """A job type by name, by definition, or as its task ("by type or by name")."""
@@ -41,16 +42,33 @@ class ManagerBase:
         reason: str | None = None,
     ) -> None:
         """Append an operator action to the audit trail (after it took effect)."""
-        self._runtime.audit.append(
-            AuditEntry(
-                at=self._runtime.clock(),
-                actor=Actor.of(actor),
-                action=action,
-                target=target,
-                details=dict(details or {}),
-                reason=reason,
-            )
+        record_action(self._runtime, action, target, actor, details=details, reason=reason)
+
+
+def record_action(
+    runtime: Runtime,
+    action: AuditAction,
+    target: str,
+    actor: Actor | str | None,
+    *,
+    details: Mapping[str, JSONValue] | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append an operator action to ``runtime``'s audit trail, stamped by its clock.
+
+    Check the actor and reason with ``jobhub.audit.acting`` before acting: this runs
+    after the action took effect.
+    """
+    runtime.audit.append(
+        AuditEntry(
+            at=runtime.clock(),
+            actor=Actor.of(actor),
+            action=action,
+            target=target,
+            details=dict(details or {}),
+            reason=reason,
         )
+    )
 
 
 def job_uuid(value: UUID | str) -> UUID:

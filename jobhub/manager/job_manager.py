@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
+from jobhub.audit import Actor, AuditAction, acting
 from jobhub.config import Settings
 from jobhub.db.document_store import remove_files
 from jobhub.definitions import (
@@ -67,12 +69,21 @@ from jobhub.jobs import (
     JobError,
     JobSpec,
     JobStatus,
+    JSONValue,
     StartType,
 )
-from jobhub.lifecycle import Reopen, ReopenReason, Transition, can_reopen, cancel_outcome
+from jobhub.lifecycle import (
+    Reopen,
+    ReopenReason,
+    Transition,
+    can_reopen,
+    cancel_event_text,
+    cancel_outcome,
+)
 from jobhub.logs import job_fields
 from jobhub.manager.access import MAX_TEXT, Access
 from jobhub.manager.admin import Admin
+from jobhub.manager.audit_trail import AuditTrail
 from jobhub.manager.base import JobTypeRef, job_uuid
 from jobhub.manager.gates import JobGates
 from jobhub.manager.reads import JobReads
@@ -85,7 +96,7 @@ from jobhub.worker.app import create_celery_app
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobReads, JobSchedules, JobGates):
+class JobManager(JobReads, JobSchedules, JobGates, AuditTrail):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:
@@ -197,6 +208,8 @@ class JobManager(JobReads, JobSchedules, JobGates):
         queue: str | None = None,
         priority: int | None = None,
         max_attempts: int | None = None,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
     ) -> Job:
         """Start a job; returns it Queued (Created while it waits for ``start_at`` or
         ``delay``, or for its runner when its type runs elsewhere).
@@ -210,7 +223,11 @@ class JobManager(JobReads, JobSchedules, JobGates):
         ``access_scope`` says who may read its result and documents. ``job_id`` is the id
         the new job gets (default: a random one); a caller that passes one can tell a new
         job from an idempotent repeat.
+
+        A new job is recorded in the audit trail as started by ``actor`` (an API key's
+        ``Actor``, an identity, or None: the local user), with ``reason``; a repeat is not.
         """
+        who, why = acting(actor, reason)
         definition = resolve(job_type)
         try:
             scope = AccessScope.parse(access_scope)
@@ -246,45 +263,79 @@ class JobManager(JobReads, JobSchedules, JobGates):
             due_at=due_time(self._runtime.clock(), start_at=start_at, delay=delay),
             max_attempts=definition.retry.attempts_for(max_attempts),
         )
-        return self.app.dispatcher.start(definition, spec, description=description, job_id=job_id)
+        wanted = job_id or uuid.uuid4()
+        job = self.app.dispatcher.start(definition, spec, description=description, job_id=wanted)
+        if job.id == wanted:  # not an idempotent repeat
+            later = {} if job.due_at is None else {"start_at": job.due_at.isoformat()}
+            self._record_job(
+                AuditAction.START, job, who, why, queue=job.queue, priority=job.priority, **later
+            )
+        return job
 
     # -- acting on jobs ------------------------------------------------------------------
 
-    def delete_job(self, job_id: UUID | str) -> None:
+    def delete_job(
+        self,
+        job_id: UUID | str,
+        *,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Delete a job with its history and messages (``api.job`` deleteJob).
 
         An active job is not deleted: cancel it first.
         """
+        who, why = acting(actor, reason)
         job = self.get_job(job_id)
         if job.status.is_active:
             raise Conflict(f"job {job.id} is {job.status.label}; cancel it before deleting")
         remove_files(self.settings.documents_dir, self._jobs.delete(job.id))
+        self._record_job(AuditAction.DELETE, job, who, why, status=job.status.label)
 
-    def cancel_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
+    def cancel_job(
+        self,
+        job_id: UUID | str,
+        *,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
+    ) -> Job:
         """Cancel a job.
 
         A job not yet running ends Cancelled at once and never runs. A running job of a
         cancellable type is flagged; it sees the flag through its context and ends
         Cancelled. The request lives in the database, so it survives worker restarts.
+        ``actor`` (default: the local user) and ``reason`` go to the audit trail.
         """
+        who, why = acting(actor, reason)
         job = self.get_job(job_id)
         if cancel_outcome(job.status, job.can_cancel) is None:
             raise _cannot_cancel(job)
         status = self._runtime.writes.request_cancel(
-            job.id, at=self._runtime.clock(), actor=actor, cancel_running=job.can_cancel
+            job.id, at=self._runtime.clock(), actor=who.identity, cancel_running=job.can_cancel
         )
         if status is None:  # it started or ended in between
             raise _cannot_cancel(self.get_job(job.id))
         if status is JobStatus.CANCELLED:
             self._revoke(job)
+        self._record_job(AuditAction.CANCEL, job, who, why, outcome=cancel_event_text(status))
         logger.info(
             "cancel requested",
             extra=job_fields(job.id, job.job_type, "cancel"),
         )
         return self.get_job(job.id)
 
-    def rerun_job(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
-        """Queue a finished job again as a new attempt, keeping its history."""
+    def rerun_job(
+        self,
+        job_id: UUID | str,
+        *,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
+    ) -> Job:
+        """Queue a finished job again as a new attempt, keeping its history.
+
+        ``actor`` (default: the local user) and ``reason`` go to the audit trail.
+        """
+        who, why = acting(actor, reason)
         job = self.get_job(job_id)
         if not job.can_rerun:
             raise NotRerunnable(f"job {job.id} of type {job.job_type} cannot be rerun")
@@ -299,8 +350,8 @@ class JobManager(JobReads, JobSchedules, JobGates):
                 attempt=job.attempt,
                 reason=ReopenReason.RERUN,
                 at=now,
-                message=f"rerun by {actor}" if actor else "rerun",
-                actor=actor,
+                message=f"rerun by {who.identity}",
+                actor=who.identity,
                 purge_at=now + (definition.retention or self.settings.retention),
             )
         )
@@ -310,6 +361,7 @@ class JobManager(JobReads, JobSchedules, JobGates):
             logger.info(
                 "job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt)
             )
+            self._record_job(AuditAction.RERUN, job, who, why, attempt=attempt)
             return self.get_job(job.id)
         try:
             self.app.dispatcher.publish(
@@ -335,25 +387,36 @@ class JobManager(JobReads, JobSchedules, JobGates):
             )
             raise
         logger.info("job rerun", extra=job_fields(job.id, job.job_type, "rerun", attempt=attempt))
+        self._record_job(AuditAction.RERUN, job, who, why, attempt=attempt)
         return self.get_job(job.id)
 
-    def retry_now(self, job_id: UUID | str, *, actor: str | None = None) -> Job:
+    def retry_now(
+        self,
+        job_id: UUID | str,
+        *,
+        actor: Actor | str | None = None,
+        reason: str | None = None,
+    ) -> Job:
         """Start now a job that waits for its retry or its delayed start (it is published
         within a moment, by the same mechanism that publishes due jobs).
 
         Raises NotWaiting when it waits for neither (it runs, ended, or was never delayed).
+        ``actor`` (default: the local user) and ``reason`` go to the audit trail.
         """
+        who, why = acting(actor, reason)
         job = self.get_job(job_id)
         if not job.waiting:
             raise NotWaiting(
                 f"job {job.id} is {job.status.label} and waits for no start time or retry"
             )
-        why = f"start now requested by {actor}" if actor else "start now requested"
+        text = f"start now requested by {who.identity}"
         if not self._runtime.writes.start_now(
-            job.id, at=self._runtime.clock(), actor=actor, why=why
+            job.id, at=self._runtime.clock(), actor=who.identity, why=text
         ):
             raise NotWaiting(f"job {job.id} is no longer waiting")
         logger.info("start now requested", extra=job_fields(job.id, job.job_type, "retry-now"))
+        due = None if job.due_at is None else job.due_at.isoformat()
+        self._record_job(AuditAction.START_NOW, job, who, why, due_at=due)
         return self.get_job(job.id)
 
     def wait_for_completion(
@@ -388,6 +451,13 @@ class JobManager(JobReads, JobSchedules, JobGates):
                 raise WaitTimeout(unfinished, timeout or 0.0)
             pause = interval if deadline is None else min(interval, deadline - time.monotonic())
             time.sleep(max(pause, 0.0))
+
+    def _record_job(
+        self, action: AuditAction, job: Job, who: Actor, why: str | None, **details: JSONValue
+    ) -> None:
+        """Record an action on ``job``: its target is the job, its details its type first."""
+        facts: dict[str, JSONValue] = {"job_type": job.job_type, **details}
+        self._record(action, f"job {job.id}", who, details=facts, reason=why)
 
     def _revoke(self, job: Job) -> None:
         """Tell workers to drop the message too, where the broker can broadcast."""

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jobhub import JobManager, Settings
+from jobhub.audit import Actor
 from jobhub.db import migrate
 from tests.conftest import Process, Processes, run_cli, settings_env
 from tests.services import free_port
@@ -273,7 +274,7 @@ def test_cancel_stops_a_running_job_and_refuses_a_finished_one(
     assert record["status"] == "Cancelled"
     assert record["status_code"] == 5
     assert record["percent"] < 100
-    assert record["modified_by"] == "cli"
+    assert record["modified_by"] == Actor.local().identity  # the local user
 
     again = _cli(["cancel", job_id], settings)
     assert again.returncode == 4
@@ -478,6 +479,7 @@ COMMANDS = [
     "available",
     "workers",
     "dead-letters",
+    "audit",
 ]
 
 

@@ -120,6 +120,7 @@ def test_the_walk_finds_every_command_family() -> None:
         ("pause",),
         ("resume",),
         ("pauses",),
+        ("audit",),
     }
     assert expected <= set(ALL_COMMANDS)
 

@@ -112,6 +112,17 @@ def test_retention() -> None:
     assert Settings.from_env({"JOBHUB_RETENTION": "7d"}).retention == timedelta(days=7)
 
 
+def test_audit_entries_are_kept_a_year_unless_set() -> None:
+    assert Settings.from_env({}).audit_retention == timedelta(days=365)
+    env = {"JOBHUB_AUDIT_RETENTION": "90d"}
+    assert Settings.from_env(env).audit_retention == timedelta(days=90)
+
+
+def test_a_malformed_audit_retention_names_its_variable() -> None:
+    with pytest.raises(ConfigurationError, match="JOBHUB_AUDIT_RETENTION"):
+        Settings.from_env({"JOBHUB_AUDIT_RETENTION": "a year"})
+
+
 @pytest.mark.parametrize(
     ("key", "field"),
     [
@@ -170,6 +181,7 @@ def test_all_variables_at_once(tmp_path: Path) -> None:
 
 DURATION_SETTINGS = [
     ("JOBHUB_RETENTION", "retention"),
+    ("JOBHUB_AUDIT_RETENTION", "audit_retention"),
     ("JOBHUB_PUBLISH_LINK_TTL", "publish_link_ttl"),
     ("JOBHUB_WAIT_POLL_INTERVAL", "wait_poll_interval"),
     ("JOBHUB_CANCEL_POLL_INTERVAL", "cancel_poll_interval"),

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from jobhub import odata
 from jobhub.api import links, paging
 from jobhub.api import responses as doc
-from jobhub.api.security import Manager, Operator, Viewer, visible_job
+from jobhub.api.security import Manager, Operator, Reason, Viewer, actor_of, visible_job
 from jobhub.api.views import JobViews, etag
 from jobhub.formats import representations
 from jobhub.jobs import Job
@@ -45,11 +45,14 @@ def background_jobs(
 @router.post(
     "/v1.0/backgroundjob/{job_id}/rerun",
     summary="AIMS360: rerun a job",
-    responses=doc.problems(401, 403, 404, 409),
+    responses=doc.problems(400, 401, 403, 404, 409),
 )
-def rerun(job_id: str, request: Request, manager: Manager, caller: Operator) -> dict[str, Any]:
+def rerun(
+    job_id: str, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> dict[str, Any]:
     """Only when ``canReRun`` is Yes and the job ended; 409 otherwise."""
-    job = manager.rerun_job(visible_job(manager, caller, job_id).id, actor=caller.identity)
+    visible = visible_job(manager, caller, job_id)
+    job = manager.rerun_job(visible.id, actor=actor_of(caller), reason=reason)
     [(shown, documents, found)] = JobViews(request, manager, caller).prepared([job])
     return representations.aims360_rerun(shown, documents=documents, links=found)
 

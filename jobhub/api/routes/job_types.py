@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from jobhub.api import responses as doc
 from jobhub.api.bodies import Schedule, Schedules
-from jobhub.api.security import Admin, Manager, Viewer
+from jobhub.api.security import Admin, Manager, Reason, Viewer, actor_of
 from jobhub.definitions import JobTypeState
 from jobhub.scheduling import rules as schedule_rules
 from jobhub.scheduling.schedules import ScheduleSpec, schedule_record
@@ -62,7 +62,7 @@ def get_schedules(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]
     responses=doc.problems(400, 401, 403, 404, 422),
 )
 def put_schedules(
-    name: str, body: Schedule | Schedules, manager: Manager, caller: Admin
+    name: str, body: Schedule | Schedules, manager: Manager, caller: Admin, reason: Reason = None
 ) -> dict[str, Any]:
     """One schedule, or ``{"schedules": [...]}``; beat picks the change up within a
     second. Bad input changes nothing."""
@@ -77,7 +77,7 @@ def put_schedules(
         )
         for s in wanted
     ]
-    schedules = manager.set_job_schedules(name, specs)
+    schedules = manager.set_job_schedules(name, specs, actor=actor_of(caller), reason=reason)
     return {"value": [schedule_record(s) for s in schedules]}
 
 
@@ -85,9 +85,9 @@ def put_schedules(
     "/{name}/schedules",
     status_code=204,
     summary="Clear a job type's schedules",
-    responses=doc.problems(401, 403, 404),
+    responses=doc.problems(400, 401, 403, 404),
 )
-def clear_schedules(name: str, manager: Manager, caller: Admin) -> Response:
+def clear_schedules(name: str, manager: Manager, caller: Admin, reason: Reason = None) -> Response:
     """Removes the runtime schedules; static ones stay (they live in beat_schedule.py)."""
-    manager.clear_job_schedule(name)
+    manager.clear_job_schedule(name, actor=actor_of(caller), reason=reason)
     return Response(status_code=204)

@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 from jobhub.api import links, paging
 from jobhub.api import responses as doc
 from jobhub.api.bodies import StartJob
-from jobhub.api.security import Manager, Operator, Viewer, check_output_access, visible_job
+from jobhub.api.security import (
+    Manager,
+    Operator,
+    Reason,
+    Viewer,
+    actor_of,
+    check_output_access,
+    visible_job,
+)
 from jobhub.api.views import JobViews, choose, etag, not_modified
 from jobhub.errors import Conflict
 from jobhub.formats.schema import event_record, message_record
@@ -34,7 +42,9 @@ MAX_SEQ = 2**63 - 1
         **doc.problems(400, 401, 403, 404, 406, 409, 422),
     },
 )
-def start_job(body: StartJob, request: Request, manager: Manager, caller: Operator) -> Response:
+def start_job(
+    body: StartJob, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> Response:
     """201 with ``Location`` for a new job; 200 with the same job when ``clientRequestId``
     was sent before; 409 when an active job holds ``key``; 404 for an unknown type; 422
     naming each bad parameter or field. With ``startAt`` or ``delay`` it is Created and
@@ -57,6 +67,8 @@ def start_job(body: StartJob, request: Request, manager: Manager, caller: Operat
         queue=body.queue,
         priority=body.priority,
         max_attempts=body.max_attempts,
+        actor=actor_of(caller),
+        reason=reason,
     )
     response = JobViews(request, manager, caller).one(job, representation)
     response.status_code = 201 if job.id == wanted else 200
@@ -130,15 +142,17 @@ def job_events(job_id: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     summary="Cancel a job",
     responses={
         **doc.job("the job, Cancelled or asked to stop"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
-def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+def cancel_job(
+    job_id: str, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> Response:
     """A job not yet running ends Cancelled at once; a running one is asked to stop (409
     when its type cannot be cancelled or it already ended)."""
     representation = choose(request)
     job = visible_job(manager, caller, job_id)
-    job = manager.cancel_job(job.id, actor=caller.identity)
+    job = manager.cancel_job(job.id, actor=actor_of(caller), reason=reason)
     return JobViews(request, manager, caller).one(job, representation)
 
 
@@ -147,14 +161,16 @@ def cancel_job(job_id: str, request: Request, manager: Manager, caller: Operator
     summary="Run an ended job again",
     responses={
         **doc.job("the job, queued as a new attempt"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
-def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+def rerun_job(
+    job_id: str, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> Response:
     """Queues it again as a new attempt, keeping its history; 409 when it cannot rerun."""
     representation = choose(request)
     job = visible_job(manager, caller, job_id)
-    job = manager.rerun_job(job.id, actor=caller.identity)
+    job = manager.rerun_job(job.id, actor=actor_of(caller), reason=reason)
     return JobViews(request, manager, caller).one(job, representation)
 
 
@@ -163,15 +179,17 @@ def rerun_job(job_id: str, request: Request, manager: Manager, caller: Operator)
     summary="Start now a job that waits for its start time or its next attempt",
     responses={
         **doc.job("the job, published within a moment"),
-        **doc.problems(401, 403, 404, 406, 409),
+        **doc.problems(400, 401, 403, 404, 406, 409),
     },
 )
-def retry_job_now(job_id: str, request: Request, manager: Manager, caller: Operator) -> Response:
+def retry_job_now(
+    job_id: str, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> Response:
     """For a delayed start or a retry waiting out its backoff; 409 when it waits for
     neither (it is queued, running or ended)."""
     representation = choose(request)
     job = visible_job(manager, caller, job_id)
-    job = manager.retry_now(job.id, actor=caller.identity)
+    job = manager.retry_now(job.id, actor=actor_of(caller), reason=reason)
     return JobViews(request, manager, caller).one(job, representation)
 
 
