@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +24,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from jobhub.audit import MAX_REASON
 from jobhub.durations import parse_duration
 from jobhub.errors import InvalidDuration, InvalidInput
 from jobhub.parameters import unstorable_text
@@ -197,10 +197,6 @@ class Schedules(Body):
     schedules: list[Schedule] = Field(max_length=100)
 
 
-MAX_REASON = 1000
-"""Characters a reason for the audit trail may have."""
-
-
 def _storable(value: str | None) -> str | None:
     if value is not None and unstorable_text(value, "reason") is not None:
         raise PydanticCustomError("text", "not storable text (a NUL character or invalid UTF-8)")
@@ -216,17 +212,8 @@ Reason = Annotated[
     ),
     AfterValidator(_storable),
 ]
-"""A reason for the audit trail, in a body or (``ReasonQuery``) as ``?reason=``."""
-
-ReasonQuery = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_REASON,
-        description=f"Why you do this, kept with the action in the audit trail (at most"
-        f" {MAX_REASON} characters).",
-    ),
-    AfterValidator(_storable),
-]
+"""A reason for the audit trail in a body (acting routes also take ``?reason=``:
+``jobhub.api.security.Reason``)."""
 
 
 def one_reason(in_body: str | None, in_query: str | None) -> str | None:

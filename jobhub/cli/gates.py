@@ -11,16 +11,11 @@ import click
 from jobhub.audit import Actor
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
-from jobhub.cli.options import json_option
+from jobhub.cli.options import json_option, reason_option
 from jobhub.formats.gates import limit_record, pause_record
 from jobhub.gates import Pause, PauseKind, StoredLimit
 from jobhub.limits import LimitKind
 
-reason_option = click.option(
-    "--reason",
-    metavar="TEXT",
-    help="Why you do this; kept with the action in the audit trail.",
-)
 _KINDS = click.Choice([kind.value for kind in PauseKind])
 _LOOSE = {"ignore_unknown_options": True}
 """``jobhub limit set T -1`` reads -1 as the limit (and refuses it), not as an option."""

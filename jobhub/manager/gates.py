@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from jobhub.audit import Actor, AuditAction
+from jobhub.audit import Actor, AuditAction, acting
 from jobhub.definitions import resolve
 from jobhub.errors import Conflict, InvalidInput, InvalidLimit, NotFound
 from jobhub.gates import Pause, PauseKind, StoredLimit
@@ -47,7 +47,7 @@ class JobGates(ManagerBase):
             )
         parsed = limit if isinstance(limit, Limit) else Limit.parse(limit)
         parsed.check_key(definition.name, {param.name for param in definition.params})
-        who = Actor.of(actor)
+        who, why = acting(actor, reason)
         self._runtime.gates.set_limit(
             definition.name, parsed, at=self._runtime.clock(), actor=who.identity
         )
@@ -56,7 +56,7 @@ class JobGates(ManagerBase):
             f"type {definition.name}",
             who,
             details={"limit": parsed.text()},
-            reason=reason,
+            reason=why,
         )
         logger.info(
             "limit set: %s", parsed.text(), extra=job_fields(None, definition.name, "limit")
@@ -80,7 +80,7 @@ class JobGates(ManagerBase):
         except ValueError:
             raise InvalidInput(f"a limit's kind is concurrency or rate, not {kind!r}") from None
         declared = any(limit.scope == (parsed_kind, per) for limit in definition.limits)
-        who = Actor.of(actor)
+        who, why = acting(actor, reason)
         if not self._runtime.gates.clear_limit(
             definition.name,
             parsed_kind,
@@ -96,7 +96,7 @@ class JobGates(ManagerBase):
             f"type {definition.name}",
             who,
             details={"kind": parsed_kind.value, "per": per},
-            reason=reason,
+            reason=why,
         )
         return self.limits(definition)
 
@@ -118,12 +118,12 @@ class JobGates(ManagerBase):
         every host until resumed: its jobs wait, held, and no worker starts them; a
         paused schedule does not fire. Raises Conflict when it is paused already."""
         parsed, name = self._pause_target(kind, target)
-        who = Actor.of(actor)
+        who, why = acting(actor, reason)
         if not self._runtime.gates.pause(
-            parsed, name, at=self._runtime.clock(), actor=who.identity, reason=reason
+            parsed, name, at=self._runtime.clock(), actor=who.identity, reason=why
         ):
             raise Conflict(f"{parsed.value} {name} is paused already")
-        self._record(AuditAction.PAUSE, f"{parsed.value} {name}", who, reason=reason)
+        self._record(AuditAction.PAUSE, f"{parsed.value} {name}", who, reason=why)
         logger.info("%s %s paused", parsed.value, name)
         return next(p for p in self.pauses() if (p.kind, p.target) == (parsed, name))
 
@@ -138,12 +138,12 @@ class JobGates(ManagerBase):
         """Resume a paused queue, job type or schedule: its held jobs are released in
         order (priority, then age) within a moment. Raises Conflict when not paused."""
         parsed, name = self._pause_target(kind, target)
-        who = Actor.of(actor)
+        who, why = acting(actor, reason)
         if not self._runtime.gates.resume(
             parsed, name, at=self._runtime.clock(), actor=who.identity
         ):
             raise Conflict(f"{parsed.value} {name} is not paused")
-        self._record(AuditAction.RESUME, f"{parsed.value} {name}", who, reason=reason)
+        self._record(AuditAction.RESUME, f"{parsed.value} {name}", who, reason=why)
         logger.info("%s %s resumed", parsed.value, name)
 
     def _pause_target(self, kind: PauseKind | str, target: str) -> tuple[PauseKind, str]:

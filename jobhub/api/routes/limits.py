@@ -10,9 +10,8 @@ from fastapi import APIRouter, Path, Query
 from typing_extensions import TypedDict
 
 from jobhub.api import responses as doc
-from jobhub.api.bodies import ReasonQuery, SetLimit, one_reason
-from jobhub.api.security import Admin, Manager, Viewer
-from jobhub.audit import Actor
+from jobhub.api.bodies import SetLimit, one_reason
+from jobhub.api.security import Admin, Manager, Reason, Viewer, actor_of
 from jobhub.formats.gates import LimitRecord, limit_record
 
 router = APIRouter(tags=["limits and pauses"])
@@ -56,7 +55,7 @@ def type_limits(name: str, manager: Manager, caller: Viewer) -> dict[str, Any]:
     },
 )
 def set_limit(
-    name: str, body: SetLimit, manager: Manager, caller: Admin, reason: ReasonQuery = None
+    name: str, body: SetLimit, manager: Manager, caller: Admin, reason: Reason = None
 ) -> dict[str, Any]:
     """Replaces the type's limit of the same kind and key (a type has one concurrency
     limit and one rate limit per key); jobs held by the old one start as the new one
@@ -64,7 +63,7 @@ def set_limit(
     ``5/fortnight``) or a key that is neither ``organization`` nor a parameter of the
     type; 404 for an unknown type. Bad input changes nothing. The reason may be sent in
     the body or as ``?reason=``."""
-    actor = Actor(identity=caller.identity, key_id=caller.key_id, organization=caller.organization)
+    actor = actor_of(caller)
     why = one_reason(body.reason, reason)
     limits = manager.set_limit(name, body.limit, actor=actor, reason=why)
     return {"value": [limit_record(limit) for limit in limits]}
@@ -91,12 +90,12 @@ def clear_limit(
             " overall limit)",
         ),
     ] = "",
-    reason: ReasonQuery = None,
+    reason: Reason = None,
 ) -> dict[str, Any]:
     """Lifts the type's ``kind`` limit for the key ``per``; its held jobs start within
     about a second. A limit the type declares stays lifted, across worker restarts, until
     it is set again. 404 when the type has no such limit; 400 for a kind that is neither
     ``concurrency`` nor ``rate``."""
-    actor = Actor(identity=caller.identity, key_id=caller.key_id, organization=caller.organization)
+    actor = actor_of(caller)
     limits = manager.clear_limit(name, kind, per, actor=actor, reason=reason)
     return {"value": [limit_record(limit) for limit in limits]}

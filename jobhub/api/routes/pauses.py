@@ -10,9 +10,8 @@ from fastapi import APIRouter, Path, Response
 from typing_extensions import TypedDict
 
 from jobhub.api import responses as doc
-from jobhub.api.bodies import PauseTarget, ReasonQuery, one_reason
-from jobhub.api.security import Admin, Manager, Viewer
-from jobhub.audit import Actor
+from jobhub.api.bodies import PauseTarget, one_reason
+from jobhub.api.security import Admin, Manager, Reason, Viewer, actor_of
 from jobhub.formats.gates import PauseRecord, pause_record
 
 router = APIRouter(prefix="/pauses", tags=["limits and pauses"])
@@ -42,14 +41,14 @@ def pauses(manager: Manager, caller: Viewer) -> dict[str, Any]:
     },
 )
 def pause(
-    body: PauseTarget, manager: Manager, caller: Admin, reason: ReasonQuery = None
+    body: PauseTarget, manager: Manager, caller: Admin, reason: Reason = None
 ) -> dict[str, Any]:
     """On every host, until resumed: the jobs of a paused queue or type wait as Created
     (their status text says who paused them) and no worker starts them; a paused schedule
     does not fire. 409 when it is paused already; 404 for an unknown type or schedule;
     400 for a queue name that cannot be one. The reason may be sent in the body or as
     ``?reason=``."""
-    actor = Actor(identity=caller.identity, key_id=caller.key_id, organization=caller.organization)
+    actor = actor_of(caller)
     why = one_reason(body.reason, reason)
     return dict(pause_record(manager.pause(body.kind, body.target, actor=actor, reason=why)))
 
@@ -65,11 +64,11 @@ def resume(
     target: Annotated[str, Path(description="its name, as it was paused", examples=["reports"])],
     manager: Manager,
     caller: Admin,
-    reason: ReasonQuery = None,
+    reason: Reason = None,
 ) -> Response:
     """Its held jobs are released in order (priority, then age) within about a second.
     409 when it is not paused; 404 for an unknown type or schedule; 400 for a kind that
     is not ``queue``, ``type`` or ``schedule``."""
-    actor = Actor(identity=caller.identity, key_id=caller.key_id, organization=caller.organization)
+    actor = actor_of(caller)
     manager.resume(kind, target, actor=actor, reason=reason)
     return Response(status_code=204)
