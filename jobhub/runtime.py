@@ -21,6 +21,7 @@ from jobhub.db.dead_letter_store import DeadLetterStore
 from jobhub.db.document_store import DocumentStore
 from jobhub.db.engine import make_engine
 from jobhub.db.gate_store import GateStore
+from jobhub.db.held_jobs import HeldJobs
 from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.schedule_store import ScheduleStore
@@ -130,6 +131,11 @@ class Runtime:
     def gates(self) -> GateStore:
         """Pauses, limits and the jobs they hold."""
         return self._store(GateStore)
+
+    @property
+    def held(self) -> HeldJobs:
+        """Holding jobs a pause or limit gates, and releasing them in order."""
+        return self._store(HeldJobs)
 
     def gate_snapshot(self) -> GateSnapshot:
         """The pauses and limits as read at most ``GATE_SNAPSHOT_TTL`` seconds ago: what

@@ -3,7 +3,7 @@
 Runs in every worker's main process, in the same loop as the due jobs
 (``jobhub.housekeeping.due.DueLoop``), every quarter of a second: a held job starts
 within about that long after a slot frees or its pause is resumed. Which jobs may start
-is decided by the database (``GateStore.release``); this only publishes them. A released
+is decided by the database (``HeldJobs.release``); this only publishes them. A released
 job the broker refuses stays Created and released: the outbox publishes it after
 ``Settings.publish_grace``, and its claim needs no new slot.
 """
@@ -31,10 +31,10 @@ class HeldReleaser:
     def release_held(self) -> list[UUID]:
         """One round over every type with held jobs; returns those the broker took."""
         runtime = self._runtime
-        gates = runtime.gates
+        held = runtime.held
         published: list[UUID] = []
-        for job_type in gates.held_types():
-            for due in gates.release(job_type, now=runtime.heartbeats.now()):
+        for job_type in held.held_types():
+            for due in held.release(job_type, now=runtime.heartbeats.now()):
                 fields = job_fields(due.job_id, due.job_type, "release", attempt=due.attempt)
                 try:
                     self._publish(

@@ -169,7 +169,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         text saying why, and is released in order when it may start) and acknowledge the
         message, so this worker's slot is free at once. If nothing gates it any more, or
         it was released meanwhile, claim it again."""
-        why = runtime.gates.hold(claim.job_id, claim.attempt, at=runtime.clock())
+        why = runtime.held.hold(claim.job_id, claim.attempt, at=runtime.clock())
         if why is not None:
             logger.info(
                 "job held: %s",

@@ -2,8 +2,8 @@
 
 On PostgreSQL (claims through ``PostgresWrites``) and on the embedded SQLite (claims
 through ``SqlWrites``): jobs are created and moved by the lifecycle write path as workers
-do; a claim a pause or limit refuses is held with ``GateStore.hold``, as the worker's
-task does; ``GateStore.release`` is the release round every worker's main process runs,
+do; a claim a pause or limit refuses is held with ``HeldJobs.hold``, as the worker's
+task does; ``HeldJobs.release`` is the release round every worker's main process runs,
 driven here with explicit times. Also, on PostgreSQL: releases racing on several
 connections never hand out more slots than the limit.
 """
@@ -27,6 +27,7 @@ from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
 from jobhub.db.gate_store import GateStore
+from jobhub.db.held_jobs import HeldJobs
 from jobhub.db.models import JobEventRow, JobRow, LimitStartRow
 from jobhub.gates import PauseKind
 from jobhub.jobs import Job, JobError, JobStatus
@@ -66,6 +67,10 @@ class Db:
     @property
     def gates(self) -> GateStore:
         return self.runtime.gates
+
+    @property
+    def held_jobs(self) -> HeldJobs:
+        return self.runtime.held
 
     def create(
         self,
@@ -136,7 +141,7 @@ class Db:
         """What a worker does with a gated job's message: its claim is refused, so it
         holds the job. Returns the held job's status text."""
         assert self.claim(job_id, attempt=attempt) is None, "the claim of a gated job passed"
-        why = self.gates.hold(job_id, attempt, at=T0 + MIN)
+        why = self.held_jobs.hold(job_id, attempt, at=T0 + MIN)
         assert why is not None, "a refused claim was not held"
         return why
 
@@ -148,7 +153,7 @@ class Db:
         return ids
 
     def release(self, *, job_type: str = GATED, now: datetime = T0 + MIN) -> list[uuid.UUID]:
-        return [due.job_id for due in self.gates.release(job_type, now=now)]
+        return [due.job_id for due in self.held_jobs.release(job_type, now=now)]
 
     def start(self, job_ids: list[uuid.UUID]) -> None:
         """Released jobs published (Queued) and claimed by a worker."""
@@ -332,7 +337,7 @@ def test_a_refused_claim_of_a_limited_job_is_held_in_created_with_why(db: Db) ->
     job_id = db.create()
 
     assert db.claim(job_id) is None
-    why = db.gates.hold(job_id, 1, at=T0 + MIN)
+    why = db.held_jobs.hold(job_id, 1, at=T0 + MIN)
 
     assert why == "Waiting for a slot: at most 2 tests.gated at once"
     job = db.job(job_id)
@@ -344,7 +349,7 @@ def test_a_refused_claim_of_a_limited_job_is_held_in_created_with_why(db: Db) ->
         (JobStatus.QUEUED, 1, None),
         (JobStatus.CREATED, 1, why),
     ]
-    assert db.gates.held_types() == [GATED]
+    assert db.held_jobs.held_types() == [GATED]
 
 
 @pytest.mark.parametrize(
@@ -381,7 +386,7 @@ def test_holding_a_held_job_again_records_nothing_new(db: Db) -> None:
     events = db.events(job_id)
 
     assert db.claim(job_id) is None  # a duplicate delivery of its message
-    assert db.gates.hold(job_id, 1, at=T0 + 2 * MIN) == why
+    assert db.held_jobs.hold(job_id, 1, at=T0 + 2 * MIN) == why
 
     assert db.events(job_id) == events
 
@@ -399,11 +404,11 @@ def test_hold_declines_a_job_it_must_not_hold(db: Db) -> None:
     db.set_limit("5")
     assert db.release() == [released]
 
-    assert db.gates.hold(ungated, 1, at=T0) is None, "nothing gates it: claim again"
-    assert db.gates.hold(running, 1, at=T0) is None, "it runs"
-    assert db.gates.hold(released, 1, at=T0) is None, "it was released meanwhile"
-    assert db.gates.hold(wrong_attempt, 2, at=T0) is None, "not its attempt"
-    assert db.gates.hold(uuid.uuid4(), 1, at=T0) is None, "no such job"
+    assert db.held_jobs.hold(ungated, 1, at=T0) is None, "nothing gates it: claim again"
+    assert db.held_jobs.hold(running, 1, at=T0) is None, "it runs"
+    assert db.held_jobs.hold(released, 1, at=T0) is None, "it was released meanwhile"
+    assert db.held_jobs.hold(wrong_attempt, 2, at=T0) is None, "not its attempt"
+    assert db.held_jobs.hold(uuid.uuid4(), 1, at=T0) is None, "no such job"
     assert not db.job(released).held
     assert not db.job(wrong_attempt).held
 
@@ -425,7 +430,7 @@ def test_the_claim_of_an_ungated_job_is_unaffected(db: Db) -> None:
     job = db.job(job_id)
     assert (job.status, job.held) == (JobStatus.PROCESSING, False)
     assert db.row(job_id)["released"] is False
-    assert db.gates.held_types() == []
+    assert db.held_jobs.held_types() == []
 
 
 def test_a_held_job_claimed_once_nothing_gates_it_is_no_longer_held(db: Db) -> None:
@@ -439,7 +444,7 @@ def test_a_held_job_claimed_once_nothing_gates_it_is_no_longer_held(db: Db) -> N
 
     job = db.job(job_id)
     assert (job.status, job.held) == (JobStatus.PROCESSING, False)
-    assert db.gates.held_types() == []
+    assert db.held_jobs.held_types() == []
     db.finish(job_id)
     assert not db.job(job_id).held
 
@@ -490,7 +495,7 @@ def test_a_job_its_producer_recorded_held_is_released_in_order_with_the_others(
         waiting("1"),
         None,
     )
-    assert db.gates.held_types() == [GATED]
+    assert db.held_jobs.held_types() == [GATED]
     assert db.runtime.jobs.oldest_in_status(JobStatus.CREATED) == []
     assert db.claim(recorded) is None, "a recorded held job was claimed unreleased"
 
@@ -541,7 +546,7 @@ def test_release_takes_the_highest_priority_first_then_the_oldest(db: Db) -> Non
 
     assert order == [high_old, high_new, mid, low_old, low_new]
     assert db.release() == []
-    assert db.gates.held_types() == []
+    assert db.held_jobs.held_types() == []
 
 
 def test_release_never_hands_out_more_than_the_concurrency_limit(db: Db) -> None:
@@ -657,13 +662,13 @@ def test_a_full_key_with_more_held_jobs_than_a_round_takes_does_not_hide_other_k
     backlog = db.held(n=6, customer_id="a", organization="a")
     (late,) = db.held(n=1, customer_id="b", organization="b")
 
-    first = db.gates.release(GATED, now=T0 + MIN, batch=3)
+    first = db.held_jobs.release(GATED, now=T0 + MIN, batch=3)
 
     assert [due.job_id for due in first] == [backlog[0], late]
     db.start([backlog[0], late])
-    assert db.gates.release(GATED, now=T0 + MIN, batch=3) == []
+    assert db.held_jobs.release(GATED, now=T0 + MIN, batch=3) == []
     db.finish(backlog[0])
-    assert [d.job_id for d in db.gates.release(GATED, now=T0 + MIN, batch=3)] == backlog[1:2]
+    assert [d.job_id for d in db.held_jobs.release(GATED, now=T0 + MIN, batch=3)] == backlog[1:2]
 
 
 def test_a_paused_queue_with_more_held_jobs_than_a_round_takes_does_not_hide_other_queues(
@@ -674,7 +679,7 @@ def test_a_paused_queue_with_more_held_jobs_than_a_round_takes_does_not_hide_oth
     backlog = db.held(n=6)
     (elsewhere,) = db.held(n=1, queue="other")
 
-    released = db.gates.release(GATED, now=T0 + MIN, batch=3)
+    released = db.held_jobs.release(GATED, now=T0 + MIN, batch=3)
 
     assert [due.job_id for due in released] == [elsewhere]
     assert {db.job(job_id).status_text for job_id in backlog} == {"Paused: queue jobs, by ann"}
@@ -752,7 +757,7 @@ def test_a_released_attempts_claim_passes_and_the_job_runs(db: Db) -> None:
     db.set_limit("1")
     (job_id,) = db.held(n=1)
 
-    (due,) = db.gates.release(GATED, now=T0 + MIN)
+    (due,) = db.held_jobs.release(GATED, now=T0 + MIN)
 
     assert (due.job_id, due.job_type, due.attempt, due.queue) == (job_id, GATED, 1, QUEUE)
     assert due.parameters == {}
@@ -836,7 +841,7 @@ def test_a_retry_clears_released_and_the_next_attempt_waits_for_a_slot_again(db:
     assert db.release() == [other], "the failed attempt kept its slot"
     db.move(job_id, JobStatus.QUEUED, attempt=2)
     assert db.claim(job_id, attempt=2) is None, "the next attempt skipped the limit"
-    assert db.gates.hold(job_id, 2, at=T0 + 3 * MIN) == waiting("1")
+    assert db.held_jobs.hold(job_id, 2, at=T0 + 3 * MIN) == waiting("1")
 
 
 def test_a_rerun_of_a_cancelled_held_job_clears_held(db: Db) -> None:
@@ -866,7 +871,7 @@ def test_lowering_a_limit_takes_back_releases_of_jobs_not_started(db: Db) -> Non
 
     assert [db.row(job_id)["released"] for job_id in ids] == [True, False, False]
     assert db.claim(ids[1]) is None
-    assert db.gates.hold(ids[1], 1, at=T0 + 2 * MIN) == waiting("1")
+    assert db.held_jobs.hold(ids[1], 1, at=T0 + 2 * MIN) == waiting("1")
     assert db.release() == []
     db.finish(ids[0])
     assert db.release() == [ids[1]]
@@ -953,8 +958,8 @@ def test_a_paused_type_refuses_even_a_claim_with_no_limit(db: Db) -> None:
     job_id = db.create(job_type=FREE)
 
     assert db.claim(job_id) is None
-    assert db.gates.hold(job_id, 1, at=T0 + MIN) == "Paused: type tests.free, by ann"
-    assert db.gates.held_types() == [FREE]
+    assert db.held_jobs.hold(job_id, 1, at=T0 + MIN) == "Paused: type tests.free, by ann"
+    assert db.held_jobs.held_types() == [FREE]
 
 
 def test_a_limit_still_holds_after_resume(db: Db) -> None:
@@ -1009,13 +1014,13 @@ def test_releases_on_many_connections_at_once_never_exceed_the_limit(
     engines = [make_engine(Settings(database_url=database_url)) for _ in range(RACERS)]
     for engine in engines:  # connected before the start, so they all start together
         engine.connect().close()
-    stores = [GateStore(engine) for engine in engines]
+    stores = [HeldJobs(engine) for engine in engines]
     barrier = threading.Barrier(RACERS)
     released: list[uuid.UUID] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def race(store: GateStore) -> None:
+    def race(store: HeldJobs) -> None:
         try:
             for round_ in range(5):
                 barrier.wait(timeout=30)
@@ -1070,7 +1075,7 @@ def test_a_pause_racing_a_release_round_still_holds_every_job_it_covers(
     found: list[uuid.UUID] = []
     round_ = threading.Thread(
         target=lambda: found.extend(
-            due.job_id for due in GateStore(engine).release(GATED, now=T0 + MIN)
+            due.job_id for due in HeldJobs(engine).release(GATED, now=T0 + MIN)
         )
     )
     round_.start()
