@@ -45,10 +45,6 @@ from jobhub.audit import Actor, AuditAction, acting
 from jobhub.config import Settings
 from jobhub.db.document_store import remove_files
 from jobhub.definitions import (
-    JobDefinition,
-    JobTypeState,
-    all_definitions,
-    find_definition,
     resolve,
 )
 from jobhub.dispatch import JobHubCelery
@@ -70,7 +66,6 @@ from jobhub.jobs import (
     JobSpec,
     JobStatus,
     JSONValue,
-    StartType,
 )
 from jobhub.lifecycle import (
     Reopen,
@@ -86,6 +81,7 @@ from jobhub.manager.admin import Admin
 from jobhub.manager.audit_trail import AuditTrail
 from jobhub.manager.base import JobTypeRef, job_uuid
 from jobhub.manager.gates import JobGates
+from jobhub.manager.job_types import JobTypes
 from jobhub.manager.reads import JobReads
 from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
@@ -96,7 +92,7 @@ from jobhub.worker.app import create_celery_app
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobReads, JobSchedules, JobGates, AuditTrail):
+class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:
@@ -130,64 +126,6 @@ class JobManager(JobReads, JobSchedules, JobGates, AuditTrail):
     def housekeeping(self) -> Housekeeping:
         """Retention, recovery of lost and stranded jobs, statistics."""
         return Housekeeping.of_app(self.app)
-
-    # -- the master list of job types (IJobManagerService) ------------------------------
-
-    def available_job_types(self) -> list[JobDefinition]:
-        """Every job type this process can start (``GetAvailableJobs``)."""
-        return all_definitions()
-
-    def job_type(self, job_type: JobTypeRef) -> JobDefinition:
-        """The definition of a job type by name (or definition, or task); UnknownJobType."""
-        return resolve(job_type)
-
-    def register_job(self, job_type: JobTypeRef) -> JobTypeState:
-        """Put a job type on the master list with its declared start type (``RegisterJob``)."""
-        definition = resolve(job_type)
-        self._runtime.types.register(
-            definition.name, definition.start_type, self._runtime.clock(), overwrite=False
-        )
-        return self.get_job_instance(definition)
-
-    def add_job(self, job_type: JobTypeRef, start_type: StartType) -> JobTypeState:
-        """Register a job type with the given start type (``AddJob(job, startType)``)."""
-        definition = resolve(job_type)
-        self._runtime.types.register(
-            definition.name, StartType(start_type), self._runtime.clock(), overwrite=True
-        )
-        return self.get_job_instance(definition)
-
-    def is_job_registered(self, job_type: JobTypeRef) -> bool:
-        """Whether the job type is on the master list (``IsJobRegistered``)."""
-        name = job_type if isinstance(job_type, str) else resolve(job_type).name
-        return self._runtime.types.get(name) is not None
-
-    def registered_jobs(self) -> list[JobTypeState]:
-        """The master list with each type's latest run (the ``Jobs`` property)."""
-        records = {record.name: record for record in self._runtime.types.all()}
-        definitions = [d for d in (find_definition(name) for name in records) if d is not None]
-        latest = self._jobs.latest_by_type([d.name for d in definitions])
-        return [
-            JobTypeState(
-                definition=d,
-                start_type=records[d.name].start_type,
-                registered=True,
-                last_job=latest.get(d.name),
-            )
-            for d in definitions
-        ]
-
-    def get_job_instance(self, job_type: JobTypeRef) -> JobTypeState:
-        """A job type with its start type and latest run (``GetJobInstance(Type)``)."""
-        definition = resolve(job_type)
-        record = self._runtime.types.get(definition.name)
-        latest = self._jobs.latest_by_type([definition.name])
-        return JobTypeState(
-            definition=definition,
-            start_type=record.start_type if record else definition.start_type,
-            registered=record is not None,
-            last_job=latest.get(definition.name),
-        )
 
     # -- starting ----------------------------------------------------------------------
 
