@@ -4,7 +4,7 @@ A **pause** stops a queue, a job type or a schedule cluster-wide until it is res
 **limit** (``jobhub.limits``) caps a type's jobs at once or per period. Both are rows in
 the database, so they hold on every host and survive restarts of every process.
 
-How a job is held and released (the database decides; ``jobhub.db.gate_store``):
+How a job is held and released (the database decides; ``jobhub.db.held_jobs``):
 
 1. A worker claims an attempt only if the attempt was *released*, or nothing gates it
    (``jobhub.db.gate_sql``). Otherwise its claim fails and the worker *holds* the job:

@@ -2,10 +2,10 @@
 
 Shared by every claim statement (``pg_statements``, ``sql_writes``) so the rule cannot
 drift between them. A claim (a Processing transition) applies only when its attempt was
-released (``jobhub.db.gate_store`` gave it a slot, in order, under the type's limits), or
+released (``jobhub.db.held_jobs`` gave it a slot, in order, under the type's limits), or
 when nothing gates the job: its type has no limit, and neither its type nor its queue is
 paused. Any other transition passes. A claim refused here is turned into a held job by
-the worker (``GateStore.hold``); it never runs early and never loops through the broker.
+the worker (``HeldJobs.hold``); it never runs early and never loops through the broker.
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ from typing import Any
 from uuid import UUID
 
 from celery import Task
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Reject
 
 from jobhub.db.dead_letter_store import BODY_LIMIT, DeadLetter
 from jobhub.definitions import JobDefinition
 from jobhub.dispatch import JobHubCelery
-from jobhub.errors import JobCancelled, JobNotFound, KeyConflict
+from jobhub.errors import JobCancelled, JobHubError, JobNotFound, KeyConflict
 from jobhub.housekeeping import Housekeeping
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import Applied, Transition
@@ -169,7 +169,15 @@ class JobTask(Task):  # type: ignore[type-arg]
         text saying why, and is released in order when it may start) and acknowledge the
         message, so this worker's slot is free at once. If nothing gates it any more, or
         it was released meanwhile, claim it again."""
-        why = runtime.held.hold(claim.job_id, claim.attempt, at=runtime.clock())
+        try:
+            why = runtime.held.hold(claim.job_id, claim.attempt, at=runtime.clock())
+        except JobHubError as exc:  # the database went away in between: deliver it again
+            logger.warning(
+                "job not held, its message goes back to the queue: %s",
+                exc,
+                extra=job_fields(claim.job_id, self.name, "hold", attempt=claim.attempt),
+            )
+            raise Reject(str(exc), requeue=True) from None
         if why is not None:
             logger.info(
                 "job held: %s",
