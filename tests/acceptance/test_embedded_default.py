@@ -77,7 +77,7 @@ def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -
         )
     try:
         deadline = time.monotonic() + 60
-        while "Completed" not in out.read_text():
+        while '"steps": 2' not in out.read_text():  # the result, printed after Completed
             assert serve.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.1)
