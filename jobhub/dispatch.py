@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from jobhub.config import Settings
 from jobhub.definitions import JobDefinition, find_definition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
 from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
-from jobhub.lifecycle import NewJob, Transition
+from jobhub.lifecycle import Due, NewJob, Transition
 from jobhub.logs import job_fields
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
 from jobhub.placement import (
@@ -60,6 +60,32 @@ class Publish(Protocol):
         queue: str | None = None,
         priority: int = DEFAULT_PRIORITY,
     ) -> datetime: ...
+
+
+def publish_taken(
+    publish: Publish, taken: Iterable[Due], *, event: str, what: str
+) -> list[uuid.UUID]:
+    """Publish jobs taken from the store for publishing (due, or released from a hold);
+    returns those the broker took. One the broker refuses stays Created, which is the
+    outbox's "stranded" case: it is published after ``Settings.publish_grace``."""
+    published: list[uuid.UUID] = []
+    for due in taken:
+        fields = job_fields(due.job_id, due.job_type, event, attempt=due.attempt)
+        try:
+            publish(
+                due.job_type,
+                due.job_id,
+                due.attempt,
+                due.parameters,
+                queue=due.queue,
+                priority=due.priority,
+            )
+        except DispatchError as exc:
+            logger.warning("%s job not published now, the outbox will: %s", what, exc, extra=fields)
+            continue
+        logger.info("%s job published", what, extra=fields)
+        published.append(due.job_id)
+    return published
 
 
 class Dispatcher:

@@ -17,10 +17,9 @@ import logging
 import threading
 from uuid import UUID
 
-from jobhub.dispatch import Publish
-from jobhub.errors import DispatchError, JobHubError
+from jobhub.dispatch import Publish, publish_taken
+from jobhub.errors import JobHubError
 from jobhub.housekeeping.release import HeldReleaser
-from jobhub.logs import job_fields
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -39,24 +38,8 @@ class DuePublisher:
     def publish_due(self, *, limit: int = 100) -> list[UUID]:
         """Take and publish up to ``limit`` due jobs; returns those the broker took."""
         runtime = self._runtime
-        published: list[UUID] = []
-        for due in runtime.writes.take_due(runtime.heartbeats.now(), limit=limit):
-            fields = job_fields(due.job_id, due.job_type, "publish-due", attempt=due.attempt)
-            try:
-                self._publish(
-                    due.job_type,
-                    due.job_id,
-                    due.attempt,
-                    due.parameters,
-                    queue=due.queue,
-                    priority=due.priority,
-                )
-            except DispatchError as exc:
-                logger.warning("due job not published now, the outbox will: %s", exc, extra=fields)
-                continue
-            logger.info("due job published", extra=fields)
-            published.append(due.job_id)
-        return published
+        taken = runtime.writes.take_due(runtime.heartbeats.now(), limit=limit)
+        return publish_taken(self._publish, taken, event="publish-due", what="due")
 
 
 class DueLoop:

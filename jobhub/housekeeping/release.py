@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from jobhub.dispatch import Publish
-from jobhub.errors import DispatchError
-from jobhub.logs import job_fields
+from jobhub.dispatch import Publish, publish_taken
 from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -34,22 +32,6 @@ class HeldReleaser:
         held = runtime.held
         published: list[UUID] = []
         for job_type in held.held_types():
-            for due in held.release(job_type, now=runtime.heartbeats.now()):
-                fields = job_fields(due.job_id, due.job_type, "release", attempt=due.attempt)
-                try:
-                    self._publish(
-                        due.job_type,
-                        due.job_id,
-                        due.attempt,
-                        due.parameters,
-                        queue=due.queue,
-                        priority=due.priority,
-                    )
-                except DispatchError as exc:
-                    logger.warning(
-                        "released job not published now, the outbox will: %s", exc, extra=fields
-                    )
-                    continue
-                logger.info("held job released", extra=fields)
-                published.append(due.job_id)
+            released = held.release(job_type, now=runtime.heartbeats.now())
+            published += publish_taken(self._publish, released, event="release", what="released")
         return published
