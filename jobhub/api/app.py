@@ -3,7 +3,7 @@
 ``create_app`` builds a FastAPI app around a ``JobManager`` (made from ``JOBHUB_*``
 settings unless given), so the API reads and writes exactly what the CLI and the Python
 API do. Run it with ``jobhub api`` (uvicorn). OpenAPI is at ``/openapi.json``, the
-interactive documentation at ``/docs``.
+interactive documentation at ``/docs``; the dashboard is at ``/ui`` (``jobhub.ui``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from jobhub import ui
 from jobhub.api import problems, responses
 from jobhub.api.limits import BodyLimit
 from jobhub.api.routes import (
@@ -54,6 +55,7 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     problems.install(app)
     for module in (jobs, runners, job_types, limits, pauses, documents, aims360, audit, system):
         app.include_router(module.router)
+    ui.install(app)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

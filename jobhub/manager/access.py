@@ -112,6 +112,18 @@ class Access:
         }
         record_action(self._runtime, action, f"key {key.id}", actor, details=details, reason=reason)
 
+    def signed_in(self, key_id: str) -> Principal:
+        """The caller a dashboard session names by its key id; NotAuthenticated once the
+        key is revoked, so revoking a key ends its sessions at their next request."""
+        found = self._runtime.api_keys.find(key_id) if _storable(key_id) else None
+        if found is None or found[0].revoked_at is not None:
+            raise NotAuthenticated("the session's API key is no longer valid; sign in again")
+        return found[0].principal
+
+    def session_secret(self) -> str:
+        """A secret every process of this database shares, for signing sessions."""
+        return self._runtime.documents.signing_secret()
+
     def authenticate(self, token: str) -> Principal:
         """The caller a bearer token names; NotAuthenticated when it is not a live key."""
         parts = split_token(token)
