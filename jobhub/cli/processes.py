@@ -22,6 +22,7 @@ import click
 from celery import Celery
 from celery.bin.celery import celery as celery_command
 
+from jobhub.api_keys import IssuedKey
 from jobhub.cli import render
 from jobhub.cli.context import CliState, pass_state
 from jobhub.cli.options import passthrough
@@ -261,6 +262,7 @@ def serve(
         first = parse_assignments(definition.name, definition.params, params)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     children = _Children(settings.data_dir)
+    run_key: IssuedKey | None = None
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         children.start("worker", worker_args)
@@ -268,11 +270,16 @@ def serve(
             children.start("beat", ["beat"])
         if not no_api:
             children.start("api", ["api"])
-            click.echo(
-                f"HTTP API on http://{settings.api_host}:{settings.api_port} (docs at /docs); "
-                "a key for it: jobhub apikey create --identity you --organization local "
-                "--role admin"
+            run_key = manager.access.create_api_key(
+                identity="jobhub serve",
+                organization="local",
+                role="admin",
+                reason="the dashboard key of this serve run, revoked when it stops",
             )
+            address = f"http://{settings.api_host}:{settings.api_port}"
+            click.echo(f"HTTP API on {address} (docs at /docs)")
+            click.echo(f"dashboard on {address}/ui; sign in with {run_key.token}")
+            click.echo("  (an admin key for this run only, revoked when serve stops)")
         last_event = manager.last_event_id()
         if first is not None:
             job = manager.start_job(first_job, first, identity="jobhub serve")
@@ -301,6 +308,8 @@ def serve(
         click.echo("\nstopping...")
     finally:
         children.stop()
+        if run_key is not None:
+            manager.access.revoke_api_key(run_key.key.id, reason="serve stopped")
         click.echo("stopped")
 
 

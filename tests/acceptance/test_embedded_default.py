@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import Processes, run_cli, subprocess_env
+from tests.services import free_port
 
 
 def _embedded_env(tmp_path: Path) -> dict[str, str]:
@@ -64,7 +68,14 @@ def test_embedded_default_cancels_a_running_job_through_the_database(
 
 
 def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    env = subprocess_env({**_embedded_env(tmp_path), "JOBHUB_MAINTENANCE_INTERVAL": "1s"})
+    port = free_port()
+    env = subprocess_env(
+        {
+            **_embedded_env(tmp_path),
+            "JOBHUB_MAINTENANCE_INTERVAL": "1s",
+            "JOBHUB_API_PORT": str(port),
+        }
+    )
     out = tmp_path / "serve.out"
     with out.open("wb") as sink:
         serve = subprocess.Popen(
@@ -95,6 +106,7 @@ def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -
             housekeeping = [j for j in json.loads(listed.stdout) if j["housekeeping"]]
         time.sleep(1)
         assert "maintenance." not in out.read_text()  # their lifecycle is not printed
+        _dashboard_shows(out.read_text(), port, job_id)
 
         serve.send_signal(signal.SIGINT)
         assert serve.wait(timeout=40) == 0, out.read_text()
@@ -103,6 +115,22 @@ def test_serve_runs_a_first_job_and_ctrl_c_stops_every_process(tmp_path: Path) -
             os.killpg(serve.pid, signal.SIGKILL)
     assert "stopped" in out.read_text()
     assert _processes_using(tmp_path / "data") == []
+
+
+def _dashboard_shows(printed: str, port: int, job_id: str) -> None:
+    """The dashboard address and key serve printed work: signed in, the job is there."""
+    found = re.search(r"dashboard on (http://\S+/ui); sign in with (jh_\S+)", printed)
+    assert found is not None, printed
+    address, key = found.groups()
+    assert address == f"http://127.0.0.1:{port}/ui"
+    with httpx.Client(base_url=address.removesuffix("/ui"), timeout=10) as browser:
+        signed = browser.post("/ui/sign-in", data={"key": key, "next": f"/ui/jobs/{job_id}"})
+        assert signed.status_code == 303
+        assert "jobhub_session" in signed.cookies
+        shown = browser.get(f"/ui/jobs/{job_id}")
+    assert shown.status_code == 200, shown.text
+    assert "Completed" in shown.text
+    assert "diagnostics.sleep" in shown.text
 
 
 def _processes_using(data_dir: Path) -> list[int]:
