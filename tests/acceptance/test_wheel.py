@@ -18,19 +18,31 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobhub import Settings
 from tests.conftest import settings_env
+from tests.services import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "beat_schedule.py", "jobhub", "workers")
-DEVELOPMENT_TOOLS = ("pytest", "hypothesis", "ruff", "mypy", "schemathesis", "importlinter")
+DEVELOPMENT_TOOLS = (
+    "pytest",
+    "hypothesis",
+    "ruff",
+    "mypy",
+    "schemathesis",
+    "importlinter",
+    "playwright",
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,8 @@ def test_the_wheel_carries_the_runtime_and_nothing_else(installed: Installed) ->
     assert "jobhub/db/migrations/versions/0001_initial_schema.py" in listing
     assert "workers/diagnostics.py" in listing
     assert "beat_schedule.py" in listing
+    assert "jobhub/ui/templates/base.html" in listing
+    assert "jobhub/ui/static/app.js" in listing
     assert "tests/" not in listing
     assert "bench" not in listing
 
@@ -205,3 +219,56 @@ def test_the_installed_wheel_runs_a_job_on_the_embedded_default(
     env = {"JOBHUB_DATA_DIR": str(user_folder / "data")}
     _runs_a_job(installed, env, user_folder, worker_of)
     assert (user_folder / "data" / "jobhub.sqlite3").is_file()
+
+
+def test_the_installed_wheel_serves_the_dashboard_and_metrics(
+    installed: Installed, user_folder: Path, worker_of: WorkerStarter
+) -> None:
+    env = {"JOBHUB_DATA_DIR": str(user_folder / "data"), "JOBHUB_API_PORT": str(free_port())}
+    _runs_a_job(installed, env, user_folder, worker_of)
+    key = installed.run(
+        ["apikey", "create", "--identity", "ops", "--organization", "local", "--role", "admin"],
+        env,
+        user_folder,
+    ).stdout.split()[0]
+    log = user_folder / "api.log"
+    with log.open("wb") as out:
+        api = subprocess.Popen(
+            [str(installed.bin / "jobhub"), "api"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=installed.env(env),
+            cwd=user_folder,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{env['JOBHUB_API_PORT']}"
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            _wait_until_up(browser, api, log)
+            assert "Sign in" in browser.get("/ui/sign-in").text
+            assert browser.get("/ui/static/app.css").status_code == 200
+            signed = browser.post("/ui/sign-in", data={"key": key, "next": "/ui/jobs"})
+            assert signed.status_code == 303
+            listed = browser.get("/ui/jobs")
+            assert listed.status_code == 200, listed.text
+            assert "diagnostics.sleep" in listed.text
+            metrics = browser.get("/metrics")
+        assert metrics.status_code == 200
+        families = {f.name for f in text_string_to_metric_families(metrics.text)}
+        assert "jobhub_jobs_finished" in families  # counters are named without _total
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+
+
+def _wait_until_up(client: httpx.Client, api: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert api.poll() is None, log.read_text()
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
