@@ -3,10 +3,11 @@
 Registered for every tier by ``tests/conftest.py`` (``pytest_plugins``), so a test only
 names the fixtures:
 
-* ``browser``: Playwright driving Debian's Chromium (``tests.support.chromium``), one per
-  test file. Not one per session: a running sync Playwright keeps an asyncio loop marked
-  as running in the worker's main thread, and with ``--dist loadfile`` the next file on
-  that worker might be one that calls ``asyncio.run()``.
+* ``browser``: Playwright driving Debian's Chromium (fixture ``chromium``, installed by
+  ``tests.support.chromium`` when missing), one per test file. Not one per session: a
+  running sync Playwright keeps an asyncio loop marked as running in the worker's main
+  thread, and with ``--dist loadfile`` the next file on that worker might be one that
+  calls ``asyncio.run()``.
 * ``page``: a fresh context (no cookies) and page, 1200x800 CSS pixels at scale 1.
 * ``dashboard``: a real ``jobhub api`` and ``jobhub worker`` on the test's own database
   and queue, with API keys of organization "acme" (``admin``, ``operator``, ``viewer``)
@@ -62,16 +63,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """The Chromium executable, installed first when missing and possible (once per
+    process: a failure is kept by pytest for the session). A missing Chromium is an
+    error of each browser test, saying how to install it, never a skip. Not
+    ``pytest.exit``: under xdist a worker's exit is lost in an INTERNALERROR."""
     try:
-        executable = ensure_chromium()
+        return ensure_chromium()
     except ChromiumUnavailable as exc:
-        pytest.exit(str(exc), returncode=3)
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)  # outside the except: one line, no chained trace
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Browser]:
     playwright = sync_playwright().start()
     try:
         launched = playwright.chromium.launch(
-            executable_path=executable,
+            executable_path=chromium,
             headless=True,
             args=["--no-sandbox"] if os.geteuid() == 0 else [],
         )
