@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobhub.ui.pages import overview, sign_in
+from jobhub.ui.pages import overview, schedules, sign_in, types
 
-PAGES = (sign_in, overview)
+PAGES = (sign_in, overview, types, schedules)
 """Every page module; each has a ``router``."""
