@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -403,3 +404,63 @@ def test_the_dead_letters_page_lists_the_newest_first_and_shows_messages_to_admi
         assert shown.text.index(second) < shown.text.index(first)
     assert "second-marker" not in as_viewer.text
     assert "second-marker" in as_admin.text
+
+
+# -- the overview ------------------------------------------------------------------------
+
+
+def _figure(shown: httpx.Response, name: str) -> int:
+    found = re.search(rf'data-figure="{name}">(\d+)<', shown.text)
+    assert found is not None, name
+    return int(found[1])
+
+
+def _bar_totals(shown: httpx.Response) -> dict[str, int]:
+    """What the chart's bar titles add up to, per series."""
+    totals = {"completed": 0, "failed": 0, "cancelled": 0}
+    for title in re.findall(r'<g class="bar"[^>]*><title>([^<]*)</title>', shown.text):
+        for count, name in re.findall(r"(\d+) (completed|failed|cancelled)", title):
+            totals[name] += int(count)
+    return totals
+
+
+def test_the_overview_shows_the_figures_of_a_known_set_of_jobs_to_each_organization(
+    keys: Keys, manager: JobManager, processes: Processes, settings: Settings
+) -> None:
+    processes.worker(settings)
+    done = [manager.start_job(ECHO, organization="acme") for _ in range(3)]
+    failed = [
+        manager.start_job(SLEEP, {"steps": 1, "seconds": 0, "fail_at_step": 1}, organization="acme")
+        for _ in range(2)
+    ]
+    elsewhere = manager.start_job(ECHO, organization="globex")
+    manager.wait_for_completion([j.id for j in (*done, *failed, elsewhere)], timeout=60)
+    cancelled = manager.start_job(ECHO, organization="acme", delay=timedelta(hours=1))
+    manager.cancel_job(cancelled.id)
+    waiting = manager.start_job(ECHO, organization="acme", delay=timedelta(hours=1))
+    assert manager.get_job(waiting.id).status is JobStatus.CREATED
+
+    as_viewer = keys.sign_in("vic").get("/ui?period=1h")
+    live = keys.sign_in("vic").get("/ui/overview/live?period=1h")
+    ann = keys.sign_in("ann")
+    everyone = ann.get("/ui?period=1h")
+    globex = ann.get("/ui?period=24h&organization=globex")
+
+    for shown in (as_viewer, live):
+        assert shown.status_code == 200
+        figures = {s: _figure(shown, s) for s in ("Completed", "CompletedWithErrors", "Cancelled")}
+        assert figures == {"Completed": 3, "CompletedWithErrors": 2, "Cancelled": 1}
+        assert (_figure(shown, "Created"), _figure(shown, "Processing")) == (1, 0)
+        assert _bar_totals(shown) == {"completed": 3, "failed": 2, "cancelled": 1}
+        assert _figure(shown, "workers-alive") == 1
+        for job in failed:
+            assert f"/ui/jobs/{job.id}" in Page.of(shown).links
+        echo_row = re.search(rf'<tr data-type="{ECHO}">.*?</tr>', shown.text, re.S)
+        assert echo_row is not None
+        assert re.search(r'data-status="Completed"><a [^>]*>3</a>', echo_row[0])
+    assert "<html" not in live.text
+    assert f"/ui/jobs/{elsewhere.id}" not in as_viewer.text
+    assert _figure(everyone, "Completed") == 4
+    assert _bar_totals(everyone)["completed"] == 4
+    assert (_figure(globex, "Completed"), _figure(globex, "CompletedWithErrors")) == (1, 0)
+    assert ann.get("/ui?period=2y").status_code == 400

@@ -90,3 +90,27 @@ def test_the_workers_page_shows_a_running_job_and_the_audit_page_who_started_it(
     expect(row.locator("td").nth(3)).to_have_text("start")
     screenshot(page, "audit")
     manager.cancel_job(job_id)
+
+
+def test_the_overview_shows_the_figures_of_a_known_set_of_jobs(
+    page: Page, dashboard: Dashboard
+) -> None:
+    manager = dashboard.manager
+    jobs = [manager.start_job("diagnostics.echo", organization="acme") for _ in range(4)]
+    jobs += [
+        manager.start_job(SLEEP, {"steps": 1, "seconds": 0, "fail_at_step": 1}, organization="acme")
+    ]
+    manager.wait_for_completion([job.id for job in jobs], timeout=60)
+    dashboard.sign_in(page, "viewer")
+
+    dashboard.open(page, "/ui?period=1h")
+
+    expect(page.locator("[data-figure=Completed]")).to_have_text("4")
+    expect(page.locator("[data-figure=CompletedWithErrors]")).to_have_text("1")
+    expect(page.locator("[data-total=completed]")).to_have_text("4")
+    titles = page.locator("svg.chart g.bar > title").all_text_contents()
+    assert sum(int(t.split(": ")[1].split(" completed")[0]) for t in titles) == 4
+    expect(page.locator(f"table.failures a[href='/ui/jobs/{jobs[-1].id}']")).to_be_visible()
+    page.get_by_role("link", name="24h", exact=True).click()
+    expect(page.locator("[data-figure=Completed]")).to_have_text("4")
+    screenshot(page, "overview")
