@@ -154,7 +154,7 @@ def test_each_page_shows_each_role_only_the_buttons_it_may_press(
     manager.set_job_schedule(ECHO, interval="15m")
     dashboard = keys.sign_in(who)
 
-    for path in ("/ui/types", "/ui/workers", "/ui/dead-letters"):
+    for path in ("/ui", "/ui/types", "/ui/workers", "/ui/dead-letters"):
         shown = dashboard.get(path)
         assert shown.status_code == 200, (path, shown.text)
         assert "<main>" in shown.text
