@@ -26,6 +26,7 @@ from jobhub.db.job_store import JobStore
 from jobhub.db.pg_writes import PostgresWrites
 from jobhub.db.schedule_store import ScheduleStore
 from jobhub.db.sql_writes import SqlWrites
+from jobhub.db.stats_store import StatsStore
 from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
 from jobhub.db.write_behind import WriteBehind
@@ -126,6 +127,11 @@ class Runtime:
     def audit(self) -> AuditStore:
         """The audit trail of operator actions."""
         return self._store(AuditStore)
+
+    @property
+    def stats(self) -> StatsStore:
+        """The folded history of transitions and the figures ops watch."""
+        return self._store(StatsStore)
 
     @property
     def gates(self) -> GateStore:

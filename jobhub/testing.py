@@ -14,7 +14,8 @@ database or broker::
     assert broker.sent[0].task_id == str(job.id)
 
 The audit trail is a list (``MemoryAuditStore``, ``runtime.audit.entries``), so the
-manager's actions can run here too. The stores the manager reads through (queries,
+manager's actions can run here too; the statistics are counted from the store
+(``MemoryStatsStore``). The stores the manager reads through (queries,
 schedules, documents, keys) need a real database: reaching for them here raises
 ConfigurationError.
 """
@@ -34,6 +35,7 @@ from jobhub.clock import utcnow
 from jobhub.config import Settings
 from jobhub.db.audit_store import AuditStore
 from jobhub.db.memory import MemoryStore
+from jobhub.db.memory_stats import MemoryStatsStore
 from jobhub.db.writes import JobLookups, WorkerClock, Writes
 from jobhub.dispatch import Dispatcher
 from jobhub.errors import ConfigurationError
@@ -53,6 +55,7 @@ class MemoryRuntime(Runtime):
         super().__init__(settings or Settings(), clock)
         self.store = store if store is not None else MemoryStore(clock)
         self._audit = MemoryAuditStore()
+        self._stats = MemoryStatsStore(self.store)
 
     @property
     def engine(self) -> Engine:
@@ -61,6 +64,11 @@ class MemoryRuntime(Runtime):
     @property
     def audit(self) -> MemoryAuditStore:
         return self._audit
+
+    @property
+    def stats(self) -> MemoryStatsStore:
+        """Counted from the store's jobs and history at every read."""
+        return self._stats
 
     @property
     def lookups(self) -> JobLookups:

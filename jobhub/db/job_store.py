@@ -31,6 +31,7 @@ from sqlalchemy import (
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
+from jobhub.db.stats_store import count_before_delete
 from jobhub.errors import JobNotFound
 from jobhub.jobs import (
     TERMINAL_RANK,
@@ -99,6 +100,7 @@ class JobStore:
         """
         with self._write() as connection:
             files = _document_files(connection, [job_id])
+            count_before_delete(connection, [job_id])
             deleted = connection.execute(delete(jobs).where(jobs.c.id == job_id)).rowcount
         if not deleted:
             raise JobNotFound(job_id)
@@ -107,6 +109,8 @@ class JobStore:
     def purge_expired(self, now: datetime, batch_size: int) -> tuple[int, list[str]]:
         """Delete one batch of finished jobs whose purge time has passed.
 
+        Their transitions not folded into the statistics yet are counted in the same
+        transaction (``stats_store.count_before_delete``), so no counter goes down.
         Returns how many, and the document files to remove.
         """
         with self._write() as connection:
@@ -120,6 +124,7 @@ class JobStore:
             if not expired:
                 return 0, []
             files = _document_files(connection, expired)
+            count_before_delete(connection, expired)
             # Events, messages and documents go with their job (ON DELETE CASCADE).
             count = connection.execute(delete(jobs).where(jobs.c.id.in_(expired))).rowcount
             return count, files

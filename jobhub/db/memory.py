@@ -369,6 +369,15 @@ class MemoryStore:
         with self._lock:
             return [event for event in self._events if event.job_id == job_id]
 
+    def history(self) -> list[JobEvent]:
+        """Every job's events, in the order written."""
+        with self._lock:
+            return list(self._events)
+
+    def all_workers(self) -> list[WorkerState]:
+        with self._lock:
+            return list(self._workers.values())
+
     def messages(self, job_id: uuid.UUID) -> list[JobMessage]:
         with self._lock:
             return [message for message in self._messages if message.job_id == job_id]

@@ -427,3 +427,65 @@ class AuditEntryRow(Base):
         Index("ix_audit_entries_at", "at"),
         Index("ix_audit_entries_organization_at", "organization", "at"),
     )
+
+
+class StatsWatermarkRow(Base):
+    """How far the transition history is folded into the statistics (``jobhub.db.stats_store``).
+
+    One row. Events up to ``folded_event_id`` are counted in the rollup tables; the ones
+    after it are read live. ``pending_event_id`` is the newest event id seen at
+    ``pending_since`` (the database's clock): it is folded once it is older than the fold
+    horizon, when every transaction that drew a smaller id has ended.
+    """
+
+    __tablename__ = "stats_watermark"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    folded_event_id: Mapped[int] = mapped_column(BigInteger)
+    pending_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    pending_since: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class StatsTotalsRow(Base):
+    """Running totals of one job type over the folded history; purges take nothing away."""
+
+    __tablename__ = "stats_totals"
+
+    job_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    retries: Mapped[int] = mapped_column(BigInteger)
+    completed: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)
+    cancelled: Mapped[int] = mapped_column(BigInteger)
+    duration_sum: Mapped[float] = mapped_column(Float)
+    """Seconds run by the finished jobs that had started."""
+
+
+class StatsDurationRow(Base):
+    """How many finished jobs of a type ran within one bucket of ``stats.DURATION_BUCKETS``."""
+
+    __tablename__ = "stats_durations"
+
+    job_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatsFinishedRow(Base):
+    """Jobs that ended in one interval (a minute, an hour or a day: ``width`` seconds),
+    by organization, type and terminal status; kept as long as ``stats.WIDTHS`` says."""
+
+    __tablename__ = "stats_finished"
+
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    organization: Mapped[str] = mapped_column(String(200), primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    housekeeping: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    status: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_stats_finished_organization", "organization", "width", "start"),)

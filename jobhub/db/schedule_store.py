@@ -152,13 +152,17 @@ class ScheduleStore:
             return bool(connection.execute(statement).rowcount)
 
 
-def _not_paused() -> ColumnElement[bool]:
+def schedule_paused() -> ColumnElement[bool]:
     """A schedule paused by its name or by its job type's does not fire; resumed, an
     overdue fire follows its catch-up rule."""
-    return ~exists().where(
+    return exists().where(
         pauses.c.kind == "schedule",
         or_(pauses.c.target == job_schedules.c.name, pauses.c.target == job_schedules.c.job_type),
     )
+
+
+def _not_paused() -> ColumnElement[bool]:
+    return ~schedule_paused()
 
 
 def _values(record: ScheduleRecord) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from jobhub.db.job_store import TypeStatistics
 from jobhub.dispatch import JobHubCelery, Publish
 from jobhub.errors import InvalidInput
 from jobhub.housekeeping.broker_probe import MessageIds, message_ids_on_broker
+from jobhub.housekeeping.folding import fold_statistics
 from jobhub.housekeeping.outbox import Outbox, OutboxReport
 from jobhub.housekeeping.reaper import Reaper, ReapReport
 from jobhub.housekeeping.retention import purge_audit_trail, purge_expired
@@ -24,7 +25,7 @@ from jobhub.runtime import Runtime
 
 class Housekeeping:
     """Retention (of jobs and of the audit trail), recovery of lost and stranded jobs,
-    and counts over the history."""
+    counts over the history, and folding it into the statistics."""
 
     def __init__(self, runtime: Runtime, publish: Publish, on_broker: MessageIds) -> None:
         self._runtime = runtime
@@ -46,6 +47,13 @@ class Housekeeping:
     def purge_audit_trail(self) -> int:
         """Delete the audit trail entries older than ``audit_retention``; returns how many."""
         return purge_audit_trail(self._runtime)
+
+    def fold_statistics(self) -> int:
+        """Fold the settled history of transitions into the statistics and delete the
+        counts past their retention; returns how many event ids were folded."""
+        folded = fold_statistics(self._runtime)
+        self._runtime.stats.prune(self._runtime.clock())
+        return folded
 
     def reap_lost_jobs(self, *, limit: int = 500) -> ReapReport:
         """Recover the Processing jobs of lost workers (``jobhub.housekeeping.reaper``)."""

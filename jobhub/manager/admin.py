@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from jobhub.db import migrate
 from jobhub.db.dead_letter_store import DeadLetter
 from jobhub.db.worker_store import WorkerState
@@ -40,6 +42,12 @@ class Admin:
     def workers(self) -> list[WorkerState]:
         """Every worker seen, with its last heartbeat (in the database's clock)."""
         return self._runtime.workers.all()
+
+    def silence_cutoff(self) -> datetime:
+        """A worker not heard from since this moment (database clock) counts as lost,
+        as the reaper counts it: ``WorkerState.silent_since(cutoff)``."""
+        timeout = timedelta(seconds=self._runtime.settings.worker_timeout)
+        return self._runtime.heartbeats.now() - timeout
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """The newest messages workers received and could not run as jobs."""

@@ -23,6 +23,7 @@ Cancel / GetUserMessages           ``cancel_job(job_id)`` / ``user_messages(job_
 (retry or delayed start, now)      ``retry_now(job_id)``
 (limits, pauses)                   ``set_limit`` / ``clear_limit`` / ``limits``,
                                    ``pause`` / ``resume`` / ``pauses``
+(dashboard, Prometheus figures)    ``overview(period=...)`` / ``metrics()``
 =================================  ==============================================
 
 Job types are given by name, by definition or as their task ("by type or by name").
@@ -85,6 +86,7 @@ from jobhub.manager.job_types import JobTypes
 from jobhub.manager.reads import JobReads
 from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
+from jobhub.manager.stats import JobStatistics
 from jobhub.parameters import unstorable_text
 from jobhub.placement import check_priority, check_queue, due_time
 from jobhub.worker.app import create_celery_app
@@ -92,7 +94,7 @@ from jobhub.worker.app import create_celery_app
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail):
+class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStatistics):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:

@@ -8,8 +8,9 @@
   hard time limit or a lost worker);
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
 * ``worker_ready``  -> the worker registers the job types it can run (and their declared
-  limits) and starts its heartbeat and its publisher of due and released held jobs
-  (``jobhub.housekeeping.due``, ``jobhub.housekeeping.release``);
+  limits) and starts its heartbeat, its publisher of due and released held jobs
+  (``jobhub.housekeeping.due``, ``jobhub.housekeeping.release``) and its folder of the
+  history into the statistics (``jobhub.housekeeping.folding``);
   ``worker_shutdown`` stops them;
 * ``task_unknown`` / ``task_rejected`` -> a dead letter (``jobhub.worker.dead_letters``);
 * a pool process that died under a job (``WorkerLostError``, in the main process) hands
@@ -35,6 +36,7 @@ from jobhub.definitions import all_definitions
 from jobhub.documents import result_document
 from jobhub.errors import JobHubError, JobNotFound
 from jobhub.housekeeping.due import DueLoop, DuePublisher
+from jobhub.housekeeping.folding import FoldLoop
 from jobhub.housekeeping.reaper import Reaper
 from jobhub.housekeeping.release import HeldReleaser
 from jobhub.housekeeping.retry import may_retry, retry_by_id
@@ -246,7 +248,7 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
             runtime.gates.sync_declared(definition.name, definition.limits, at=now)
     except JobHubError as exc:
         logger.warning("could not register job types: %s", exc)
-    global _heartbeat, _due_loop
+    global _heartbeat, _due_loop, _fold_loop
     node = getattr(sender, "hostname", None) or "worker"
     _heartbeat = Heartbeat(
         runtime.workers, node, runtime.settings.heartbeat_interval, queues=_queues_of(sender)
@@ -255,14 +257,20 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     publish = app.dispatcher.publish  # type: ignore[union-attr]
     _due_loop = DueLoop(DuePublisher(runtime, publish), releaser=HeldReleaser(runtime, publish))
     _due_loop.start()
+    _fold_loop = FoldLoop(runtime)
+    _fold_loop.start()
 
 
 _heartbeat: Heartbeat | None = None
 _due_loop: DueLoop | None = None
+_fold_loop: FoldLoop | None = None
 
 
 def _on_worker_shutdown(**_: Any) -> None:
-    global _heartbeat, _due_loop
+    global _heartbeat, _due_loop, _fold_loop
+    if _fold_loop is not None:
+        _fold_loop.stop()
+        _fold_loop = None
     if _due_loop is not None:
         _due_loop.stop()
         _due_loop = None

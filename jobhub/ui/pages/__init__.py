@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobhub.ui.pages import overview, sign_in
+from jobhub.ui.pages import audit, dead_letters, overview, schedules, sign_in, types, workers
 
-PAGES = (sign_in, overview)
+PAGES = (sign_in, overview, types, schedules, workers, dead_letters, audit)
 """Every page module; each has a ``router``."""
