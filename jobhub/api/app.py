@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from jobhub.api import problems, responses
+from jobhub.api import metrics, problems, responses
 from jobhub.api.limits import BodyLimit
 from jobhub.api.routes import (
     aims360,
@@ -54,6 +54,7 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     problems.install(app)
     for module in (jobs, runners, job_types, limits, pauses, documents, aims360, audit, system):
         app.include_router(module.router)
+    metrics.install(app)  # GET /metrics, and the request counts (outermost middleware)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
