@@ -27,6 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -60,6 +61,7 @@ from jobhub.db.stats_sql import (
     totals,
     totals_by_type,
     watermark,
+    without_jit,
 )
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import JobStatus
@@ -72,6 +74,7 @@ from jobhub.stats import (
     ScheduleDue,
     TypeTotals,
     bucket_start,
+    duration_bucket,
     width_for,
 )
 
@@ -81,7 +84,6 @@ FOLD_BATCH = 50_000
 """Event ids folded in one transaction, at most."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TOTAL_COUNTS = ("created", "attempts", "retries", "completed", "failed", "cancelled")
 _FINISHED_COLUMNS = {
     "completed": JobStatus.COMPLETED,
     "failed": JobStatus.COMPLETED_WITH_ERRORS,
@@ -117,6 +119,7 @@ class StatsStore:
             ).first()
             if mark is None:
                 return 0
+            without_jit(connection)
             now = db_now(connection)
             folded, pending = mark.folded_event_id, mark.pending_event_id
             if pending is None or pending <= folded:
@@ -159,6 +162,7 @@ class StatsStore:
             if self._dialect == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
+                without_jit(connection)
                 yield connection
 
     def _folded(self, connection: Connection) -> int:
@@ -170,38 +174,57 @@ class StatsStore:
     def totals(self) -> list[TypeTotals]:
         """Every job type's running totals, exact as of now."""
         with self._snapshot() as connection:
-            folded = self._folded(connection)
-            counted = counted_events(self._dialect, folded)
-            rows = [
-                *connection.execute(select(totals)),
-                *connection.execute(totals_by_type(counted)),
-            ]
-            buckets = [
-                *connection.execute(select(durations)),
-                *connection.execute(durations_by_type(counted)),
-            ]
+            counted = counted_events(self._dialect, self._folded(connection))
+            tail = select(
+                counted.c.job_type,
+                counted.c.created,
+                counted.c.started,
+                counted.c.retried,
+                counted.c.finished,
+                counted.c.duration,
+            ).where(
+                (counted.c.created + counted.c.started + counted.c.retried > 0)
+                | counted.c.finished.is_not(None)
+            )
+            folded = connection.execute(select(totals)).all()
+            buckets = connection.execute(select(durations)).all()
+            unfolded = connection.execute(tail).all()
         found: dict[str, TypeTotals] = {}
-        counts: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS) + 1))
-        for row in buckets:
-            counts[row.job_type][row.bucket] += int(row.count)
-        for row in rows:
-            part = TypeTotals(
-                job_type=row.job_type,
-                **{name: int(getattr(row, name) or 0) for name in _TOTAL_COUNTS[:3]},
-                finished={s: int(getattr(row, n) or 0) for n, s in _FINISHED_COLUMNS.items()},
-                durations=DurationHistogram(sum=float(row.duration_sum or 0.0)),
+
+        def add(part: TypeTotals) -> None:
+            seen = found.get(part.job_type)
+            found[part.job_type] = part if seen is None else seen + part
+
+        runs: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS) + 1))
+        for job_type, bucket, count in buckets:
+            runs[job_type][bucket] += int(count)
+        for row in folded:
+            add(
+                TypeTotals(
+                    job_type=row.job_type,
+                    created=int(row.created),
+                    attempts=int(row.attempts),
+                    retries=int(row.retries),
+                    finished={s: int(getattr(row, n)) for n, s in _FINISHED_COLUMNS.items()},
+                    durations=DurationHistogram(sum=float(row.duration_sum)),
+                )
             )
-            seen = found.get(row.job_type)
-            found[row.job_type] = part if seen is None else seen + part
+        for job_type, created, started, retried, ended, seconds in unfolded:
+            run = None if seconds is None else max(0.0, float(seconds))
+            if run is not None:
+                runs[job_type][duration_bucket(run)] += 1
+            add(
+                TypeTotals(
+                    job_type=job_type,
+                    created=int(created),
+                    attempts=int(started),
+                    retries=int(retried),
+                    finished={JobStatus(ended): 1} if ended is not None else {},
+                    durations=DurationHistogram(sum=run or 0.0),
+                )
+            )
         return [
-            TypeTotals(
-                job_type=name,
-                created=part.created,
-                attempts=part.attempts,
-                retries=part.retries,
-                finished=part.finished,
-                durations=DurationHistogram(tuple(counts[name]), part.durations.sum),
-            )
+            replace(part, durations=DurationHistogram(tuple(runs[name]), part.durations.sum))
             for name, part in sorted(found.items())
         ]
 
@@ -372,5 +395,6 @@ def count_before_delete(connection: Connection, job_ids: Sequence[uuid.UUID]) ->
     ).first()
     if mark is None or not job_ids:
         return
+    without_jit(connection)
     counted = counted_events(connection.dialect.name, mark.folded_event_id, job_ids=job_ids)
     add_counts(connection, counted)

@@ -41,6 +41,7 @@ def evaluate(
     rss_growth_percent: float | None = None,
     worst_query_p99_ms: float | None = None,
     worst_query: str = "",
+    scrape_p99_ms: float | None = None,
 ) -> list[Target]:
     def at_least(value: float | None, bound: float) -> bool | None:
         return None if value is None else value >= bound
@@ -91,5 +92,12 @@ def evaluate(
             "ms",
             at_most(worst_query_p99_ms, 20.0),
             worst_query,
+        ),
+        _check(
+            "GET /metrics p99 on 1,000,000 jobs",
+            "< 100 ms (--metrics)",
+            scrape_p99_ms,
+            "ms",
+            None if scrape_p99_ms is None else scrape_p99_ms < 100.0,
         ),
     ]
