@@ -4,11 +4,11 @@ read together with the part not folded yet, and the figures of now read from the
 Why fold: counting a million jobs at every scrape is too slow, and purged jobs would
 take their counts with them. So ``job_events`` (one row per applied transition, ids from
 a sequence) is folded, in order of id, into ``stats_totals``, ``stats_durations`` and
-``stats_finished``; ``stats_watermark`` says up to which id. A read adds the events after
-the watermark, counted live by the same SQL (``stats_sql.counted_events``), so figures
-are exact at any moment, and never counted twice: the rollups and the tail are read in
-one snapshot, and a fold moves the watermark in the transaction that adds the counts,
-holding its row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite runs one writer at a
+``stats_finished`` (and ``..._by_organization``); ``stats_watermark`` says up to which
+id. A read adds the events after the watermark, counted live by the same SQL
+(``stats_sql.counted_events``), so figures are exact at any moment, and never counted
+twice: the rollups and the tail are read in one snapshot, and a fold moves the
+watermark in the transaction that adds the counts, holding its row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite runs one writer at a
 time), so two processes never fold the same events.
 
 The horizon. On PostgreSQL an event may commit after an event with a larger id
@@ -34,7 +34,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     Subquery,
     Table,
     case,
@@ -49,17 +48,20 @@ from jobhub.db.engine import translated_errors
 from jobhub.db.models import JobScheduleRow, WorkerRow
 from jobhub.db.schedule_store import schedule_paused
 from jobhub.db.stats_sql import (
-    bucket_epoch,
     counted_events,
     db_now,
     durations,
     durations_by_type,
     events,
     finished,
+    finished_by_organization,
     finished_by_width,
+    folded_ends,
     jobs,
     totals,
     totals_by_type,
+    unfolded_ends,
+    unfolded_totals,
     watermark,
     without_jit,
 )
@@ -113,6 +115,8 @@ class StatsStore:
         Returns how many event ids it moved past: 0 when nothing is settled yet, or when
         another process is folding right now.
         """
+        if not self._may_fold(horizon):
+            return 0
         with translated_errors(), self.engine.begin() as connection:
             mark = connection.execute(
                 select(watermark).where(watermark.c.id == 1).with_for_update(skip_locked=True)
@@ -136,6 +140,18 @@ class StatsStore:
                 self._note_newest(connection, upto, now)
             return int(upto - folded)
 
+    def _may_fold(self, horizon: timedelta) -> bool:
+        """Whether a fold would do anything, seen without a lock or a write (most calls
+        find nothing to do, and a row lock costs a commit)."""
+        with translated_errors(), self.engine.connect() as connection:
+            mark = connection.execute(select(watermark).where(watermark.c.id == 1)).first()
+            if mark is None:
+                return False
+            if mark.pending_event_id is not None and mark.pending_event_id > mark.folded_event_id:
+                return bool(db_now(connection) - mark.pending_since >= horizon)
+            newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
+            return bool(newest > mark.folded_event_id)
+
     def _note_newest(self, connection: Connection, folded: int, now: datetime) -> None:
         newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
         values: dict[str, Any] = {"pending_event_id": None, "pending_since": None}
@@ -147,10 +163,11 @@ class StatsStore:
         """Delete the finished-job counts older than their width is kept (``WIDTHS``)."""
         deleted = 0
         with translated_errors(), self.engine.begin() as connection:
-            for width, kept in WIDTHS.items():
-                deleted += connection.execute(
-                    delete(finished).where(finished.c.width == width, finished.c.start < now - kept)
-                ).rowcount
+            for table in (finished, finished_by_organization):
+                for width, kept in WIDTHS.items():
+                    deleted += connection.execute(
+                        delete(table).where(table.c.width == width, table.c.start < now - kept)
+                    ).rowcount
         return deleted
 
     # -- the history: folded plus the tail ---------------------------------------------
@@ -174,21 +191,10 @@ class StatsStore:
     def totals(self) -> list[TypeTotals]:
         """Every job type's running totals, exact as of now."""
         with self._snapshot() as connection:
-            counted = counted_events(self._dialect, self._folded(connection))
-            tail = select(
-                counted.c.job_type,
-                counted.c.created,
-                counted.c.started,
-                counted.c.retried,
-                counted.c.finished,
-                counted.c.duration,
-            ).where(
-                (counted.c.created + counted.c.started + counted.c.retried > 0)
-                | counted.c.finished.is_not(None)
-            )
+            after = self._folded(connection)
             folded = connection.execute(select(totals)).all()
             buckets = connection.execute(select(durations)).all()
-            unfolded = connection.execute(tail).all()
+            unfolded = connection.execute(unfolded_totals(self._dialect), {"after": after}).all()
         found: dict[str, TypeTotals] = {}
 
         def add(part: TypeTotals) -> None:
@@ -239,31 +245,24 @@ class StatsStore:
     ) -> FinishedCounts:
         """Jobs that ended in [``since``, ``until``), per bar of ``bucket_seconds``
         (epoch-aligned), type and status; ``housekeeping``: count housekeeping jobs too."""
-        width = width_for(bucket_seconds)
-        bucket = bucket_epoch(finished.c.start, bucket_seconds, self._dialect).label("bucket")
-        rolled: Select[Any] = (
-            select(bucket, finished.c.job_type, finished.c.status, func.sum(finished.c.count))
-            .where(finished.c.width == width, finished.c.start >= since, finished.c.start < until)
-            .group_by(bucket, finished.c.job_type, finished.c.status)
+        rolled = folded_ends(
+            self._dialect, one_organization=organization is not None, housekeeping=housekeeping
         )
-        if organization is not None:
-            rolled = rolled.where(finished.c.organization == organization)
-        if not housekeeping:
-            rolled = rolled.where(finished.c.housekeeping.is_(False))
+        period: dict[str, Any] = {"since": since, "until": until}
+        values: dict[str, Any] = {"width": width_for(bucket_seconds), "bucket": bucket_seconds}
+        values["organization"] = organization
         found: FinishedCounts = defaultdict(int)
         with self._snapshot() as connection:
-            for epoch, job_type, status, count in connection.execute(rolled):
+            for epoch, job_type, status, count in connection.execute(rolled, {**period, **values}):
                 start = _EPOCH + timedelta(seconds=int(epoch))
                 found[start, job_type, JobStatus(status)] += int(count)
-            counted = counted_events(self._dialect, self._folded(connection))
-            tail = select(counted.c.at, counted.c.job_type, counted.c.finished).where(
-                counted.c.finished.is_not(None), counted.c.at >= since, counted.c.at < until
-            )
-            if organization is not None:
-                tail = tail.where(counted.c.organization == organization)
-            if not housekeeping:
-                tail = tail.where(counted.c.housekeeping.is_(False))
-            for at, job_type, status in connection.execute(tail):
+            after = {"after": self._folded(connection)}
+            tail = connection.execute(unfolded_ends(self._dialect), {**period, **after})
+            for at, owner, job_type, upkeep, status in tail:
+                if organization is not None and owner != organization:
+                    continue
+                if upkeep and not housekeeping:
+                    continue
                 found[bucket_start(at, bucket_seconds), job_type, JobStatus(status)] += 1
         return dict(found)
 
@@ -371,11 +370,16 @@ def add_counts(connection: Connection, counted: Subquery) -> None:
         (durations, ["job_type", "bucket"], durations_by_type(counted)),
         (
             finished,
-            ["width", "start", "organization", "job_type", "housekeeping", "status"],
-            finished_by_width(counted, connection.dialect.name),
+            ["width", "start", "job_type", "housekeeping", "status"],
+            finished_by_width(counted, connection.dialect.name, by_organization=False),
+        ),
+        (
+            finished_by_organization,
+            ["organization", "width", "start", "job_type", "housekeeping", "status"],
+            finished_by_width(counted, connection.dialect.name, by_organization=True),
         ),
     ):
-        names = [column.name for column in table.columns]
+        names = [column.name for column in query.selected_columns]
         statement = insert(table).from_select(names, query)
         added = {
             name: table.c[name] + statement.excluded[name] for name in names if name not in keys

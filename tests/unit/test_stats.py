@@ -63,20 +63,21 @@ def test_a_chart_gets_the_smallest_round_bar_that_needs_at_most_60(
 
 
 def test_every_bar_width_reads_from_the_widest_stored_width_that_divides_it() -> None:
-    assert [width_for(b) for b in (60, 1800, 3600, 10800, 86400, 7 * 86400)] == [
+    assert [width_for(b) for b in (60, 600, 1800, 3600, 10800, 86400, 7 * 86400)] == [
         60,
         60,
+        1800,
         3600,
         3600,
         86400,
         86400,
     ]
-    assert set(WIDTHS) == {60, 3600, 86400}
+    assert set(WIDTHS) == {60, 1800, 3600, 86400}
 
 
 def test_a_chart_of_a_period_reads_a_width_kept_at_least_that_long() -> None:
-    for days in range(1, 367):
-        period = timedelta(days=days)
+    for hours in range(1, 366 * 24 + 1):
+        period = timedelta(hours=hours)
         assert WIDTHS[width_for(bucket_seconds_for(period))] > period
 
 
