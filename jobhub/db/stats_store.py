@@ -3,13 +3,14 @@ read together with the part not folded yet, and the figures of now read from the
 
 Why fold: counting a million jobs at every scrape is too slow, and purged jobs would
 take their counts with them. So ``job_events`` (one row per applied transition, ids from
-a sequence) is folded, in order of id, into ``stats_totals``, ``stats_durations`` and
-``stats_finished`` (and ``..._by_organization``); ``stats_watermark`` says up to which
-id. A read adds the events after the watermark, counted live by the same SQL
-(``stats_sql.counted_events``), so figures are exact at any moment, and never counted
-twice: the rollups and the tail are read in one snapshot, and a fold moves the
-watermark in the transaction that adds the counts, holding its row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite runs one writer at a
-time), so two processes never fold the same events.
+a sequence) is folded, in order of id, into ``stats_totals``, ``stats_durations``,
+``stats_finished`` and ``stats_finished_by_organization``; ``stats_watermark`` says up
+to which id. A read adds the events after the watermark, counted live by the same SQL
+(``stats_sql.counted_events``), so figures are exact at any moment. Nothing is counted
+twice: the rollups and the tail are read in one snapshot, and a fold moves the watermark
+in the transaction that adds the counts, holding its row (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite runs one writer at a time), so two processes never fold the same
+events.
 
 The horizon. On PostgreSQL an event may commit after an event with a larger id
 committed, so folding up to the newest id could skip it forever. A fold therefore notes
