@@ -9,7 +9,6 @@ Read together, a scrape or an overview takes one pooled connection and sees one 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -42,11 +41,9 @@ from jobhub.stats import (
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FINISHED_COLUMNS = {
-    "completed": JobStatus.COMPLETED,
-    "failed": JobStatus.COMPLETED_WITH_ERRORS,
-    "cancelled": JobStatus.CANCELLED,
-}
+_COUNT_COLUMNS = ("created", "attempts", "retries", "completed", "failed", "cancelled")
+_FINISHED = (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.CANCELLED)
+_ENDED_INDEX = {int(status): 3 + index for index, status in enumerate(_FINISHED)}
 
 FinishedCounts = dict[tuple[datetime, str, JobStatus], int]
 """(bar start, job type, terminal status) -> jobs that ended so."""
@@ -103,43 +100,38 @@ class StatsReader:
         folded = connection.execute(select(totals)).all()
         buckets = connection.execute(select(durations)).all()
         unfolded = connection.execute(unfolded_totals(self._dialect), {"after": after}).all()
-        found: dict[str, TypeTotals] = {}
-
-        def add(part: TypeTotals) -> None:
-            seen = found.get(part.job_type)
-            found[part.job_type] = part if seen is None else seen + part
-
+        # plain counters per type (a few thousand tail rows: no values built per row)
+        counts: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
+        seconds: dict[str, float] = defaultdict(float)
         runs: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS) + 1))
         for job_type, bucket, count in buckets:
             runs[job_type][bucket] += int(count)
         for row in folded:
-            add(
-                TypeTotals(
-                    job_type=row.job_type,
-                    created=int(row.created),
-                    attempts=int(row.attempts),
-                    retries=int(row.retries),
-                    finished={s: int(getattr(row, n)) for n, s in _FINISHED_COLUMNS.items()},
-                    durations=DurationHistogram(sum=float(row.duration_sum)),
-                )
-            )
-        for job_type, created, started, retried, ended, seconds in unfolded:
-            run = None if seconds is None else max(0.0, float(seconds))
+            mine = counts[row.job_type]
+            for index, name in enumerate(_COUNT_COLUMNS):
+                mine[index] += int(getattr(row, name))
+            seconds[row.job_type] += float(row.duration_sum)
+        for job_type, created, started, retried, ended, run in unfolded:
+            mine = counts[job_type]
+            mine[0] += created
+            mine[1] += started
+            mine[2] += retried
+            if ended is not None:
+                mine[_ENDED_INDEX[ended]] += 1
             if run is not None:
+                run = max(0.0, float(run))
                 runs[job_type][duration_bucket(run)] += 1
-            add(
-                TypeTotals(
-                    job_type=job_type,
-                    created=int(created),
-                    attempts=int(started),
-                    retries=int(retried),
-                    finished={JobStatus(ended): 1} if ended is not None else {},
-                    durations=DurationHistogram(sum=run or 0.0),
-                )
-            )
+                seconds[job_type] += run
         return [
-            replace(part, durations=DurationHistogram(tuple(runs[name]), part.durations.sum))
-            for name, part in sorted(found.items())
+            TypeTotals(
+                job_type=job_type,
+                created=mine[0],
+                attempts=mine[1],
+                retries=mine[2],
+                finished=dict(zip(_FINISHED, mine[3:], strict=True)),
+                durations=DurationHistogram(tuple(runs[job_type]), seconds[job_type]),
+            )
+            for job_type, mine in sorted(counts.items())
         ]
 
     def finished(

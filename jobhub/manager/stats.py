@@ -34,6 +34,9 @@ from jobhub.stats import (
 
 NEXT_SCHEDULES = 10
 """Schedules an overview lists, soonest first."""
+READ_FOLD_BATCH = 2_000
+"""Event ids a read folds first, at most: the workers' background folds do the bulk
+(``jobhub.housekeeping.folding``); a read only keeps the tail short when none runs."""
 
 
 class JobStatistics(ManagerBase):
@@ -44,7 +47,7 @@ class JobStatistics(ManagerBase):
         """The statistics, after this process's deferred writes and a fold."""
         self._runtime.settle()
         stats = self._runtime.stats
-        stats.fold()
+        stats.fold(batch=READ_FOLD_BATCH)
         return stats
 
     def overview(
