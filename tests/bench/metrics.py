@@ -122,7 +122,12 @@ def run_metrics(services: Services, rows: int, *, progress: Progress) -> Metrics
         _fold_up_to(space, stats, result.events)
         with psycopg.connect(space.database_url, autocommit=True) as connection:
             connection.execute("VACUUM (ANALYZE)")
-            for table in ("stats_totals", "stats_durations", "stats_finished"):
+            for table in (
+                "stats_totals",
+                "stats_durations",
+                "stats_finished",
+                "stats_finished_by_organization",
+            ):
                 found = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
                 result.rollup_rows[table] = int(found[0]) if found else 0
         manager.app.runtime.workers.beat("bench@host/1", "host", 1, ["jobhub", "reports"])
