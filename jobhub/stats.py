@@ -46,12 +46,14 @@ DURATION_BUCKETS: tuple[float, ...] = (
 Fixed: the folded counts are stored per bucket, so changing them needs a migration."""
 
 WIDTHS: Mapping[int, timedelta] = {
-    60: timedelta(days=3),
+    60: timedelta(days=2),
+    1800: timedelta(days=3),
     3600: timedelta(days=35),
     86400: timedelta(days=400),
 }
 """The widths (seconds) finished jobs are counted in, and how long each is kept: minutes
-for a day's chart, hours for a week's or a month's, days beyond."""
+for an hour's chart, half hours for a day's, hours for a week's, days for a month's and
+beyond. Each chart reads about as many rows per type as it has bars."""
 
 MAX_PERIOD = timedelta(days=366)
 """The longest period an overview covers (the daily counts are kept 400 days)."""
@@ -132,8 +134,9 @@ def event_figures(history: Sequence[JobEvent]) -> list[EventFigures]:
       retry's or rerun's next attempt, or a start brought forward;
     * an attempt's first Processing event starts it (a later one says a cancel was
       requested while it ran);
-    * a CompletedWithErrors event written together with the next attempt's Created (the
-      same time, the next attempt) is a retry; any other terminal event ends the job.
+    * a CompletedWithErrors event written together with the next attempt's Created (after
+      it, at the same time, for the next attempt) is a retry; any other terminal event
+      ends the job.
     """
     figures: list[EventFigures] = []
     started_at: dict[int, datetime] = {}
@@ -145,7 +148,9 @@ def event_figures(history: Sequence[JobEvent]) -> list[EventFigures]:
             started_at.setdefault(event.attempt, event.at)
             figures.append(EventFigures(started=first))
         elif event.status.is_terminal:
-            if event.status is JobStatus.COMPLETED_WITH_ERRORS and _is_retry(event, history):
+            if event.status is JobStatus.COMPLETED_WITH_ERRORS and _is_retry(
+                event, history[index + 1 :]
+            ):
                 figures.append(EventFigures(retried=True))
                 continue
             start = started_at.get(event.attempt)
@@ -156,12 +161,12 @@ def event_figures(history: Sequence[JobEvent]) -> list[EventFigures]:
     return figures
 
 
-def _is_retry(event: JobEvent, history: Sequence[JobEvent]) -> bool:
+def _is_retry(event: JobEvent, later: Sequence[JobEvent]) -> bool:
     return any(
         other.status is JobStatus.CREATED
         and other.attempt == event.attempt + 1
         and other.at == event.at
-        for other in history
+        for other in later
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from jobhub import ui
-from jobhub.api import problems, responses
+from jobhub.api import metrics, problems, responses
 from jobhub.api.limits import BodyLimit
 from jobhub.api.routes import (
     aims360,
@@ -56,6 +56,7 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     for module in (jobs, runners, job_types, limits, pauses, documents, aims360, audit, system):
         app.include_router(module.router)
     ui.install(app)
+    metrics.install(app)  # GET /metrics, and the request counts (outermost middleware)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

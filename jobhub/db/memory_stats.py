@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from jobhub.db.memory import MemoryStore
-from jobhub.db.stats_store import FinishedCounts, StatsStore
+from jobhub.db.stats_reads import Figures, FinishedCounts
+from jobhub.db.stats_store import StatsStore
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import JobEvent, JobStatus
 from jobhub.stats import (
@@ -30,6 +33,10 @@ class MemoryStatsStore(StatsStore):
 
     def __init__(self, store: MemoryStore) -> None:  # no engine: nothing of the base is used
         self._memory = store
+
+    @contextmanager
+    def reading(self) -> Iterator[Figures]:
+        yield self
 
     def fold(self, *, batch: int = 0, horizon: timedelta = timedelta(0)) -> int:
         return 0

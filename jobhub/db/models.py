@@ -475,17 +475,31 @@ class StatsDurationRow(Base):
 
 
 class StatsFinishedRow(Base):
-    """Jobs that ended in one interval (a minute, an hour or a day: ``width`` seconds),
-    by organization, type and terminal status; kept as long as ``stats.WIDTHS`` says."""
+    """Jobs that ended in one interval (``width`` seconds: a minute, half an hour, an hour
+    or a day), by type and terminal status, all organizations together; kept as long as
+    ``stats.WIDTHS`` says."""
 
     __tablename__ = "stats_finished"
 
     width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     start: Mapped[datetime] = mapped_column(primary_key=True)
-    organization: Mapped[str] = mapped_column(String(200), primary_key=True)
     job_type: Mapped[str] = mapped_column(String(200), primary_key=True)
     housekeeping: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     status: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_stats_finished_organization", "organization", "width", "start"),)
+
+class StatsFinishedByOrganizationRow(Base):
+    """``stats_finished`` for one organization (what its own overview reads)."""
+
+    __tablename__ = "stats_finished_by_organization"
+
+    organization: Mapped[str] = mapped_column(String(200), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    housekeeping: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    status: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_stats_finished_by_organization_width_start", "width", "start"),)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Float,
     Integer,
@@ -25,13 +27,13 @@ from sqlalchemy import (
     Subquery,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
     literal,
     select,
     text,
-    true,
     union_all,
 )
 from sqlalchemy import cast as sql_cast
@@ -40,9 +42,11 @@ from jobhub.db.models import (
     JobEventRow,
     JobRow,
     StatsDurationRow,
+    StatsFinishedByOrganizationRow,
     StatsFinishedRow,
     StatsTotalsRow,
     StatsWatermarkRow,
+    UTCDateTime,
 )
 from jobhub.jobs import JobStatus
 from jobhub.stats import DURATION_BUCKETS, WIDTHS
@@ -53,12 +57,21 @@ watermark = cast(Table, StatsWatermarkRow.__table__)
 totals = cast(Table, StatsTotalsRow.__table__)
 durations = cast(Table, StatsDurationRow.__table__)
 finished = cast(Table, StatsFinishedRow.__table__)
+finished_by_organization = cast(Table, StatsFinishedByOrganizationRow.__table__)
 
 _CREATED = int(JobStatus.CREATED)
 _QUEUED = int(JobStatus.QUEUED)
 _PROCESSING = int(JobStatus.PROCESSING)
 _FAILED = int(JobStatus.COMPLETED_WITH_ERRORS)
 _TERMINAL = int(JobStatus.COMPLETED)
+
+
+def without_jit(connection: Connection) -> None:
+    """Switch PostgreSQL's JIT off for this transaction: the classifying subqueries make
+    the planner guess costs high enough to compile them, which costs seconds and saves
+    nothing on a few thousand rows."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL jit = off"))
 
 
 def db_now(connection: Connection) -> datetime:
@@ -84,11 +97,6 @@ def floor_to(column: Any, width: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.to_timestamp(seconds)
     return func.datetime(seconds, "unixepoch", type_=String) + ".000000"
-
-
-def bucket_epoch(column: Any, width: int, dialect: str) -> ColumnElement[Any]:
-    """The start of ``column``'s bucket of ``width`` seconds, in epoch seconds."""
-    return _epoch(column, dialect) // width * width
 
 
 def _seconds(end: Any, start: Any, dialect: str) -> ColumnElement[float]:
@@ -123,8 +131,14 @@ def counted_events(
     first_start = ~exists().where(
         same_job, earlier, p.c.status == _PROCESSING, p.c.attempt == e.c.attempt
     )
+    # written together, the retry's Created right after the failure; the id condition
+    # also keeps PostgreSQL probing the index rather than hashing every Created event
     retried = exists().where(
-        same_job, p.c.status == _CREATED, p.c.attempt == e.c.attempt + 1, p.c.at == e.c.at
+        same_job,
+        p.c.id > e.c.id,
+        p.c.status == _CREATED,
+        p.c.attempt == e.c.attempt + 1,
+        p.c.at == e.c.at,
     )
     conditions = [e.c.id > after, e.c.status != _QUEUED]
     if upto is not None:
@@ -148,6 +162,7 @@ def counted_events(
         )
         .join(jobs, jobs.c.id == e.c.job_id)
         .where(*conditions)
+        .offset(0)  # a fence: PostgreSQL would otherwise copy each look into every use
         .subquery("i")
     )
     ended = and_(inner.c.status >= _TERMINAL, inner.c.retried == 0)
@@ -218,25 +233,100 @@ def durations_by_type(counted: Subquery) -> Select[Any]:
     )
 
 
-def finished_by_width(counted: Subquery, dialect: str) -> Select[Any]:
-    """Per width of ``stats.WIDTHS``, interval, organization, type and status: how many
-    jobs ended."""
-    widths = union_all(
-        *(select(literal(width, Integer).label("width")) for width in WIDTHS)
-    ).subquery("widths")
-    width = widths.c.width
-    start = floor_to(counted.c.at, width, dialect)
-    keys = (
-        width,
-        start,
+def finished_by_width(
+    counted: Subquery, dialect: str, *, by_organization: bool
+) -> CompoundSelect[Any]:
+    """Per width of ``stats.WIDTHS``, interval, type and status (and organization, when
+    ``by_organization``): how many jobs ended. Counted by the minute once, then the
+    minutes summed into the wider intervals."""
+    minute = floor_to(counted.c.at, 60, dialect)
+    keys = [counted.c.job_type, counted.c.housekeeping]
+    if by_organization:
+        keys.insert(0, counted.c.organization)
+    minutes = (
+        select(
+            *keys,
+            minute.label("start"),
+            counted.c.finished.label("status"),
+            func.count().label("count"),
+        )
+        .where(counted.c.finished.is_not(None))
+        .group_by(*keys, minute, counted.c.finished)
+        .cte("minutes")
+    )
+    parts = []
+    for width in WIDTHS:
+        start = minutes.c.start if width == 60 else floor_to(minutes.c.start, width, dialect)
+        grouped = [minutes.c[key.name] for key in keys]
+        parts.append(
+            select(
+                *grouped,
+                literal(width, Integer).label("width"),
+                start.label("start"),
+                minutes.c.status,
+                func.sum(minutes.c.count).label("count"),
+            ).group_by(*grouped, start, minutes.c.status)
+        )
+    return union_all(*parts)
+
+
+# -- reads, built once per dialect (their values are bound at each execution) ---------------
+
+_AFTER = bindparam("after", type_=BigInteger())
+_SINCE = bindparam("since", type_=UTCDateTime())
+_UNTIL = bindparam("until", type_=UTCDateTime())
+
+
+@cache
+def unfolded_totals(dialect: str) -> Select[Any]:
+    """The events after ``:after`` that count for a total, and what each counts for."""
+    counted = counted_events(dialect, _AFTER)
+    return select(
+        counted.c.job_type,
+        counted.c.created,
+        counted.c.started,
+        counted.c.retried,
+        counted.c.finished,
+        counted.c.duration,
+    ).where(
+        (counted.c.created + counted.c.started + counted.c.retried > 0)
+        | counted.c.finished.is_not(None)
+    )
+
+
+@cache
+def unfolded_ends(dialect: str) -> Select[Any]:
+    """The jobs that ended in [``:since``, ``:until``) by events after ``:after``."""
+    counted = counted_events(dialect, _AFTER)
+    return select(
+        counted.c.at,
         counted.c.organization,
         counted.c.job_type,
         counted.c.housekeeping,
         counted.c.finished,
+    ).where(counted.c.finished.is_not(None), counted.c.at >= _SINCE, counted.c.at < _UNTIL)
+
+
+@cache
+def folded_ends(dialect: str, *, one_organization: bool, housekeeping: bool) -> Select[Any]:
+    """The folded counts of ``:width`` in [``:since``, ``:until``), summed per bar of
+    ``:bucket`` seconds (as its start in epoch seconds), type and status."""
+    table = finished_by_organization if one_organization else finished
+    bucket_seconds = bindparam("bucket", type_=Integer())
+    bucket = (_epoch(table.c.start, dialect) // bucket_seconds * bucket_seconds).label("bucket")
+    statement = (
+        select(bucket, table.c.job_type, table.c.status, func.sum(table.c.count))
+        .where(
+            table.c.width == bindparam("width", type_=Integer()),
+            table.c.start >= _SINCE,
+            table.c.start < _UNTIL,
+        )
+        .group_by(bucket, table.c.job_type, table.c.status)
     )
-    return (
-        select(*keys, func.count().label("count"))
-        .select_from(counted.join(widths, true()))
-        .where(counted.c.finished.is_not(None))
-        .group_by(*keys)
-    )
+    if one_organization:
+        statement = statement.where(
+            table.c.organization == bindparam("organization", type_=String())
+        )
+    if not housekeeping:
+        statement = statement.where(table.c.housekeeping.is_(False))
+    return statement

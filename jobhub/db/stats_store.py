@@ -3,13 +3,14 @@ read together with the part not folded yet, and the figures of now read from the
 
 Why fold: counting a million jobs at every scrape is too slow, and purged jobs would
 take their counts with them. So ``job_events`` (one row per applied transition, ids from
-a sequence) is folded, in order of id, into ``stats_totals``, ``stats_durations`` and
-``stats_finished``; ``stats_watermark`` says up to which id. A read adds the events after
-the watermark, counted live by the same SQL (``stats_sql.counted_events``), so figures
-are exact at any moment, and never counted twice: the rollups and the tail are read in
-one snapshot, and a fold moves the watermark in the transaction that adds the counts,
-holding its row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite runs one writer at a
-time), so two processes never fold the same events.
+a sequence) is folded, in order of id, into ``stats_totals``, ``stats_durations``,
+``stats_finished`` and ``stats_finished_by_organization``; ``stats_watermark`` says up
+to which id. A read adds the events after the watermark, counted live by the same SQL
+(``stats_sql.counted_events``), so figures are exact at any moment. Nothing is counted
+twice: the rollups and the tail are read in one snapshot, and a fold moves the watermark
+in the transaction that adds the counts, holding its row (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite runs one writer at a time), so two processes never fold the same
+events.
 
 The horizon. On PostgreSQL an event may commit after an event with a larger id
 committed, so folding up to the newest id could skip it forever. A fold therefore notes
@@ -24,19 +25,15 @@ of the folded totals. (SQLite draws ids under its write lock, so it has no such 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     Subquery,
-    Table,
-    case,
     delete,
     func,
     select,
@@ -45,34 +42,28 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobhub.db.engine import translated_errors
-from jobhub.db.models import JobScheduleRow, WorkerRow
-from jobhub.db.schedule_store import schedule_paused
+from jobhub.db.stats_reads import Figures, FinishedCounts, StatsReader
 from jobhub.db.stats_sql import (
-    bucket_epoch,
     counted_events,
     db_now,
     durations,
     durations_by_type,
     events,
     finished,
+    finished_by_organization,
     finished_by_width,
-    jobs,
     totals,
     totals_by_type,
     watermark,
+    without_jit,
 )
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import JobStatus
 from jobhub.stats import (
-    DURATION_BUCKETS,
-    LIVE_STATUSES,
     WIDTHS,
-    DurationHistogram,
     QueueDepth,
     ScheduleDue,
     TypeTotals,
-    bucket_start,
-    width_for,
 )
 
 FOLD_HORIZON = timedelta(seconds=10)
@@ -80,23 +71,10 @@ FOLD_HORIZON = timedelta(seconds=10)
 FOLD_BATCH = 50_000
 """Event ids folded in one transaction, at most."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TOTAL_COUNTS = ("created", "attempts", "retries", "completed", "failed", "cancelled")
-_FINISHED_COLUMNS = {
-    "completed": JobStatus.COMPLETED,
-    "failed": JobStatus.COMPLETED_WITH_ERRORS,
-    "cancelled": JobStatus.CANCELLED,
-}
-
-FinishedCounts = dict[tuple[datetime, str, JobStatus], int]
-"""(bar start, job type, terminal status) -> jobs that ended so."""
-
-schedules_table = cast(Table, JobScheduleRow.__table__)
-workers_table = cast(Table, WorkerRow.__table__)
-
 
 class StatsStore:
-    """The statistics' tables, and the live figures, in PostgreSQL or SQLite."""
+    """The statistics' tables, and the live figures, in PostgreSQL or SQLite (reads:
+    ``jobhub.db.stats_reads``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -111,12 +89,15 @@ class StatsStore:
         Returns how many event ids it moved past: 0 when nothing is settled yet, or when
         another process is folding right now.
         """
+        if not self._may_fold(horizon):
+            return 0
         with translated_errors(), self.engine.begin() as connection:
             mark = connection.execute(
                 select(watermark).where(watermark.c.id == 1).with_for_update(skip_locked=True)
             ).first()
             if mark is None:
                 return 0
+            without_jit(connection)
             now = db_now(connection)
             folded, pending = mark.folded_event_id, mark.pending_event_id
             if pending is None or pending <= folded:
@@ -133,6 +114,18 @@ class StatsStore:
                 self._note_newest(connection, upto, now)
             return int(upto - folded)
 
+    def _may_fold(self, horizon: timedelta) -> bool:
+        """Whether a fold would do anything, seen without a lock or a write (most calls
+        find nothing to do, and a row lock costs a commit)."""
+        with translated_errors(), self.engine.connect() as connection:
+            mark = connection.execute(select(watermark).where(watermark.c.id == 1)).first()
+            if mark is None:
+                return False
+            if mark.pending_event_id is not None and mark.pending_event_id > mark.folded_event_id:
+                return bool(db_now(connection) - mark.pending_since >= horizon)
+            newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
+            return bool(newest > mark.folded_event_id)
+
     def _note_newest(self, connection: Connection, folded: int, now: datetime) -> None:
         newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
         values: dict[str, Any] = {"pending_event_id": None, "pending_since": None}
@@ -144,10 +137,11 @@ class StatsStore:
         """Delete the finished-job counts older than their width is kept (``WIDTHS``)."""
         deleted = 0
         with translated_errors(), self.engine.begin() as connection:
-            for width, kept in WIDTHS.items():
-                deleted += connection.execute(
-                    delete(finished).where(finished.c.width == width, finished.c.start < now - kept)
-                ).rowcount
+            for table in (finished, finished_by_organization):
+                for width, kept in WIDTHS.items():
+                    deleted += connection.execute(
+                        delete(table).where(table.c.width == width, table.c.start < now - kept)
+                    ).rowcount
         return deleted
 
     # -- the history: folded plus the tail ---------------------------------------------
@@ -159,51 +153,19 @@ class StatsStore:
             if self._dialect == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
+                without_jit(connection)
                 yield connection
 
-    def _folded(self, connection: Connection) -> int:
-        value = connection.execute(
-            select(watermark.c.folded_event_id).where(watermark.c.id == 1)
-        ).scalar()
-        return int(value or 0)
+    @contextmanager
+    def reading(self) -> Iterator[Figures]:
+        """The figures, all read in one snapshot on one connection."""
+        with self._snapshot() as connection:
+            yield StatsReader(connection)
 
     def totals(self) -> list[TypeTotals]:
         """Every job type's running totals, exact as of now."""
-        with self._snapshot() as connection:
-            folded = self._folded(connection)
-            counted = counted_events(self._dialect, folded)
-            rows = [
-                *connection.execute(select(totals)),
-                *connection.execute(totals_by_type(counted)),
-            ]
-            buckets = [
-                *connection.execute(select(durations)),
-                *connection.execute(durations_by_type(counted)),
-            ]
-        found: dict[str, TypeTotals] = {}
-        counts: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS) + 1))
-        for row in buckets:
-            counts[row.job_type][row.bucket] += int(row.count)
-        for row in rows:
-            part = TypeTotals(
-                job_type=row.job_type,
-                **{name: int(getattr(row, name) or 0) for name in _TOTAL_COUNTS[:3]},
-                finished={s: int(getattr(row, n) or 0) for n, s in _FINISHED_COLUMNS.items()},
-                durations=DurationHistogram(sum=float(row.duration_sum or 0.0)),
-            )
-            seen = found.get(row.job_type)
-            found[row.job_type] = part if seen is None else seen + part
-        return [
-            TypeTotals(
-                job_type=name,
-                created=part.created,
-                attempts=part.attempts,
-                retries=part.retries,
-                finished=part.finished,
-                durations=DurationHistogram(tuple(counts[name]), part.durations.sum),
-            )
-            for name, part in sorted(found.items())
-        ]
+        with self.reading() as read:
+            return read.totals()
 
     def finished(
         self,
@@ -214,130 +176,29 @@ class StatsStore:
         organization: str | None = None,
         housekeeping: bool = False,
     ) -> FinishedCounts:
-        """Jobs that ended in [``since``, ``until``), per bar of ``bucket_seconds``
-        (epoch-aligned), type and status; ``housekeeping``: count housekeeping jobs too."""
-        width = width_for(bucket_seconds)
-        bucket = bucket_epoch(finished.c.start, bucket_seconds, self._dialect).label("bucket")
-        rolled: Select[Any] = (
-            select(bucket, finished.c.job_type, finished.c.status, func.sum(finished.c.count))
-            .where(finished.c.width == width, finished.c.start >= since, finished.c.start < until)
-            .group_by(bucket, finished.c.job_type, finished.c.status)
-        )
-        if organization is not None:
-            rolled = rolled.where(finished.c.organization == organization)
-        if not housekeeping:
-            rolled = rolled.where(finished.c.housekeeping.is_(False))
-        found: FinishedCounts = defaultdict(int)
-        with self._snapshot() as connection:
-            for epoch, job_type, status, count in connection.execute(rolled):
-                start = _EPOCH + timedelta(seconds=int(epoch))
-                found[start, job_type, JobStatus(status)] += int(count)
-            counted = counted_events(self._dialect, self._folded(connection))
-            tail = select(counted.c.at, counted.c.job_type, counted.c.finished).where(
-                counted.c.finished.is_not(None), counted.c.at >= since, counted.c.at < until
+        """``StatsReader.finished``, in a snapshot of its own."""
+        with self.reading() as read:
+            return read.finished(
+                since, until, bucket_seconds, organization=organization, housekeeping=housekeeping
             )
-            if organization is not None:
-                tail = tail.where(counted.c.organization == organization)
-            if not housekeeping:
-                tail = tail.where(counted.c.housekeeping.is_(False))
-            for at, job_type, status in connection.execute(tail):
-                found[bucket_start(at, bucket_seconds), job_type, JobStatus(status)] += 1
-        return dict(found)
-
-    # -- now -------------------------------------------------------------------------------
 
     def live(
         self, *, organization: str | None = None, housekeeping: bool = True
     ) -> dict[str, dict[JobStatus, int]]:
-        """Job type -> Created / Queued / Processing -> how many jobs are in it now."""
-        statement = (
-            select(jobs.c.job_type, jobs.c.status, func.count())
-            .where(jobs.c.status < int(JobStatus.COMPLETED))
-            .group_by(jobs.c.job_type, jobs.c.status)
-        )
-        if organization is not None:
-            statement = statement.where(jobs.c.organization == organization)
-        if not housekeeping:
-            statement = statement.where(jobs.c.housekeeping.is_(False))
-        found: dict[str, dict[JobStatus, int]] = {}
-        with translated_errors(), self.engine.connect() as connection:
-            for job_type, status, count in connection.execute(statement):
-                by_status = found.setdefault(job_type, dict.fromkeys(LIVE_STATUSES, 0))
-                by_status[JobStatus(status)] = int(count)
-        return found
+        with self.reading() as read:
+            return read.live(organization=organization, housekeeping=housekeeping)
 
     def queue_depths(self, now: datetime, *, organization: str | None = None) -> list[QueueDepth]:
-        """The queues that have waiting jobs: how many, and how long the oldest has waited.
-
-        Waiting: Queued, or Created and free to go (no due time in the future, not held).
-        Jobs that run elsewhere wait for their runner, not for a queue, and are left out.
-        """
-        queued = jobs.c.status == int(JobStatus.QUEUED)
-        since = func.min(
-            case(
-                (queued, func.coalesce(jobs.c.queued_at, jobs.c.updated_at)),
-                else_=func.coalesce(jobs.c.due_at, jobs.c.updated_at),
-            )
-        )
-        statement = (
-            select(jobs.c.queue, func.count(), since)
-            .where(
-                jobs.c.status.in_([int(JobStatus.CREATED), int(JobStatus.QUEUED)]),
-                jobs.c.held.is_(False),
-                jobs.c.runs_elsewhere.is_(False),
-                queued | jobs.c.due_at.is_(None) | (jobs.c.due_at <= now),
-            )
-            .group_by(jobs.c.queue)
-        )
-        if organization is not None:
-            statement = statement.where(jobs.c.organization == organization)
-        with translated_errors(), self.engine.connect() as connection:
-            rows = connection.execute(statement).all()
-        return [
-            QueueDepth(
-                queue=queue,
-                waiting=int(count),
-                oldest_waiting_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
-            )
-            for queue, count, oldest in sorted(rows, key=lambda row: str(row[0]))
-        ]
+        with self.reading() as read:
+            return read.queue_depths(now, organization=organization)
 
     def alive_workers(self, timeout: float) -> list[WorkerState]:
-        """Workers not stopped that beat within ``timeout`` seconds (the database's clock)."""
-        with translated_errors(), self.engine.connect() as connection:
-            cutoff = db_now(connection) - timedelta(seconds=timeout)
-            rows = connection.execute(
-                select(workers_table).where(
-                    workers_table.c.stopped_at.is_(None), workers_table.c.last_seen_at >= cutoff
-                )
-            )
-            return [WorkerState(**row._mapping) for row in rows]
+        with self.reading() as read:
+            return read.alive_workers(timeout)
 
     def schedules(self) -> list[ScheduleDue]:
-        """Every schedule, soonest next fire first (those that never fire again last)."""
-        statement = select(
-            schedules_table.c.name,
-            schedules_table.c.job_type,
-            schedules_table.c.next_fire_at,
-            schedule_paused().label("paused"),
-        )
-        with translated_errors(), self.engine.connect() as connection:
-            rows = connection.execute(statement).all()
-        found = [
-            ScheduleDue(
-                name=row.name,
-                job_type=row.job_type,
-                next_fire_at=row.next_fire_at,
-                paused=bool(row.paused),
-            )
-            for row in rows
-        ]
-        return sorted(found, key=_soonest)
-
-
-def _soonest(schedule: ScheduleDue) -> tuple[bool, datetime, str]:
-    at = schedule.next_fire_at
-    return (at is None, at or _EPOCH, schedule.name)
+        with self.reading() as read:
+            return read.schedules()
 
 
 def add_counts(connection: Connection, counted: Subquery) -> None:
@@ -348,11 +209,16 @@ def add_counts(connection: Connection, counted: Subquery) -> None:
         (durations, ["job_type", "bucket"], durations_by_type(counted)),
         (
             finished,
-            ["width", "start", "organization", "job_type", "housekeeping", "status"],
-            finished_by_width(counted, connection.dialect.name),
+            ["width", "start", "job_type", "housekeeping", "status"],
+            finished_by_width(counted, connection.dialect.name, by_organization=False),
+        ),
+        (
+            finished_by_organization,
+            ["organization", "width", "start", "job_type", "housekeeping", "status"],
+            finished_by_width(counted, connection.dialect.name, by_organization=True),
         ),
     ):
-        names = [column.name for column in table.columns]
+        names = [column.name for column in query.selected_columns]
         statement = insert(table).from_select(names, query)
         added = {
             name: table.c[name] + statement.excluded[name] for name in names if name not in keys
@@ -372,5 +238,6 @@ def count_before_delete(connection: Connection, job_ids: Sequence[uuid.UUID]) ->
     ).first()
     if mark is None or not job_ids:
         return
+    without_jit(connection)
     counted = counted_events(connection.dialect.name, mark.folded_event_id, job_ids=job_ids)
     add_counts(connection, counted)

@@ -19,8 +19,9 @@ from jobhub.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-FOLD_INTERVAL = 15.0
-"""Seconds between two folds of a worker."""
+FOLD_INTERVAL = 10.0
+"""Seconds between two folds of a worker: the fold horizon's length, so the unfolded tail
+stays between one and two horizons of events."""
 PRUNE_INTERVAL = 3600.0
 """Seconds between two deletions of expired counts by a worker."""
 

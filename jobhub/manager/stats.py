@@ -12,6 +12,7 @@ import math
 from datetime import datetime, timedelta
 
 from jobhub.audit import check_filter
+from jobhub.db.stats_reads import Figures
 from jobhub.db.stats_store import StatsStore
 from jobhub.db.worker_store import WorkerState
 from jobhub.errors import InvalidInput
@@ -33,6 +34,9 @@ from jobhub.stats import (
 
 NEXT_SCHEDULES = 10
 """Schedules an overview lists, soonest first."""
+READ_FOLD_BATCH = 2_000
+"""Event ids a read folds first, at most: the workers' background folds do the bulk
+(``jobhub.housekeeping.folding``); a read only keeps the tail short when none runs."""
 
 
 class JobStatistics(ManagerBase):
@@ -43,7 +47,7 @@ class JobStatistics(ManagerBase):
         """The statistics, after this process's deferred writes and a fold."""
         self._runtime.settle()
         stats = self._runtime.stats
-        stats.fold()
+        stats.fold(batch=READ_FOLD_BATCH)
         return stats
 
     def overview(
@@ -72,15 +76,17 @@ class JobStatistics(ManagerBase):
         now = self._now(now)
         bucket = bucket_seconds_for(period)
         since = bucket_start(now - period, bucket)
-        stats = self._stats
-        ended = stats.finished(
-            since, now, bucket, organization=organization, housekeeping=housekeeping
-        )
+        with self._stats.reading() as read:
+            ended = read.finished(
+                since, now, bucket, organization=organization, housekeeping=housekeeping
+            )
+            live = read.live(organization=organization, housekeeping=housekeeping)
+            alive = read.alive_workers(self.settings.worker_timeout)
+            queues = self._queues(read, now, alive, organization)
+            schedules = read.schedules()
         by_type = {
             job_type: {**dict.fromkeys(FINISHED_STATUSES, 0), **counts}
-            for job_type, counts in stats.live(
-                organization=organization, housekeeping=housekeeping
-            ).items()
+            for job_type, counts in live.items()
         }
         bars = {
             since + timedelta(seconds=n * bucket): dict.fromkeys(FINISHED_STATUSES, 0)
@@ -96,7 +102,6 @@ class JobStatistics(ManagerBase):
             status: sum(counts[status] for counts in by_type.values())
             for status in (*LIVE_STATUSES, *FINISHED_STATUSES)
         }
-        alive = stats.alive_workers(self.settings.worker_timeout)
         recent = JobQuery(
             statuses=frozenset({JobStatus.COMPLETED_WITH_ERRORS}),
             organization=organization,
@@ -111,25 +116,25 @@ class JobStatistics(ManagerBase):
             by_status=by_status,
             by_type=dict(sorted(by_type.items())),
             series=[FinishedBucket(start=start, counts=counts) for start, counts in bars.items()],
-            queues=self._queues(stats, now, alive, organization),
+            queues=queues,
             workers_alive=len(alive),
-            next_schedules=_due_next(stats.schedules()),
+            next_schedules=_due_next(schedules),
             recent_failures=self._runtime.jobs.find(recent)[:failures],
         )
 
     def metrics(self, *, now: datetime | None = None) -> MetricsSnapshot:
         """What ``GET /metrics`` reports from the database, for every organization."""
         now = self._now(now)
-        stats = self._stats
-        alive = stats.alive_workers(self.settings.worker_timeout)
-        return MetricsSnapshot(
-            at=now,
-            live=stats.live(),
-            totals=stats.totals(),
-            queues=self._queues(stats, now, alive, None),
-            workers_alive=len(alive),
-            schedules=stats.schedules(),
-        )
+        with self._stats.reading() as read:
+            alive = read.alive_workers(self.settings.worker_timeout)
+            return MetricsSnapshot(
+                at=now,
+                live=read.live(),
+                totals=read.totals(),
+                queues=self._queues(read, now, alive, None),
+                workers_alive=len(alive),
+                schedules=read.schedules(),
+            )
 
     def _now(self, now: datetime | None) -> datetime:
         if now is None:
@@ -140,14 +145,14 @@ class JobStatistics(ManagerBase):
 
     def _queues(
         self,
-        stats: StatsStore,
+        read: Figures,
         now: datetime,
         alive: list[WorkerState],
         organization: str | None,
     ) -> list[QueueDepth]:
         """The queues with waiting jobs, and, with none waiting, the configured queue and
         those live workers consume (a gauge that vanishes at zero would break alerts)."""
-        found = {depth.queue: depth for depth in stats.queue_depths(now, organization=organization)}
+        found = {depth.queue: depth for depth in read.queue_depths(now, organization=organization)}
         known = {self.settings.queue, *(q for worker in alive for q in worker.queue_names)}
         for queue in known - set(found):
             found[queue] = QueueDepth(queue=queue, waiting=0, oldest_waiting_seconds=0.0)

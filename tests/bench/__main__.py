@@ -4,8 +4,9 @@ With no mode flag it runs the A/B/J comparison (alternating A B J L, ``--rounds`
 L is J beside a rate-limited type) and then the Completed-lag phase. ``--smoke`` is A B J
 at N=200, one round and a small lag phase (what ``make test`` runs). ``--long`` runs only
 the worker-memory run, ``--queries`` only the job-query benchmark, ``--pages`` only the
-dashboard's pages. Exit status: 0 when every job completed exactly once (and, with
-``--pages``, every page answered 200), 1 when not, 2 when the benchmark could not run.
+dashboard's pages, ``--metrics`` only the metrics scrape and the overview. Exit status: 0
+when every job completed exactly once (and, with ``--pages``, every page answered 200), 1
+when not, 2 when the benchmark could not run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.bench import machine, report
 from tests.bench.harness import RoundResult, run_round
 from tests.bench.lag import LagResult, run_lag
 from tests.bench.longrun import LongResult, run_long
+from tests.bench.metrics import MetricsResult, run_metrics
 from tests.bench.pages import PagesResult, failed, run_pages
 from tests.bench.pg import DEFAULT_ADMIN_URL, Postgres
 from tests.bench.queries import QueriesResult, run_queries
@@ -62,12 +64,13 @@ def _progress(message: str) -> None:
 @click.option("--long", "long_run", is_flag=True, help="Only the worker-memory run (J).")
 @click.option("--queries", is_flag=True, help="Only the job-query benchmark.")
 @click.option("--pages", is_flag=True, help="Only the dashboard pages (a real jobhub api).")
+@click.option("--metrics", is_flag=True, help="Only GET /metrics and the overview.")
 @click.option(
     "--rows",
     type=click.IntRange(min=1000),
     default=1_000_000,
     show_default=True,
-    help="Rows for --queries and --pages.",
+    help="Rows for --queries, --pages and --metrics.",
 )
 @click.option(
     "--postgres",
@@ -92,6 +95,7 @@ def main(
     long_run: bool,
     queries: bool,
     pages: bool,
+    metrics: bool,
     rows: int,
     postgres: str,
     redis_url: str,
@@ -106,10 +110,19 @@ def main(
       python -m tests.bench --queries       # 1,000,000-row job queries, with plans
       python -m tests.bench --pages         # dashboard pages on 1,000,000 jobs
       python -m tests.bench --long          # worker RSS over 100,000 jobs
+      python -m tests.bench --metrics       # /metrics and the overview on 1,000,000 jobs
     """
-    if sum((smoke, long_run, queries, pages)) > 1:
-        raise click.UsageError("choose at most one of --smoke, --long, --queries, --pages")
-    modes = {"smoke": smoke, "long": long_run, "queries": queries, "pages": pages}
+    if sum((smoke, long_run, queries, pages, metrics)) > 1:
+        raise click.UsageError(
+            "choose at most one of --smoke, --long, --queries, --pages, --metrics"
+        )
+    modes = {
+        "smoke": smoke,
+        "long": long_run,
+        "queries": queries,
+        "pages": pages,
+        "metrics": metrics,
+    }
     mode = next((name for name, chosen in modes.items() if chosen), "compare")
     services = Services(Postgres(postgres), redis_url, keep_logs=keep_logs)
     runs: list[RoundResult] = []
@@ -117,6 +130,7 @@ def main(
     long: LongResult | None = None
     query_result: QueriesResult | None = None
     page_result: PagesResult | None = None
+    metrics_result: MetricsResult | None = None
     parameters: dict[str, Any] = {"mode": mode, "concurrency": services.concurrency}
     try:
         machine_info = machine.describe(services)
@@ -153,6 +167,9 @@ def main(
             parameters.update(jobs=n)
             _progress(f"long: {n:,} jobs through one J worker")
             long = run_long(services, n, progress=_progress)
+        elif mode == "metrics":
+            parameters.update(rows=rows)
+            metrics_result = run_metrics(services, rows, progress=_progress)
         elif mode == "queries":
             parameters.update(rows=rows)
             query_result = run_queries(services, rows, progress=_progress)
@@ -177,6 +194,7 @@ def main(
         long=long,
         queries=query_result,
         pages=page_result,
+        metrics=metrics_result,
     )
     click.echo(report.to_json(doc) if as_json else report.render(doc))
     if not doc["exactly_once"]:

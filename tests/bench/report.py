@@ -15,6 +15,7 @@ from typing import Any
 from tests.bench.harness import RoundResult
 from tests.bench.lag import LagResult
 from tests.bench.longrun import LongResult
+from tests.bench.metrics import MetricsResult
 from tests.bench.pages import PagesResult, failed, worst
 from tests.bench.queries import QueriesResult
 from tests.bench.stats import summary
@@ -96,6 +97,7 @@ def document(
     long: LongResult | None = None,
     queries: QueriesResult | None = None,
     pages: PagesResult | None = None,
+    metrics: MetricsResult | None = None,
 ) -> dict[str, Any]:
     summaries = {
         name: {
@@ -120,6 +122,7 @@ def document(
         worst_page_p99_ms=slowest_page.p99_ms if slowest_page else None,
         worst_page=slowest_page.page if slowest_page else "",
         pages_failed=len(failed(pages)) if pages else 0,
+        scrape_p99_ms=metrics.scrape.p99_ms if metrics and metrics.scrape else None,
     )
     violations = [v for r in runs for v in r.violations]
     violations += lag.violations if lag else []
@@ -144,6 +147,7 @@ def document(
         "long": long.as_dict() if long else None,
         "queries": queries.as_dict() if queries else None,
         "pages": pages.as_dict() if pages else None,
+        "metrics": metrics.as_dict() if metrics else None,
         "targets": [t.as_dict() for t in targets],
         "exactly_once": exactly_once,
         "violations": violations,
@@ -213,6 +217,8 @@ def render(doc: dict[str, Any]) -> str:
         out += ["", *_queries_section(doc["queries"])]
     if doc["pages"]:
         out += ["", *_pages_section(doc["pages"])]
+    if doc.get("metrics"):
+        out += ["", *_metrics_section(doc["metrics"])]
     out += ["", "Targets"]
     out += _table(
         ["target", "requirement", "measured", "result"],
@@ -430,4 +436,24 @@ def _pages_section(pages: dict[str, Any]) -> list[str]:
     if failures:
         out += ["", "Failures (the first of each page)"]
         out += [f"  {p['page']}: {p['failure']}" for p in failures]
+    return out
+
+
+def _metrics_section(metrics: dict[str, Any]) -> list[str]:
+    out = [
+        f"Metrics over {metrics['rows']:,} jobs and {metrics['events']:,} events "
+        f"(filled and analysed in {_f(metrics['fill_seconds'])} s)",
+        f"  the history folded once in {_f(metrics['fold_seconds'])} s: "
+        f"{_f(metrics['fold_us_per_event'], 2)} us per event, off the per-job path "
+        "(a job's writes are unchanged)",
+        "  rollup rows: "
+        + ", ".join(f"{name} {count:,}" for name, count in metrics["rollup_rows"].items()),
+        f"  100 runs each after 3 warm-ups; /metrics answer {metrics['scrape_bytes']:,} bytes",
+        "",
+    ]
+    timings = [metrics["scrape"], *metrics["overview"], *metrics["parts"], *metrics["tails"]]
+    out += _table(
+        ["measured", "p50 ms", "p99 ms", "max ms"],
+        [[t["name"], _f(t["p50_ms"], 2), _f(t["p99_ms"], 2), _f(t["max_ms"], 2)] for t in timings],
+    )
     return out

@@ -44,6 +44,7 @@ def evaluate(
     worst_page_p99_ms: float | None = None,
     worst_page: str = "",
     pages_failed: int = 0,
+    scrape_p99_ms: float | None = None,
 ) -> list[Target]:
     def at_least(value: float | None, bound: float) -> bool | None:
         return None if value is None else value >= bound
@@ -96,6 +97,13 @@ def evaluate(
             worst_query,
         ),
         _pages(worst_page_p99_ms, worst_page, pages_failed),
+        _check(
+            "GET /metrics p99 on 1,000,000 jobs",
+            "< 100 ms (--metrics)",
+            scrape_p99_ms,
+            "ms",
+            None if scrape_p99_ms is None else scrape_p99_ms < 100.0,
+        ),
     ]
 
 

@@ -54,31 +54,47 @@ def upgrade() -> None:
         "stats_finished",
         sa.Column("width", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("start", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("organization", sa.String(length=200), nullable=False),
         sa.Column("job_type", sa.String(length=200), nullable=False),
         sa.Column("housekeeping", sa.Boolean(), nullable=False),
         sa.Column("status", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
+            "width", "start", "job_type", "housekeeping", "status", name=op.f("pk_stats_finished")
+        ),
+    )
+    op.create_table(
+        "stats_finished_by_organization",
+        sa.Column("organization", sa.String(length=200), nullable=False),
+        sa.Column("width", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("job_type", sa.String(length=200), nullable=False),
+        sa.Column("housekeeping", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "organization",
             "width",
             "start",
-            "organization",
             "job_type",
             "housekeeping",
             "status",
-            name=op.f("pk_stats_finished"),
+            name=op.f("pk_stats_finished_by_organization"),
         ),
     )
     op.create_index(
-        "ix_stats_finished_organization",
-        "stats_finished",
-        ["organization", "width", "start"],
+        "ix_stats_finished_by_organization_width_start",
+        "stats_finished_by_organization",
+        ["width", "start"],
         unique=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_stats_finished_organization", table_name="stats_finished")
+    op.drop_index(
+        "ix_stats_finished_by_organization_width_start",
+        table_name="stats_finished_by_organization",
+    )
+    op.drop_table("stats_finished_by_organization")
     op.drop_table("stats_finished")
     op.drop_table("stats_durations")
     op.drop_table("stats_totals")
