@@ -1,25 +1,38 @@
 """What a caller may ask of the job history: filters, order, and pages (pure values).
 
-Lists are newest first, ordered by (created_at, id). Deep pages use a keyset cursor, the
-last row's (created_at, id), so page 1,000 costs what page 1 costs; ``offset`` remains
-for small skips.
+Lists are ordered by (created_at, id), newest first unless asked oldest first: the order
+every filter's index serves. Deep pages use a keyset cursor, the last row's (created_at,
+id), so page 1,000 costs what page 1 costs; ``offset`` remains for small skips.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from jobhub.errors import InvalidInput
 from jobhub.jobs import Job, JobStatus
+from jobhub.parameters import unstorable_text
 from jobhub.placement import check_queue
 
 MAX_LIMIT = 1000
 MAX_SKIP = 1_000_000
 """Beyond this, page with a cursor: an offset is read and thrown away row by row."""
+MAX_TEXT = 200
+"""Characters a text search may have."""
+
+
+class JobOrder(enum.StrEnum):
+    """The orders a list comes in: those an index serves whatever the filter."""
+
+    NEWEST = "newest"
+    """Newest first (the default)."""
+    OLDEST = "oldest"
+    """Oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +77,18 @@ class JobQuery:
     """Inclusive."""
     created_until: datetime | None = None
     """Exclusive."""
+    text: str | None = None
+    """Only jobs whose description, concurrency key or client request id contains this,
+    ignoring case (PostgreSQL finds it by a trigram index)."""
     housekeeping: bool = False
     """Whether housekeeping jobs (``Job.housekeeping``) are listed too; left out by default."""
+    can_cancel: bool | None = None
+    """Only jobs whose type lets them be cancelled while running (True) or not (False)."""
+    can_rerun: bool | None = None
+    """Only jobs whose type lets them be rerun (True) or not (False)."""
+    order: JobOrder = JobOrder.NEWEST
     after: Cursor | None = None
-    """Continue after this job (keyset paging)."""
+    """Continue after this job (keyset paging, in ``order``)."""
     limit: int = 100
     offset: int = 0
 
@@ -80,6 +101,11 @@ class JobQuery:
             check_queue(self.queue)
         if self.created_from and self.created_until and self.created_from >= self.created_until:
             raise InvalidInput("the period must end after it starts")
+        if self.text is not None:
+            if not self.text or len(self.text) > MAX_TEXT:
+                raise InvalidInput(f"a text search must have 1 to {MAX_TEXT} characters")
+            if unstorable_text(self.text, "text") is not None:
+                raise InvalidInput("a text search cannot hold a NUL or an unpaired surrogate")
 
 
 def wants_housekeeping(housekeeping: bool | None, job_type: str | None) -> bool:

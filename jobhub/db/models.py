@@ -9,6 +9,7 @@ valid status codes and percentages.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,11 @@ NAMING_CONVENTION = {
 ACTIVE_SQL = "status < 3"
 """Created, Queued and Processing: the statuses that hold a job's key."""
 
+TEXT_COLUMNS = ("description", "concurrency_key", "client_request_id")
+"""What a text search looks in (``jobhub.queries.JobQuery.text``)."""
+POSTGRESQL_ONLY = frozenset({"ix_jobs_text"})
+"""Indexes only PostgreSQL has (declared with ``ddl_if``); SQLite has no trigram index."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
@@ -71,6 +77,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def compared_objects(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` for comparing the schema of ``dialect`` with these
+    models: an index declared for PostgreSQL only is compared there only."""
+
+    def include(_object: Any, name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+        return not (kind == "index" and name in POSTGRESQL_ONLY and dialect != "postgresql")
+
+    return include
 
 
 class Base(DeclarativeBase):
@@ -170,6 +186,14 @@ class JobRow(Base):
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
+        # Text searches (ILIKE '%...%') by trigrams: one GIN index over the three columns;
+        # an OR of the three is a BitmapOr of its scans.
+        Index(
+            "ix_jobs_text",
+            *TEXT_COLUMNS,
+            postgresql_using="gin",
+            postgresql_ops=dict.fromkeys(TEXT_COLUMNS, "gin_trgm_ops"),
+        ).ddl_if(dialect="postgresql"),
         Index(
             "ix_jobs_due_at",
             "due_at",
