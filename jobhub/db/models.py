@@ -50,8 +50,8 @@ ACTIVE_SQL = "status < 3"
 """Created, Queued and Processing: the statuses that hold a job's key."""
 
 TEXT_COLUMNS = ("description", "concurrency_key", "client_request_id")
-"""What a text search looks in (``jobhub.queries.JobQuery.text``)."""
-POSTGRESQL_ONLY = frozenset({"ix_jobs_text"})
+"""What a text search looks in (``jobhub.queries.JobQuery.text``), copied to ``job_texts``."""
+POSTGRESQL_ONLY = frozenset({"ix_job_texts_trigrams"})
 """Indexes only PostgreSQL has (declared with ``ddl_if``); SQLite has no trigram index."""
 
 
@@ -186,14 +186,6 @@ class JobRow(Base):
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
-        # Text searches (ILIKE '%...%') by trigrams: one GIN index over the three columns;
-        # an OR of the three is a BitmapOr of its scans.
-        Index(
-            "ix_jobs_text",
-            *TEXT_COLUMNS,
-            postgresql_using="gin",
-            postgresql_ops=dict.fromkeys(TEXT_COLUMNS, "gin_trgm_ops"),
-        ).ddl_if(dialect="postgresql"),
         Index(
             "ix_jobs_due_at",
             "due_at",
@@ -229,6 +221,35 @@ class JobEventRow(Base):
     error_traceback: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
+
+
+class JobTextRow(Base):
+    """A job's searchable text (``TEXT_COLUMNS``), copied from its row by a trigger.
+
+    The trigram index lives here rather than on ``jobs``: a GIN index on ``jobs`` would be
+    written again at every transition and progress report (none of them is a HOT update),
+    while this row is written once, when the job is created. Triggers made by migration
+    0009 keep it (on PostgreSQL and SQLite alike); it goes with its job (cascade).
+    """
+
+    __tablename__ = "job_texts"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    description: Mapped[str] = mapped_column(Text)
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
+    client_request_id: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        # ILIKE '%...%' by trigrams; an OR over the three columns is a BitmapOr of its scans.
+        Index(
+            "ix_job_texts_trigrams",
+            *TEXT_COLUMNS,
+            postgresql_using="gin",
+            postgresql_ops=dict.fromkeys(TEXT_COLUMNS, "gin_trgm_ops"),
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class JobMessageRow(Base):

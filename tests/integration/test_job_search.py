@@ -2,9 +2,10 @@
 on the embedded SQLite.
 
 Rows are inserted with SQL into a migrated database; each query must find exactly the
-expected jobs on both. On PostgreSQL the text search must also be one the trigram index
-``ix_jobs_text`` can answer (a search PostgreSQL could only answer by reading every row
-would be slow on a million jobs).
+expected jobs on both (the searchable text reaches ``job_texts`` through the triggers the
+migrations made). On PostgreSQL the text search must also be one the trigram index can
+answer (a search PostgreSQL could only answer by reading every row would be slow on a
+million jobs).
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event, func, insert, select, update
 
 from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
-from jobhub.db.job_store import JobStore, jobs
+from jobhub.db.job_store import JobStore, jobs, texts
 from jobhub.errors import InvalidInput
 from jobhub.jobs import JobStatus
 from jobhub.queries import Cursor, JobOrder, JobQuery
+from tests import services as svc
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 S = JobStatus
@@ -70,17 +73,10 @@ class Database:
         return set(self.names(JobQuery(text=text, housekeeping=True, **filters)))  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "postgresql":
-        engine = make_engine(Settings(database_url=request.getfixturevalue("database_url")))
-    else:
-        url = f"sqlite:///{tmp_path}/search.sqlite3"
-        engine = make_engine(Settings(data_dir=tmp_path, database_url=url))
-        migrate.upgrade(engine)
-    ids = {row.name: uuid.UUID(int=index + 1) for index, row in enumerate(ROWS)}
+def fill(engine: Engine, rows: tuple[Row, ...] = ROWS) -> dict[str, uuid.UUID]:
+    ids = {row.name: uuid.UUID(int=index + 1) for index, row in enumerate(rows)}
     with engine.begin() as connection:
-        for index, row in enumerate(ROWS):
+        for index, row in enumerate(rows):
             created = T0 + timedelta(minutes=index)
             connection.execute(
                 insert(jobs).values(
@@ -104,7 +100,41 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
                     can_rerun=row.can_rerun,
                 )
             )
-    yield Database(JobStore(engine), engine, ids)
+    return ids
+
+
+@pytest.fixture
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database: PostgreSQL (``request.param``) or SQLite."""
+    if request.param == "postgresql":
+        services: svc.Services = request.getfixturevalue("services")
+        name = f"jobhub_search_{uuid.uuid4().hex[:10]}"
+        _admin(services.postgres_url, f'CREATE DATABASE "{name}"')
+        engine = make_engine(Settings(database_url=svc.with_database(services.postgres_url, name)))
+        yield engine
+        engine.dispose()
+        _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        url = f"sqlite:///{tmp_path}/search.sqlite3"
+        engine = make_engine(Settings(data_dir=tmp_path, database_url=url))
+        yield engine
+        engine.dispose()
+
+
+def _admin(url: str, statement: str) -> None:
+    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
+        connection.execute(statement)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "postgresql":
+        engine = make_engine(Settings(database_url=request.getfixturevalue("database_url")))
+    else:
+        url = f"sqlite:///{tmp_path}/search.sqlite3"
+        engine = make_engine(Settings(data_dir=tmp_path, database_url=url))
+        migrate.upgrade(engine)
+    yield Database(JobStore(engine), engine, fill(engine))
     engine.dispose()
 
 
@@ -133,6 +163,34 @@ def test_a_text_search_finds_the_text_in_description_key_or_client_request_id(
     database: Database, text: str, expected: set[str]
 ) -> None:
     assert database.found(text) == expected
+
+
+def test_a_job_is_found_by_its_text_as_it_is_now_and_not_once_deleted(
+    database: Database,
+) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == database.ids["a"])
+            .values(description="quarterly report", client_request_id="req-new")
+        )
+        connection.execute(update(jobs).where(jobs.c.id == database.ids["b"]).values(percent=50))
+    assert database.found("invoice") == {"b", "d"}
+    assert database.found("quarterly") == {"a"}
+    assert database.found("req-new") == {"a"}
+    database.store.delete(database.ids["b"])
+    assert database.found("invoice") == {"d"}
+    with database.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(texts)) == len(ROWS) - 1
+
+
+@pytest.mark.parametrize("empty_engine", ["postgresql", "sqlite"], indirect=True)
+def test_the_migration_makes_the_jobs_already_there_searchable(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0007")
+    fill(empty_engine, ROWS[:2])
+    migrate.upgrade(empty_engine)
+    found = JobStore(empty_engine).find(JobQuery(text="invoices"))
+    assert {job.description for job in found} == {ROWS[0].description, ROWS[1].description}
 
 
 def test_a_text_search_combines_with_the_other_filters(database: Database) -> None:
@@ -187,7 +245,7 @@ def test_a_text_search_refuses_what_it_cannot_look_for(text: str) -> None:
 
 def test_on_postgresql_the_trigram_index_answers_a_text_search(database_url: str) -> None:
     """With scans that read every row (or walk a b-tree) priced out, PostgreSQL must still
-    have a plan that finds the text through ``ix_jobs_text``: the condition is indexable."""
+    have a plan that finds the text through its trigram index: the condition is indexable."""
     engine = make_engine(Settings(database_url=database_url))
     sent: list[tuple[str, Any]] = []
 
@@ -203,7 +261,7 @@ def test_on_postgresql_the_trigram_index_answers_a_text_search(database_url: str
                 connection.exec_driver_sql(f"SET {setting} = off")
             rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).fetchall()
         plan = "\n".join(str(row[0]) for row in rows)
-        assert "Bitmap Index Scan on ix_jobs_text" in plan, plan
+        assert "Bitmap Index Scan on ix_job_texts_trigrams" in plan, plan
         assert "Seq Scan" not in plan, plan
     finally:
         engine.dispose()
