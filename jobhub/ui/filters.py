@@ -8,7 +8,7 @@ Times without a zone (what a ``datetime-local`` field sends) are UTC, as the pag
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -26,7 +26,7 @@ STATUSES = tuple(sorted(STORED_STATUSES))
 class Params(Protocol):
     """A query string or a form: repeated names allowed (starlette's multi-dicts)."""
 
-    def getlist(self, key: str) -> list[str]: ...
+    def getlist(self, key: str) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,13 +47,17 @@ class JobFilter:
     def read(cls, params: Params) -> JobFilter:
         """The filter a query string or form holds; InvalidInput saying what is wrong."""
 
+        def texts(name: str) -> list[str]:
+            found = params.getlist(name)
+            return [value.strip() for value in found if isinstance(value, str) and value.strip()]
+
         def one(name: str) -> str | None:
-            values = [value.strip() for value in params.getlist(name) if value.strip()]
+            values = texts(name)
             return values[-1] if values else None
 
         statuses: list[JobStatus] = []
-        for value in params.getlist("status"):
-            if value.strip():
+        for value in texts("status"):
+            if value:
                 try:
                     status = JobStatus.parse(value)
                 except ValueError:
