@@ -185,6 +185,7 @@ class JobRow(Base):
         Index("ix_jobs_type_created", "job_type", "created_at", "id"),
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
+        Index("ix_jobs_queue_created", "queue", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
         Index(
             "ix_jobs_due_at",
