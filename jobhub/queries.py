@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -24,6 +25,11 @@ MAX_SKIP = 1_000_000
 """Beyond this, page with a cursor: an offset is read and thrown away row by row."""
 MAX_TEXT = 200
 """Characters a text search may have."""
+
+
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+"""Three letters or digits in a row: what a trigram index can look up (it reads words'
+insides). A shorter text would read the whole index, or every job."""
 
 
 class JobOrder(enum.StrEnum):
@@ -79,7 +85,8 @@ class JobQuery:
     """Exclusive."""
     text: str | None = None
     """Only jobs whose description, concurrency key or client request id contains this,
-    ignoring case (PostgreSQL finds it by a trigram index)."""
+    ignoring case; it must hold three letters or digits in a row (PostgreSQL finds it by
+    a trigram index)."""
     housekeeping: bool = False
     """Whether housekeeping jobs (``Job.housekeeping``) are listed too; left out by default."""
     can_cancel: bool | None = None
@@ -102,10 +109,12 @@ class JobQuery:
         if self.created_from and self.created_until and self.created_from >= self.created_until:
             raise InvalidInput("the period must end after it starts")
         if self.text is not None:
-            if not self.text or len(self.text) > MAX_TEXT:
-                raise InvalidInput(f"a text search must have 1 to {MAX_TEXT} characters")
+            if len(self.text) > MAX_TEXT:
+                raise InvalidInput(f"a text search has at most {MAX_TEXT} characters")
             if unstorable_text(self.text, "text") is not None:
                 raise InvalidInput("a text search cannot hold a NUL or an unpaired surrogate")
+            if _TRIGRAM.search(self.text) is None:
+                raise InvalidInput("a text search needs three letters or digits in a row")
 
 
 def wants_housekeeping(housekeeping: bool | None, job_type: str | None) -> bool:

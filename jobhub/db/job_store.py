@@ -7,19 +7,17 @@ SQLAlchemy Core only, no ORM sessions.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Integer,
     RowMapping,
     Table,
     Text,
@@ -31,9 +29,6 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from jobhub.db.engine import translated_errors
 from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow, JobTextRow
@@ -353,44 +348,15 @@ def _conditions(query: JobQuery) -> list[ColumnElement[bool]]:
 def _text_found(text: str) -> ColumnElement[bool]:
     """``text`` in the description, the concurrency key or the client request id, any case.
 
-    Looked up in ``job_texts``, by ILIKE: on PostgreSQL its trigram index finds it; SQLite's
-    LIKE ignores the case of ASCII letters. Wildcards in ``text`` are only characters. A
-    text without three letters or digits in a row has no trigram to look up (PostgreSQL
-    would read the whole index, slower than the rows): it is looked for in the job's own
-    columns with ``strpos``, which no index serves.
+    Looked up in ``job_texts`` by ILIKE: on PostgreSQL its trigram index finds it (a query
+    text always has a trigram: ``JobQuery`` sees to that); SQLite's LIKE ignores the case
+    of ASCII letters. Wildcards in ``text`` are only characters.
     """
-    if _TRIGRAM.search(text) is None:
-        wanted = func.lower(literal(text, Text()))
-        columns = (jobs.c.description, jobs.c.concurrency_key, jobs.c.client_request_id)
-        return or_(*(_Position(func.lower(column), wanted) > 0 for column in columns))
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     pattern = literal(f"%{escaped}%", Text())
     columns = (texts.c.description, texts.c.concurrency_key, texts.c.client_request_id)
     found = select(texts.c.job_id).where(or_(*(c.ilike(pattern, escape="/") for c in columns)))
     return jobs.c.id.in_(found)
-
-
-_TRIGRAM = re.compile(r"[^\W_]{3}")
-"""Three letters or digits in a row: what pg_trgm makes a trigram of (a word's inside)."""
-
-
-class _Position(FunctionElement[int]):
-    """Where a string first holds another (1-based; 0: nowhere): ``strpos`` on
-    PostgreSQL, ``instr`` on SQLite."""
-
-    type = Integer()
-    name = "strpos"
-    inherit_cache = True
-
-
-@compiles(_Position)
-def _position_default(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_Position, "sqlite")
-def _position_sqlite(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 def _document_files(connection: Connection, job_ids: list[uuid.UUID]) -> list[str]:

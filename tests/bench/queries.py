@@ -192,7 +192,6 @@ def shapes(newest: datetime, cursors: list[Cursor], seed: int = 7) -> list[Shape
         ),
         ("text: 'type 1' (~45% of jobs)", lambda _: JobQuery(text="type 1")),
         ("text: found nowhere", lambda n: JobQuery(text=f"no such text {n}")),
-        ("text: 2 characters found nowhere", lambda _: JobQuery(text="zq")),
         ("page 10 by offset", lambda _: JobQuery(limit=100, offset=900)),
         ("deep page by keyset", lambda n: JobQuery(limit=100, after=cursors[n % len(cursors)])),
     ]
