@@ -7,10 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test soak bench lint format up down clean
+.PHONY: help venv run test soak bench bench-pages screenshots lint format up down clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,17 @@ TEST_WORKERS ?= 2
 test: $(STAMP) ## Run every test, TEST_WORKERS files at a time (PostgreSQL and Redis found or started; see README)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
+screenshots: $(STAMP) ## Rewrite docs/screenshots/*.png from the browser tests (headless Chromium)
+	JOBHUB_SCREENSHOTS=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m browser
+
 soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job (see README, Reliability)
 	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
 
 bench: $(STAMP) ## Benchmark jobhub against plain Celery (see README, Performance)
 	$(BIN)/python -m tests.bench
+
+bench-pages: $(STAMP) ## The dashboard's pages on 1,000,000 jobs: p50/p99 against 100 ms
+	$(BIN)/python -m tests.bench --pages
 
 lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the import layers (import-linter)
 	$(BIN)/ruff check .

@@ -3,7 +3,8 @@
 * unit tests need nothing;
 * integration tests get a PostgreSQL database of their own (copied from a migrated
   template), a Redis queue of their own, and a JobManager on them;
-* acceptance tests also start real ``jobhub worker`` processes and run the CLI.
+* acceptance tests also start real ``jobhub worker`` processes and run the CLI;
+* browser tests also drive headless Chromium (``tests/support/browser.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from tests import services as svc
 from tests.services import free_port
 
 TIERS = ("unit", "integration", "acceptance")
+
+# the browser tests' fixtures (browser, page, dashboard), for any test to use
+pytest_plugins = ("tests.support.browser",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,8 +3,9 @@
 With no mode flag it runs the A/B/J comparison (alternating A B J L, ``--rounds`` times;
 L is J beside a rate-limited type) and then the Completed-lag phase. ``--smoke`` is A B J
 at N=200, one round and a small lag phase (what ``make test`` runs). ``--long`` runs only
-the worker-memory run, ``--queries`` only the job-query benchmark. Exit status: 0 when
-every job completed exactly once, 1 when not, 2 when the benchmark could not run.
+the worker-memory run, ``--queries`` only the job-query benchmark, ``--pages`` only the
+dashboard's pages. Exit status: 0 when every job completed exactly once (and, with
+``--pages``, every page answered 200), 1 when not, 2 when the benchmark could not run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.bench import machine, report
 from tests.bench.harness import RoundResult, run_round
 from tests.bench.lag import LagResult, run_lag
 from tests.bench.longrun import LongResult, run_long
+from tests.bench.pages import PagesResult, failed, run_pages
 from tests.bench.pg import DEFAULT_ADMIN_URL, Postgres
 from tests.bench.queries import QueriesResult, run_queries
 from tests.bench.services import DEFAULT_REDIS_URL, Services
@@ -59,12 +61,13 @@ def _progress(message: str) -> None:
 @click.option("--smoke", is_flag=True, help="A quick check: N=200, 1 round, a small lag phase.")
 @click.option("--long", "long_run", is_flag=True, help="Only the worker-memory run (J).")
 @click.option("--queries", is_flag=True, help="Only the job-query benchmark.")
+@click.option("--pages", is_flag=True, help="Only the dashboard pages (a real jobhub api).")
 @click.option(
     "--rows",
     type=click.IntRange(min=1000),
     default=1_000_000,
     show_default=True,
-    help="Rows for --queries.",
+    help="Rows for --queries and --pages.",
 )
 @click.option(
     "--postgres",
@@ -88,6 +91,7 @@ def main(
     smoke: bool,
     long_run: bool,
     queries: bool,
+    pages: bool,
     rows: int,
     postgres: str,
     redis_url: str,
@@ -100,16 +104,19 @@ def main(
       python -m tests.bench                 # A/B/J comparison and the lag phase
       python -m tests.bench --smoke --json  # the quick check `make test` runs
       python -m tests.bench --queries       # 1,000,000-row job queries, with plans
+      python -m tests.bench --pages         # dashboard pages on 1,000,000 jobs
       python -m tests.bench --long          # worker RSS over 100,000 jobs
     """
-    if sum((smoke, long_run, queries)) > 1:
-        raise click.UsageError("choose at most one of --smoke, --long, --queries")
-    mode = "smoke" if smoke else "long" if long_run else "queries" if queries else "compare"
+    if sum((smoke, long_run, queries, pages)) > 1:
+        raise click.UsageError("choose at most one of --smoke, --long, --queries, --pages")
+    modes = {"smoke": smoke, "long": long_run, "queries": queries, "pages": pages}
+    mode = next((name for name, chosen in modes.items() if chosen), "compare")
     services = Services(Postgres(postgres), redis_url, keep_logs=keep_logs)
     runs: list[RoundResult] = []
     lag: LagResult | None = None
     long: LongResult | None = None
     query_result: QueriesResult | None = None
+    page_result: PagesResult | None = None
     parameters: dict[str, Any] = {"mode": mode, "concurrency": services.concurrency}
     try:
         machine_info = machine.describe(services)
@@ -146,9 +153,12 @@ def main(
             parameters.update(jobs=n)
             _progress(f"long: {n:,} jobs through one J worker")
             long = run_long(services, n, progress=_progress)
-        else:
+        elif mode == "queries":
             parameters.update(rows=rows)
             query_result = run_queries(services, rows, progress=_progress)
+        else:
+            parameters.update(rows=rows)
+            page_result = run_pages(services, rows, progress=_progress)
     except Exception as exc:
         _progress(f"benchmark failed: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
@@ -166,10 +176,16 @@ def main(
         lag=lag,
         long=long,
         queries=query_result,
+        pages=page_result,
     )
     click.echo(report.to_json(doc) if as_json else report.render(doc))
     if not doc["exactly_once"]:
         click.echo("error: not every job completed exactly once (see above)", err=True)
+        sys.exit(1)
+    if page_result is not None and failed(page_result):
+        click.echo(
+            f"error: {len(failed(page_result))} page(s) did not answer 200 (see above)", err=True
+        )
         sys.exit(1)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from tests.bench.harness import RoundResult
 from tests.bench.lag import LagResult
 from tests.bench.longrun import LongResult
+from tests.bench.pages import PagesResult, failed, worst
 from tests.bench.queries import QueriesResult
 from tests.bench.stats import summary
 from tests.bench.targets import evaluate
@@ -94,6 +95,7 @@ def document(
     lag: LagResult | None = None,
     long: LongResult | None = None,
     queries: QueriesResult | None = None,
+    pages: PagesResult | None = None,
 ) -> dict[str, Any]:
     summaries = {
         name: {
@@ -105,15 +107,19 @@ def document(
     }
     pairs = pair_ratios(runs)
     ratio_summary = {key: summary([p[key] for p in pairs]) for key in ("J/A", "J/B", "enqueue J/A")}
-    worst = max(queries.shapes, key=lambda s: s.p99_ms) if queries and queries.shapes else None
+    slowest = max(queries.shapes, key=lambda s: s.p99_ms) if queries and queries.shapes else None
+    slowest_page = worst(pages) if pages else None
     targets = evaluate(
         j_over_a=ratio_summary["J/A"]["mean"] if pairs else None,
         j_over_b=ratio_summary["J/B"]["mean"] if pairs else None,
         enqueue_ratio=ratio_summary["enqueue J/A"]["mean"] if pairs else None,
         lag_p99_ms=lag.lag.get("p99_ms") if lag else None,
         rss_growth_percent=long.growth_percent if long else None,
-        worst_query_p99_ms=worst.p99_ms if worst else None,
-        worst_query=worst.shape if worst else "",
+        worst_query_p99_ms=slowest.p99_ms if slowest else None,
+        worst_query=slowest.shape if slowest else "",
+        worst_page_p99_ms=slowest_page.p99_ms if slowest_page else None,
+        worst_page=slowest_page.page if slowest_page else "",
+        pages_failed=len(failed(pages)) if pages else 0,
     )
     violations = [v for r in runs for v in r.violations]
     violations += lag.violations if lag else []
@@ -137,6 +143,7 @@ def document(
         "lag": lag.as_dict() if lag else None,
         "long": long.as_dict() if long else None,
         "queries": queries.as_dict() if queries else None,
+        "pages": pages.as_dict() if pages else None,
         "targets": [t.as_dict() for t in targets],
         "exactly_once": exactly_once,
         "violations": violations,
@@ -204,6 +211,8 @@ def render(doc: dict[str, Any]) -> str:
         out += ["", *_long_section(doc["long"])]
     if doc["queries"]:
         out += ["", *_queries_section(doc["queries"])]
+    if doc["pages"]:
+        out += ["", *_pages_section(doc["pages"])]
     out += ["", "Targets"]
     out += _table(
         ["target", "requirement", "measured", "result"],
@@ -387,4 +396,38 @@ def _queries_section(queries: dict[str, Any]) -> list[str]:
     out += ["", "Plans (EXPLAIN (ANALYZE, BUFFERS) of one instance of each shape)"]
     for s in queries["shapes"]:
         out += ["", f"-- {s['shape']}", *s["plan"].splitlines()]
+    return out
+
+
+def _pages_section(pages: dict[str, Any]) -> list[str]:
+    out = [
+        f"Dashboard pages over {pages['rows']:,} jobs "
+        f"(table with indexes: {pages['table_size']}; filled in "
+        f"{_f(pages['fill_seconds'])} s, VACUUM ANALYZE {_f(pages['analyze_seconds'])} s)",
+        "  GET through one jobhub api process, one request at a time on a keep-alive",
+        "  connection, 100 runs per page after 3 warm-ups; body read; non-200 not timed",
+        "  sign-in: " + ", ".join(f"{who} {said}" for who, said in pages["sign_in"].items()),
+        "",
+    ]
+    out += _table(
+        ["page", "as", "p50 ms", "p99 ms", "max ms", "KiB", "failed", "p99 <= 100 ms"],
+        [
+            [
+                p["page"],
+                p["who"],
+                _f(p["p50_ms"], 1),
+                _f(p["p99_ms"], 1),
+                _f(p["max_ms"], 1),
+                _f(p["mean_kib"], 1),
+                str(p["failures"]),
+                "PASS" if p["runs"] and not p["failures"] and p["p99_ms"] <= 100 else "FAIL",
+            ]
+            for p in pages["pages"]
+        ],
+        text_columns=2,
+    )
+    failures = [p for p in pages["pages"] if p["failure"]]
+    if failures:
+        out += ["", "Failures (the first of each page)"]
+        out += [f"  {p['page']}: {p['failure']}" for p in failures]
     return out

@@ -41,6 +41,9 @@ def evaluate(
     rss_growth_percent: float | None = None,
     worst_query_p99_ms: float | None = None,
     worst_query: str = "",
+    worst_page_p99_ms: float | None = None,
+    worst_page: str = "",
+    pages_failed: int = 0,
 ) -> list[Target]:
     def at_least(value: float | None, bound: float) -> bool | None:
         return None if value is None else value >= bound
@@ -92,4 +95,15 @@ def evaluate(
             at_most(worst_query_p99_ms, 20.0),
             worst_query,
         ),
+        _pages(worst_page_p99_ms, worst_page, pages_failed),
     ]
+
+
+def _pages(worst_p99_ms: float | None, worst: str, failed: int) -> Target:
+    """The page target fails when any page did not answer 200, even if none was timed."""
+    name, requirement = "dashboard page p99, worst page", "<= 100 ms, every page 200 (--pages)"
+    note = "; ".join(([worst] if worst else []) + ([f"{failed} page(s) failed"] if failed else []))
+    if worst_p99_ms is None and failed:
+        return Target(name, requirement, None, "ms", False, note)
+    ok = None if worst_p99_ms is None else worst_p99_ms <= 100.0 and not failed
+    return _check(name, requirement, worst_p99_ms, "ms", ok, note)
