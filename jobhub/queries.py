@@ -1,25 +1,44 @@
 """What a caller may ask of the job history: filters, order, and pages (pure values).
 
-Lists are newest first, ordered by (created_at, id). Deep pages use a keyset cursor, the
-last row's (created_at, id), so page 1,000 costs what page 1 costs; ``offset`` remains
-for small skips.
+Lists are ordered by (created_at, id), newest first unless asked oldest first: the order
+every filter's index serves. Deep pages use a keyset cursor, the last row's (created_at,
+id), so page 1,000 costs what page 1 costs; ``offset`` remains for small skips.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from jobhub.errors import InvalidInput
 from jobhub.jobs import Job, JobStatus
+from jobhub.parameters import unstorable_text
 from jobhub.placement import check_queue
 
 MAX_LIMIT = 1000
 MAX_SKIP = 1_000_000
 """Beyond this, page with a cursor: an offset is read and thrown away row by row."""
+MAX_TEXT = 200
+"""Characters a text search may have."""
+
+
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+"""Three letters or digits in a row: what a trigram index can look up (it reads words'
+insides). A shorter text would read the whole index, or every job."""
+
+
+class JobOrder(enum.StrEnum):
+    """The orders a list comes in: those an index serves whatever the filter."""
+
+    NEWEST = "newest"
+    """Newest first (the default)."""
+    OLDEST = "oldest"
+    """Oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +83,19 @@ class JobQuery:
     """Inclusive."""
     created_until: datetime | None = None
     """Exclusive."""
+    text: str | None = None
+    """Only jobs whose description, concurrency key or client request id contains this,
+    ignoring case; it must hold three letters or digits in a row (PostgreSQL finds it by
+    a trigram index)."""
     housekeeping: bool = False
     """Whether housekeeping jobs (``Job.housekeeping``) are listed too; left out by default."""
+    can_cancel: bool | None = None
+    """Only jobs whose type lets them be cancelled while running (True) or not (False)."""
+    can_rerun: bool | None = None
+    """Only jobs whose type lets them be rerun (True) or not (False)."""
+    order: JobOrder = JobOrder.NEWEST
     after: Cursor | None = None
-    """Continue after this job (keyset paging)."""
+    """Continue after this job (keyset paging, in ``order``)."""
     limit: int = 100
     offset: int = 0
 
@@ -80,6 +108,13 @@ class JobQuery:
             check_queue(self.queue)
         if self.created_from and self.created_until and self.created_from >= self.created_until:
             raise InvalidInput("the period must end after it starts")
+        if self.text is not None:
+            if len(self.text) > MAX_TEXT:
+                raise InvalidInput(f"a text search has at most {MAX_TEXT} characters")
+            if unstorable_text(self.text, "text") is not None:
+                raise InvalidInput("a text search cannot hold a NUL or an unpaired surrogate")
+            if _TRIGRAM.search(self.text) is None:
+                raise InvalidInput("a text search needs three letters or digits in a row")
 
 
 def wants_housekeeping(housekeeping: bool | None, job_type: str | None) -> bool:

@@ -20,16 +20,18 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Table,
+    Text,
     case,
     delete,
     func,
     literal,
+    or_,
     select,
     tuple_,
 )
 
 from jobhub.db.engine import translated_errors
-from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow
+from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow, JobTextRow
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.db.stats_store import count_before_delete
 from jobhub.errors import JobNotFound
@@ -44,11 +46,12 @@ from jobhub.jobs import (
     JSONValue,
 )
 from jobhub.odata import Node
-from jobhub.queries import FilteredPage, JobQuery
+from jobhub.queries import FilteredPage, JobOrder, JobQuery
 
 jobs = cast(Table, JobRow.__table__)
 events = cast(Table, JobEventRow.__table__)
 messages = cast(Table, JobMessageRow.__table__)
+texts = cast(Table, JobTextRow.__table__)
 documents = cast(Table, DocumentRow.__table__)
 
 _TERMINAL = jobs.c.status >= TERMINAL_RANK
@@ -169,39 +172,35 @@ class JobStore:
             return {row.id: JobStatus(row.status) for row in rows}
 
     def find(self, query: JobQuery) -> list[Job]:
-        """Jobs matching every filter of ``query``, newest first."""
-        conditions: list[ColumnElement[bool]] = []
-        if query.statuses is not None:
-            conditions.append(jobs.c.status.in_(sorted(int(s) for s in query.statuses)))
-        if query.job_type is not None:
-            conditions.append(jobs.c.job_type == query.job_type)
-        if query.organization is not None:
-            conditions.append(jobs.c.organization == query.organization)
-        if query.queue is not None:
-            conditions.append(jobs.c.queue == query.queue)
-        if query.created_from is not None:
-            conditions.append(jobs.c.created_at >= query.created_from)
-        if query.created_until is not None:
-            conditions.append(jobs.c.created_at < query.created_until)
-        if not query.housekeeping:
-            conditions.append(jobs.c.housekeeping.is_(False))
+        """Jobs matching every filter of ``query``, in its order (newest first by default)."""
+        newest = query.order is JobOrder.NEWEST
+        conditions = _conditions(query)
         if query.after is not None:
-            conditions.append(
-                tuple_(jobs.c.created_at, jobs.c.id)
-                < tuple_(
-                    literal(query.after.created_at, jobs.c.created_at.type),
-                    literal(query.after.id, jobs.c.id.type),
-                )
+            position = tuple_(jobs.c.created_at, jobs.c.id)
+            cursor = tuple_(
+                literal(query.after.created_at, jobs.c.created_at.type),
+                literal(query.after.id, jobs.c.id.type),
             )
+            conditions.append(position < cursor if newest else position > cursor)
+        order = (
+            (jobs.c.created_at.desc(), jobs.c.id.desc())
+            if newest
+            else (jobs.c.created_at.asc(), jobs.c.id.asc())
+        )
         statement = (
-            select(jobs)
-            .where(*conditions)
-            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
+            select(jobs).where(*conditions).order_by(*order).limit(query.limit).offset(query.offset)
         )
         with self._read() as connection:
             return [_job_from_row(row._mapping) for row in connection.execute(statement)]
+
+    def count(self, query: JobQuery, *, up_to: int) -> int:
+        """How many jobs match the filters of ``query`` (its page ignored), counting no
+        further than ``up_to``: a bound that keeps a count over millions of rows cheap."""
+        matching = (
+            select(literal(1)).select_from(jobs).where(*_conditions(query)).limit(up_to).subquery()
+        )
+        with self._read() as connection:
+            return int(connection.execute(select(func.count()).select_from(matching)).scalar_one())
 
     def query(
         self,
@@ -323,6 +322,46 @@ class JobStore:
                 TypeStatistics(job_type=row.job_type, status=JobStatus(row.status), count=row.n)
                 for row in connection.execute(statement)
             ]
+
+
+def _conditions(query: JobQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clause of ``query``'s filters (not of its page)."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.statuses is not None:
+        conditions.append(jobs.c.status.in_(sorted(int(s) for s in query.statuses)))
+    if query.job_type is not None:
+        conditions.append(jobs.c.job_type == query.job_type)
+    if query.organization is not None:
+        conditions.append(jobs.c.organization == query.organization)
+    if query.queue is not None:
+        conditions.append(jobs.c.queue == query.queue)
+    if query.created_from is not None:
+        conditions.append(jobs.c.created_at >= query.created_from)
+    if query.created_until is not None:
+        conditions.append(jobs.c.created_at < query.created_until)
+    if query.text is not None:
+        conditions.append(_text_found(query.text))
+    if not query.housekeeping:
+        conditions.append(jobs.c.housekeeping.is_(False))
+    if query.can_cancel is not None:
+        conditions.append(jobs.c.can_cancel.is_(query.can_cancel))
+    if query.can_rerun is not None:
+        conditions.append(jobs.c.can_rerun.is_(query.can_rerun))
+    return conditions
+
+
+def _text_found(text: str) -> ColumnElement[bool]:
+    """``text`` in the description, the concurrency key or the client request id, any case.
+
+    Looked up in ``job_texts`` by ILIKE: on PostgreSQL its trigram index finds it (a query
+    text always has a trigram: ``JobQuery`` sees to that); SQLite's LIKE ignores the case
+    of ASCII letters. Wildcards in ``text`` are only characters.
+    """
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = literal(f"%{escaped}%", Text())
+    columns = (texts.c.description, texts.c.concurrency_key, texts.c.client_request_id)
+    found = select(texts.c.job_id).where(or_(*(c.ilike(pattern, escape="/") for c in columns)))
+    return jobs.c.id.in_(found)
 
 
 def _document_files(connection: Connection, job_ids: list[uuid.UUID]) -> list[str]:

@@ -9,6 +9,7 @@ valid status codes and percentages.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,11 @@ NAMING_CONVENTION = {
 ACTIVE_SQL = "status < 3"
 """Created, Queued and Processing: the statuses that hold a job's key."""
 
+TEXT_COLUMNS = ("description", "concurrency_key", "client_request_id")
+"""What a text search looks in (``jobhub.queries.JobQuery.text``), copied to ``job_texts``."""
+POSTGRESQL_ONLY = frozenset({"ix_job_texts_trigrams"})
+"""Indexes only PostgreSQL has (declared with ``ddl_if``); SQLite has no trigram index."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
@@ -71,6 +77,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def compared_objects(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` for comparing the schema of ``dialect`` with these
+    models: an index declared for PostgreSQL only is compared there only."""
+
+    def include(_object: Any, name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+        return not (kind == "index" and name in POSTGRESQL_ONLY and dialect != "postgresql")
+
+    return include
 
 
 class Base(DeclarativeBase):
@@ -169,6 +185,7 @@ class JobRow(Base):
         Index("ix_jobs_type_created", "job_type", "created_at", "id"),
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
+        Index("ix_jobs_queue_created", "queue", "created_at", "id"),
         Index("ix_jobs_purge_at", "purge_at"),
         Index(
             "ix_jobs_due_at",
@@ -205,6 +222,35 @@ class JobEventRow(Base):
     error_traceback: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
+
+
+class JobTextRow(Base):
+    """A job's searchable text (``TEXT_COLUMNS``), copied from its row by a trigger.
+
+    The trigram index lives here rather than on ``jobs``: a GIN index on ``jobs`` would be
+    written again at every transition and progress report (none of them is a HOT update),
+    while this row is written once, when the job is created. Triggers made by migration
+    0009 keep it (on PostgreSQL and SQLite alike); it goes with its job (cascade).
+    """
+
+    __tablename__ = "job_texts"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    description: Mapped[str] = mapped_column(Text)
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
+    client_request_id: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        # ILIKE '%...%' by trigrams; an OR over the three columns is a BitmapOr of its scans.
+        Index(
+            "ix_job_texts_trigrams",
+            *TEXT_COLUMNS,
+            postgresql_using="gin",
+            postgresql_ops=dict.fromkeys(TEXT_COLUMNS, "gin_trgm_ops"),
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class JobMessageRow(Base):

@@ -13,7 +13,7 @@ from jobhub.api_keys import ApiKey, IssuedKey, Principal, Role, issue, secret_ma
 from jobhub.audit import Actor, AuditAction, acting
 from jobhub.documents import Document, LinkSigner
 from jobhub.errors import InvalidInput, NotAuthenticated, NotFound
-from jobhub.jobs import JSONValue
+from jobhub.jobs import AccessScope, Job, JSONValue
 from jobhub.manager.base import record_action
 from jobhub.parameters import unstorable_text
 from jobhub.runtime import Runtime
@@ -47,6 +47,22 @@ class Access:
     def document_content(self, document: Document) -> bytes:
         """A document's bytes (from the database or the documents folder)."""
         return self._runtime.documents.content(document.id, self._runtime.settings.documents_dir)
+
+    @staticmethod
+    def output_refusal(caller: Principal, job: Job) -> str | None:
+        """Why ``caller`` may not read ``job``'s result and documents, or None when it may.
+
+        The job's access scope decides, as for the HTTP API: Public, anyone; Organization,
+        keys of the job's organization; Private, only its submitter. Seeing a job (an admin
+        sees every organization's in the dashboard) is not reading its output.
+        """
+        if job.access_scope is AccessScope.PUBLIC:
+            return None
+        if caller.organization != job.organization:
+            return f"its output is readable in organization {job.organization!r} only"
+        if job.access_scope is AccessScope.PRIVATE and caller.identity != job.identity:
+            return "its output is private to the job's submitter"
+        return None
 
     def publish_token(self, document: Document) -> str:
         """The signed token of a document's publish link."""

@@ -9,6 +9,8 @@ id, a type's latest run and the statistics see every job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +26,7 @@ from jobhub.queries import (
     MAX_SKIP,
     Cursor,
     FilteredPage,
+    JobOrder,
     JobQuery,
     Page,
     wants_housekeeping,
@@ -87,12 +90,19 @@ class JobReads(ManagerBase):
         housekeeping: bool | None = None,
         after: Cursor | str | None = None,
         queue: str | None = None,
+        text: str | None = None,
+        created_from: datetime | None = None,
+        created_until: datetime | None = None,
+        order: JobOrder | str = JobOrder.NEWEST,
     ) -> Page:
         """One page of ``find_jobs`` and the cursor of the next (None on the last page).
 
         Pass the cursor back as ``after`` (or its ``encode()``d text, as ``jobhub jobs
         --after`` does): the next page starts after the last job of this one, found by
-        the (created_at, id) index, so page 1,000 costs what page 1 costs.
+        the (created_at, id) index, so page 1,000 costs what page 1 costs. ``text``: only
+        jobs whose description, concurrency key or client request id contains it (any
+        case); ``created_from`` (inclusive) and ``created_until`` (exclusive) bound when
+        they were created; ``order``: newest (default) or oldest first.
         """
         cursor = Cursor.decode(after) if isinstance(after, str) else after
         query = _job_query(
@@ -103,10 +113,30 @@ class JobReads(ManagerBase):
             limit,
             after=cursor,
             queue=self._queue(queue),
+            text=text,
+            created_from=created_from,
+            created_until=created_until,
+            order=_order(order),
         )
+        return self.jobs_page(query)
+
+    def jobs_page(self, query: JobQuery) -> Page:
+        """One page of the jobs ``query`` selects, in its order, and the cursor of the
+        next (None on the last page); ``find_page`` builds the query from arguments."""
+        if query.queue is not None:
+            query = replace(query, queue=self._queue(query.queue))
         found = self._jobs.find(query)
         more = len(found) == query.limit
         return Page(found, Cursor.after_job(found[-1]) if more and found else None)
+
+    def count_jobs(self, query: JobQuery, *, up_to: int) -> int:
+        """How many jobs ``query``'s filters select in all (its page ignored), counted no
+        further than ``up_to``, so a count over millions of rows stays cheap."""
+        if up_to < 1:
+            raise InvalidInput("up_to must be at least 1")
+        if query.queue is not None:
+            query = replace(query, queue=self._queue(query.queue))
+        return self._jobs.count(query, up_to=up_to)
 
     def query_jobs(
         self,
@@ -232,15 +262,33 @@ def _job_query(
     offset: int = 0,
     after: Cursor | None = None,
     queue: str | None = None,
+    text: str | None = None,
+    created_from: datetime | None = None,
+    created_until: datetime | None = None,
+    order: JobOrder = JobOrder.NEWEST,
 ) -> JobQuery:
     statuses = [status] if isinstance(status, JobStatus) else status
+    for moment in (created_from, created_until):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("a time to list jobs by needs a time zone")
     return JobQuery(
         statuses=None if statuses is None else frozenset(statuses),
         job_type=job_type,
         organization=organization,
         queue=queue,
+        text=text,
+        created_from=created_from,
+        created_until=created_until,
         housekeeping=wants_housekeeping(housekeeping, job_type),
+        order=order,
         after=after,
         limit=limit,
         offset=offset,
     )
+
+
+def _order(order: JobOrder | str) -> JobOrder:
+    try:
+        return JobOrder(order)
+    except ValueError:
+        raise InvalidInput(f"order must be newest or oldest, not {order!r}") from None

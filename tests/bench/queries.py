@@ -3,15 +3,18 @@
 A fresh database is migrated, filled in one ``INSERT ... SELECT ... FROM generate_series``
 (about 96% Completed, 2% CompletedWithErrors, 1% Cancelled, 1% still active and recent;
 20 job types and 50 organizations, both skewed; created over 30 days; purge 30 days
-after creation) and analysed. Each query shape then runs 100 times with varied
-parameters through ``JobStore(engine).find(JobQuery(...))``, after 3 warm-up runs; the
-time includes taking a pooled connection and building the ``Job`` values. The plan of
-one instance of each shape is printed from ``EXPLAIN (ANALYZE, BUFFERS)`` of the very
+after creation; descriptions naming one of 20,000 customers, a unique client request id
+on half the jobs and a concurrency key on a tenth, for the text searches) and analysed.
+Each query shape then runs 100 times with varied parameters through
+``JobStore(engine).find(JobQuery(...))``, after 3 warm-up runs; the time includes taking
+a pooled connection and building the ``Job`` values. The plan of one instance of each
+shape is printed from ``EXPLAIN (ANALYZE, BUFFERS)`` of the very
 statement jobhub sent, captured on the engine.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +30,7 @@ from jobhub import JobStatus, Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
 from jobhub.db.job_store import JobStore
-from jobhub.queries import Cursor, JobQuery
+from jobhub.queries import Cursor, JobOrder, JobQuery
 from tests.bench.harness import Progress
 from tests.bench.pg import sqlalchemy_url
 from tests.bench.services import Services, Space
@@ -38,6 +41,7 @@ WARMUP = 3
 TYPES = 20
 ORGANIZATIONS = 50
 DAYS = 30
+CUSTOMERS = 20_000
 
 FILL = """
 INSERT INTO jobs (
@@ -51,12 +55,13 @@ SELECT
     'bench.type' || lpad(r.kind::text, 2, '0'),
     'Benchmark',
     'Generated',
-    'a generated job of type ' || r.kind,
+    'a generated job of type ' || r.kind || ' for customer C'
+        || lpad(mod(r.g::bigint * 7919, %(customers)s)::text, 5, '0'),
     jsonb_build_object('n', r.g, 'day', to_char(r.created_at, 'YYYY-MM-DD')),
     'user' || (mod(r.g, 997)),
     'org-' || lpad(r.org::text, 2, '0'),
-    NULL,
-    NULL,
+    CASE WHEN mod(r.g, 2) = 0 THEN 'req-' || md5(r.g::text) END,
+    CASE WHEN mod(r.g, 10) = 1 THEN 'account-' || r.g END,
     r.status,
     CASE r.status WHEN 2 THEN 'step 1 of 2' WHEN 4 THEN 'failed' WHEN 5 THEN 'Cancelled' END,
     CASE r.status WHEN 3 THEN 100 WHEN 2 THEN 50 WHEN 4 THEN 30 ELSE 0 END,
@@ -107,10 +112,12 @@ def fill(connection: psycopg.Connection[Any], rows: int) -> Filled:
     then VACUUM ANALYZE them, as a long-lived table would be."""
     began = time.monotonic()
     with connection.transaction():
-        connection.execute(FILL, {"rows": rows, "now": datetime.now().astimezone()})
+        connection.execute(
+            FILL, {"rows": rows, "now": datetime.now().astimezone(), "customers": CUSTOMERS}
+        )
     seconds = time.monotonic() - began
     began = time.monotonic()
-    connection.execute("VACUUM (ANALYZE) jobs")
+    connection.execute("VACUUM (ANALYZE) jobs, job_texts")
     analyze_seconds = time.monotonic() - began
     size = connection.execute("SELECT pg_size_pretty(pg_total_relation_size('jobs'))").fetchone()
     return Filled(seconds, analyze_seconds, str(size[0]) if size else "")
@@ -199,10 +206,31 @@ def shapes(newest: datetime, cursors: list[Cursor], seed: int = 7) -> list[Shape
             ),
         ),
         ("first page", lambda _: JobQuery(limit=100)),
+        ("oldest first", lambda _: JobQuery(order=JobOrder.OLDEST)),
+        ("queue (none there)", lambda _: JobQuery(queue="elsewhere")),
+        # text searches (the dashboard's q): how many match decides the plan
+        ("text: a client request id (1 job)", lambda _: JobQuery(text=_request_id(rng))),
+        ("text: a customer (~50 jobs)", lambda _: JobQuery(text=_customer(rng))),
+        (
+            "text: a customer, one organization",
+            lambda _: JobQuery(text=_customer(rng), organization=rng.choice(orgs)),
+        ),
+        ("text: 'type 1' (~45% of jobs)", lambda _: JobQuery(text="type 1")),
+        ("text: found nowhere", lambda n: JobQuery(text=f"no such text {n}")),
         ("page 10 by offset", lambda _: JobQuery(limit=100, offset=900)),
         ("deep page by keyset", lambda n: JobQuery(limit=100, after=cursors[n % len(cursors)])),
     ]
     return found
+
+
+def _request_id(rng: random.Random) -> str:
+    """Part of one job's client request id (each even-numbered job has one)."""
+    number = 2 * rng.randrange(1, 100_000)
+    return hashlib.md5(str(number).encode()).hexdigest()[4:16]
+
+
+def _customer(rng: random.Random) -> str:
+    return f"C{rng.randrange(CUSTOMERS):05d}"
 
 
 def _one_day(start: datetime) -> JobQuery:

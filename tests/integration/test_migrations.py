@@ -25,7 +25,7 @@ from sqlalchemy import CheckConstraint, Engine, inspect, text
 from jobhub import Settings
 from jobhub.db import migrate
 from jobhub.db.engine import make_engine
-from jobhub.db.models import Base
+from jobhub.db.models import Base, compared_objects
 from jobhub.errors import SchemaOutOfDate
 from tests import services as svc
 
@@ -69,7 +69,10 @@ def empty_engine(request: pytest.FixtureRequest) -> Engine:
 
 def schema_diff(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
-        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+        context = MigrationContext.configure(
+            connection, opts={"include_object": compared_objects(connection.dialect.name)}
+        )
+        return list(compare_metadata(context, Base.metadata))
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, create_engine
 
 from jobhub.config import Settings
 from jobhub.db.engine import normalise_url
-from jobhub.db.models import Base
+from jobhub.db.models import Base, compared_objects
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=compared_objects(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from jobhub.ui.pages import audit, dead_letters, overview, schedules, sign_in, types, workers
+from jobhub.ui.pages import (
+    audit,
+    dead_letters,
+    job,
+    jobs,
+    overview,
+    schedules,
+    sign_in,
+    types,
+    workers,
+)
 
-PAGES = (sign_in, overview, types, schedules, workers, dead_letters, audit)
-"""Every page module; each has a ``router``."""
+PAGES = (sign_in, overview, jobs, job, types, schedules, workers, dead_letters, audit)
+"""Every page module; each has a ``router``. ``jobs`` before ``job``: /ui/jobs/bulk is not a
+job's id."""
