@@ -2,8 +2,9 @@
 
 The jobs of ``queries.FILL`` (1,000,000 by default, written oldest first) get their
 history too: one event per transition each went through (Created, Queued, Processing,
-its end), written in time order, about 3.9 million rows. The history is folded once, timed (what the folds after
-an upgrade do, and the fold's cost per event). Then, each 100 times after 3 warm-ups:
+its end), written in time order, about 3.9 million rows. The history is folded once,
+timed (what the folds after an upgrade do, and the fold's cost per event). Then, each
+100 times after 3 warm-ups:
 
 * ``GET /metrics`` through the whole app (``create_app``, httpx's ASGI transport): the
   fold a scrape runs first, every database read, the exposition;
