@@ -66,12 +66,21 @@ _FAILED = int(JobStatus.COMPLETED_WITH_ERRORS)
 _TERMINAL = int(JobStatus.COMPLETED)
 
 
-def without_jit(connection: Connection) -> None:
-    """Switch PostgreSQL's JIT off for this transaction: the classifying subqueries make
-    the planner guess costs high enough to compile them, which costs seconds and saves
-    nothing on a few thousand rows."""
+def plan_for_few_events(connection: Connection) -> None:
+    """Tell PostgreSQL, for this transaction, how to run ``counted_events``: a range of
+    events, each looking up its job and its other events by index. Left to guess, the
+    planner prices the looks so high that it compiles them (JIT, seconds), hashes the
+    whole ``jobs`` table (a scan of a million rows) to join a few thousand events, or
+    starts parallel workers for them."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SET LOCAL jit = off"))
+        connection.execute(
+            text(
+                "SELECT set_config('jit', 'off', true),"
+                " set_config('enable_hashjoin', 'off', true),"
+                " set_config('enable_mergejoin', 'off', true),"
+                " set_config('max_parallel_workers_per_gather', '0', true)"
+            )
+        )
 
 
 def db_now(connection: Connection) -> datetime:

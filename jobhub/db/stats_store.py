@@ -52,10 +52,10 @@ from jobhub.db.stats_sql import (
     finished,
     finished_by_organization,
     finished_by_width,
+    plan_for_few_events,
     totals,
     totals_by_type,
     watermark,
-    without_jit,
 )
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import JobStatus
@@ -97,7 +97,7 @@ class StatsStore:
             ).first()
             if mark is None:
                 return 0
-            without_jit(connection)
+            plan_for_few_events(connection)
             now = db_now(connection)
             folded, pending = mark.folded_event_id, mark.pending_event_id
             if pending is None or pending <= folded:
@@ -153,7 +153,7 @@ class StatsStore:
             if self._dialect == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
-                without_jit(connection)
+                plan_for_few_events(connection)
                 yield connection
 
     @contextmanager
@@ -238,6 +238,6 @@ def count_before_delete(connection: Connection, job_ids: Sequence[uuid.UUID]) ->
     ).first()
     if mark is None or not job_ids:
         return
-    without_jit(connection)
+    plan_for_few_events(connection)
     counted = counted_events(connection.dialect.name, mark.folded_event_id, job_ids=job_ids)
     add_counts(connection, counted)

@@ -26,14 +26,17 @@ PRUNE_INTERVAL = 3600.0
 """Seconds between two deletions of expired counts by a worker."""
 
 
-def fold_statistics(runtime: Runtime, *, batches: int = 1000) -> int:
-    """Fold the settled history, up to ``batches`` batches; returns the event ids passed."""
+def fold_statistics(
+    runtime: Runtime, *, batches: int = 1000, stop: threading.Event | None = None
+) -> int:
+    """Fold the settled history, up to ``batches`` batches (or until ``stop`` is set);
+    returns the event ids passed."""
     total = 0
     for _ in range(batches):
         moved = runtime.stats.fold()
-        if not moved:
-            break
         total += moved
+        if not moved or (stop is not None and stop.is_set()):
+            break
     return total
 
 
@@ -60,7 +63,7 @@ class FoldLoop:
         pruned = time.monotonic() - PRUNE_INTERVAL
         while not self._stop.wait(self._interval):
             try:
-                fold_statistics(self._runtime)
+                fold_statistics(self._runtime, stop=self._stop)
                 if time.monotonic() - pruned >= PRUNE_INTERVAL:
                     self._runtime.stats.prune(self._runtime.clock())
                     pruned = time.monotonic()
