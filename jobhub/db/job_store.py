@@ -21,7 +21,6 @@ from sqlalchemy import (
     RowMapping,
     Table,
     Text,
-    bindparam,
     case,
     delete,
     func,
@@ -351,16 +350,12 @@ def _text_found(text: str) -> ColumnElement[bool]:
 
     Looked up in ``job_texts`` by ILIKE: on PostgreSQL its trigram index finds it (a query
     text always has a trigram: ``JobQuery`` sees to that); SQLite's LIKE ignores the case
-    of ASCII letters. Wildcards in ``text`` are only characters.
-
-    The pattern is written into the statement (quoted by the dialect), not bound: the
-    driver prepares a statement it has run five times, and PostgreSQL may then plan it
-    once for any pattern, guessing how many jobs match. A plan for a common text (walk
-    the newest jobs) is a walk through every job for a rare one; written in, each text is
-    planned for what it finds.
+    of ASCII letters. Wildcards in ``text`` are only characters. Whether PostgreSQL walks
+    the newest jobs checking each (a common text) or collects the matches from the index
+    and sorts them (a rare one) rests on its column statistics (see migration 0009).
     """
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    pattern = bindparam("text_pattern", f"%{escaped}%", Text(), literal_execute=True)
+    pattern = literal(f"%{escaped}%", Text())
     columns = (texts.c.description, texts.c.concurrency_key, texts.c.client_request_id)
     found = select(texts.c.job_id).where(or_(*(c.ilike(pattern, escape="/") for c in columns)))
     return jobs.c.id.in_(found)
