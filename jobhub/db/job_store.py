@@ -355,7 +355,9 @@ def _text_found(text: str) -> ColumnElement[bool]:
 
     Looked up in ``job_texts`` by ILIKE: on PostgreSQL its trigram index finds it (a query
     text always has a trigram: ``JobQuery`` sees to that); SQLite's LIKE ignores the case
-    of ASCII letters. Wildcards in ``text`` are only characters.
+    of ASCII letters. Wildcards in ``text`` are only characters. Whether PostgreSQL walks
+    the newest jobs checking each (a common text) or collects the matches from the index
+    and sorts them (a rare one) rests on its column statistics (see migration 0009).
     """
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     pattern = literal(f"%{escaped}%", Text())

@@ -215,6 +215,7 @@ def shapes(newest: datetime, cursors: list[Cursor], seed: int = 7) -> list[Shape
             "text: a customer, one organization",
             lambda _: JobQuery(text=_customer(rng), organization=rng.choice(orgs)),
         ),
+        ("text: 'account-1' (~1% of jobs)", lambda _: JobQuery(text="account-1")),
         ("text: 'type 1' (~45% of jobs)", lambda _: JobQuery(text="type 1")),
         ("text: found nowhere", lambda n: JobQuery(text=f"no such text {n}")),
         ("page 10 by offset", lambda _: JobQuery(limit=100, offset=900)),

@@ -156,6 +156,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         ("it's quoted", {"g"}),
         ("; DROP TABLE jobs; --", {"g"}),
         ("'; DROP TABLE jobs; --", set()),
+        ("abc\\'; DROP TABLE jobs; --", set()),
         ("no such text", set()),
         ("zzz", set()),
     ],
