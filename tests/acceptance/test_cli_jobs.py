@@ -269,7 +269,7 @@ def test_cancel_stops_a_running_job_and_refuses_a_finished_one(
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.startswith(f"{job_id} cancel requested")
     assert waited.returncode == 1, waited.stderr  # ended, but not Completed
-    assert elapsed < 6
+    assert elapsed < 15  # left alone, it would run 20 s
     record = _status(settings, job_id)
     assert record["status"] == "Cancelled"
     assert record["status_code"] == 5

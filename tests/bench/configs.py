@@ -152,17 +152,22 @@ class PlainB(PlainA):
 
     def verify(self, connection: Connection | None, ids: Collection[str]) -> list[str]:
         assert connection is not None
-        rows = connection.execute("SELECT task_id, status FROM celery_taskmeta").fetchall()
-        found = {str(task_id): str(status) for task_id, status in rows}
+        rows = connection.execute(
+            "SELECT task_id, status, name, worker, encode(substring(result FROM 1 FOR 200), "
+            "'escape') FROM celery_taskmeta"
+        ).fetchall()
+        found = {str(row[0]): str(row[1]) for row in rows}
         problems = [f"B: task {i} has no result row" for i in ids if i not in found]
         problems += [
             f"B: task {i} is {found[i]}, not SUCCESS"
             for i in ids
             if i in found and found[i] != "SUCCESS"
         ]
-        extra = len(set(found) - set(ids))
+        known = set(ids)
+        extra = [row for row in rows if str(row[0]) not in known]
         if extra or len(rows) != len(found):
-            problems.append(f"B: {extra} unexpected result rows, {len(rows)} rows in all")
+            problems.append(f"B: {len(extra)} unexpected result rows, {len(rows)} rows in all")
+            problems += [f"B: unexpected row {tuple(map(str, row))}" for row in extra[:3]]
         return problems
 
 
