@@ -3,7 +3,8 @@
 The smoke run (N=200, one round of A, B and J on real prefork workers, a small lag
 phase) must exit 0 and report, in its JSON, every job of every configuration completed
 exactly once, positive rates, database commits for the configurations that persist, and
-the Completed-lag figures.
+the Completed-lag figures. The page (``--pages``) and metrics (``--metrics``) runs, on a
+small table, must sign in, answer every page and fold the history they filled.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tests.conftest import subprocess_env
 
 SMOKE_JOBS = 200
 SMOKE_LAG_JOBS = 100
+SMALL_TABLE = 20_000
+"""Rows for the page and metrics runs here: the harness end to end, not the figures."""
 
 
 def _run_smoke(services: svc.Services) -> subprocess.CompletedProcess[str]:
@@ -92,3 +95,59 @@ def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
         "J/B end-to-end jobs/s",
         "Completed visible after task returned, p99 at half peak rate",
     }
+
+
+def _run_bench(services: svc.Services, *mode: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench",
+            *mode,
+            "--rows",
+            str(SMALL_TABLE),
+            "--json",
+            "--postgres",
+            svc.libpq_url(services.postgres_url),
+            "--redis",
+            services.redis_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env({}),
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_page_benchmark_signs_in_and_times_every_page(services: svc.Services) -> None:
+    doc = _run_bench(services, "--pages")
+
+    pages = doc["pages"]
+    assert pages["rows"] == SMALL_TABLE
+    assert pages["sign_in"] == {"admin": "ok", "operator": "ok"}
+    assert len(pages["pages"]) >= 15
+    for page in pages["pages"]:
+        assert page["failures"] == 0, (page["page"], page["failure"])
+        assert page["runs"] == 100, page["page"]
+        assert _positive(page["p99_ms"]), page["page"]
+    (target,) = [t for t in doc["targets"] if t["name"] == "dashboard page p99, worst page"]
+    assert _positive(target["value"])
+
+
+def test_metrics_benchmark_folds_the_history_and_times_the_scrape(
+    services: svc.Services,
+) -> None:
+    doc = _run_bench(services, "--metrics")
+
+    metrics = doc["metrics"]
+    assert metrics["rows"] == SMALL_TABLE
+    assert metrics["events"] > SMALL_TABLE
+    assert metrics["rollup_rows"]["stats_totals"] > 0
+    assert _positive(metrics["scrape"]["p99_ms"])
+    assert metrics["scrape_bytes"] > 0
+    (target,) = [t for t in doc["targets"] if t["name"] == "GET /metrics p99"]
+    assert target["note"] == f"measured on {SMALL_TABLE:,} jobs"

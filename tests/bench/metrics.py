@@ -35,7 +35,7 @@ from jobhub.db import migrate
 from jobhub.db.stats_store import StatsStore
 from tests.bench.harness import Progress
 from tests.bench.pg import sqlalchemy_url
-from tests.bench.queries import FILL
+from tests.bench.queries import CUSTOMERS, FILL
 from tests.bench.services import Services, Space
 from tests.bench.stats import percentile
 
@@ -111,7 +111,9 @@ def run_metrics(services: Services, rows: int, *, progress: Progress) -> Metrics
         with psycopg.connect(space.database_url, autocommit=True) as connection:
             with connection.transaction():
                 now = datetime.now().astimezone()
-                connection.execute(FILL_IN_TIME_ORDER, {"rows": rows, "now": now})
+                connection.execute(
+                    FILL_IN_TIME_ORDER, {"rows": rows, "now": now, "customers": CUSTOMERS}
+                )
                 result.events = connection.execute(HISTORY).rowcount
             connection.execute("VACUUM (ANALYZE) jobs")
             connection.execute("VACUUM (ANALYZE) job_events")

@@ -123,6 +123,7 @@ def document(
         worst_page=slowest_page.page if slowest_page else "",
         pages_failed=len(failed(pages)) if pages else 0,
         scrape_p99_ms=metrics.scrape.p99_ms if metrics and metrics.scrape else None,
+        scrape_rows=metrics.rows if metrics else None,
     )
     violations = [v for r in runs for v in r.violations]
     violations += lag.violations if lag else []
