@@ -13,19 +13,17 @@ outbox's "stranded" case: it is published after ``Settings.publish_grace``.
 
 from __future__ import annotations
 
-import logging
-import threading
 from uuid import UUID
 
 from jobhub.dispatch import Publish, publish_taken
-from jobhub.errors import JobHubError
 from jobhub.housekeeping.release import HeldReleaser
+from jobhub.housekeeping.rounds import RoundLoop
 from jobhub.runtime import Runtime
-
-logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.25
 """Seconds between two looks at the due jobs: a due job is published within this."""
+ROUND = 100
+"""Due jobs taken by one round."""
 
 
 class DuePublisher:
@@ -35,16 +33,19 @@ class DuePublisher:
         self._runtime = runtime
         self._publish = publish
 
-    def publish_due(self, *, limit: int = 100) -> list[UUID]:
+    def publish_due(self, *, limit: int = ROUND) -> list[UUID]:
         """Take and publish up to ``limit`` due jobs; returns those the broker took."""
         runtime = self._runtime
         taken = runtime.writes.take_due(runtime.heartbeats.now(), limit=limit)
         return publish_taken(self._publish, taken, event="publish-due", what="due")
 
 
-class DueLoop:
+class DueLoop(RoundLoop):
     """Runs ``DuePublisher.publish_due`` (and ``HeldReleaser.release_held``, when given)
     every ``interval`` seconds in a daemon thread."""
+
+    name = "jobhub-due"
+    failure = "due jobs not published"
 
     def __init__(
         self,
@@ -53,34 +54,12 @@ class DueLoop:
         *,
         releaser: HeldReleaser | None = None,
     ) -> None:
+        super().__init__(interval)
         self._publisher = publisher
         self._releaser = releaser
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="jobhub-due", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.is_set():
-            try:
-                published = self._publisher.publish_due()
-                if self._releaser is not None:
-                    self._releaser.release_held()
-            except JobHubError as exc:  # the database is away: try again next round
-                if not failing:
-                    logger.warning("due jobs not published this round: %s", exc)
-                failing = True
-                published = []
-            else:
-                failing = False
-            if len(published) < 100:  # a full round means more are due: go again at once
-                self._stop.wait(self._interval)
+    def run_round(self) -> bool:
+        published = self._publisher.publish_due(limit=ROUND)
+        if self._releaser is not None:
+            self._releaser.release_held()
+        return len(published) >= ROUND  # a full round means more are due: go again at once

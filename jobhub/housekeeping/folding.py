@@ -10,14 +10,11 @@ that finds another at work skips its turn (``jobhub.db.stats_store``).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
-from jobhub.errors import JobHubError
+from jobhub.housekeeping.rounds import RoundLoop
 from jobhub.runtime import Runtime
-
-logger = logging.getLogger(__name__)
 
 FOLD_INTERVAL = 10.0
 """Seconds between two folds of a worker: the fold horizon's length, so the unfolded tail
@@ -40,36 +37,21 @@ def fold_statistics(
     return total
 
 
-class FoldLoop:
-    """Runs ``fold_statistics`` every ``interval`` seconds in a daemon thread."""
+class FoldLoop(RoundLoop):
+    """Runs ``fold_statistics`` every ``interval`` seconds in a daemon thread, and prunes
+    expired counts every ``PRUNE_INTERVAL``."""
+
+    name = "jobhub-fold"
+    failure = "statistics not folded"
 
     def __init__(self, runtime: Runtime, interval: float = FOLD_INTERVAL) -> None:
+        super().__init__(interval)
         self._runtime = runtime
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._pruned: float | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="jobhub-fold", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        failing = False
-        pruned = time.monotonic() - PRUNE_INTERVAL
-        while not self._stop.wait(self._interval):
-            try:
-                fold_statistics(self._runtime, stop=self._stop)
-                if time.monotonic() - pruned >= PRUNE_INTERVAL:
-                    self._runtime.stats.prune(self._runtime.clock())
-                    pruned = time.monotonic()
-            except JobHubError as exc:  # the database is away: try again next round
-                if not failing:
-                    logger.warning("statistics not folded this round: %s", exc)
-                failing = True
-            else:
-                failing = False
+    def run_round(self) -> bool:
+        fold_statistics(self._runtime, stop=self._stop)
+        if self._pruned is None or time.monotonic() - self._pruned >= PRUNE_INTERVAL:
+            self._runtime.stats.prune(self._runtime.clock())
+            self._pruned = time.monotonic()
+        return False
