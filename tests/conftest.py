@@ -17,8 +17,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -84,13 +86,40 @@ def template_database(services: svc.Services) -> Iterator[str]:
     _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def copied_database(
+    services: svc.Services, template_database: str, prefix: str = "jobhub_t"
+) -> Iterator[str]:
+    """A PostgreSQL database copied from the migrated template, dropped afterwards; yields
+    its URL. For a test (``database_url``) or a whole module's fixtures."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    try:
+        yield svc.with_database(services.postgres_url, name)
+    finally:
+        _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def own_queue(services: svc.Services) -> Iterator[str]:
+    """A broker queue name of its own; afterwards the keys of every queue whose name starts
+    with it (``<name>-idle`` too) are removed."""
+    name = f"jobhub-test-{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(services.redis_url)
+        keys = [*client.keys(f"{name}*"), *client.keys(f"_kombu.binding.{name}*")]
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 @pytest.fixture
 def database_url(services: svc.Services, template_database: str) -> Iterator[str]:
     """A PostgreSQL database of this test's own, already at the latest schema."""
-    name = f"jobhub_t_{uuid.uuid4().hex[:12]}"
-    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield svc.with_database(services.postgres_url, name)
-    _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with copied_database(services, template_database) as url:
+        yield url
 
 
 def _admin(url: str, statement: str) -> None:
@@ -101,25 +130,40 @@ def _admin(url: str, statement: str) -> None:
 @pytest.fixture
 def queue_name(services: svc.Services) -> Iterator[str]:
     """A broker queue of this test's own; its keys are removed afterwards."""
-    name = f"jobhub-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(services.redis_url)
-    keys = [name, f"_kombu.binding.{name}", *client.keys(f"{name}*")]
-    client.delete(*keys)
+    with own_queue(services) as name:
+        yield name
 
 
 @pytest.fixture
 def settings(
     database_url: str, services: svc.Services, queue_name: str, tmp_path: Path
 ) -> Settings:
+    return quick_settings(tmp_path / "data", database_url, services, queue_name)
+
+
+def quick_settings(
+    data_dir: Path, database_url: str, services: svc.Services, queue: str, **overrides: Any
+) -> Settings:
+    """The settings tests run with: polls every 0.1 s, so waits and cancels are quick."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         broker_url=services.redis_url,
-        queue=queue_name,
+        queue=queue,
         wait_poll_interval=0.1,
         cancel_poll_interval=0.1,
+        **overrides,
     )
+
+
+@contextmanager
+def module_settings(
+    services: svc.Services, template_database: str, data_dir: Path, **overrides: Any
+) -> Iterator[Settings]:
+    """``quick_settings`` on a database and a queue of their own, removed afterwards: for
+    the fixtures a whole module shares."""
+    with copied_database(services, template_database) as url, own_queue(services) as queue:
+        yield quick_settings(data_dir, url, services, queue, **overrides)
 
 
 @pytest.fixture

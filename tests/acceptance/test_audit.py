@@ -21,15 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-import redis
 
 from jobhub import InvalidInput, JobManager, JobStatus, RemoteJobManager, Settings
 from jobhub.api_keys import split_token
 from jobhub.audit import Actor, AuditAction, AuditEntry
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, run_cli, settings_env
+from tests.conftest import ApiServer, Processes, module_settings, run_cli, settings_env
 
 PROBLEM_JSON = "application/problem+json"
 LOCAL = Actor.local().identity
@@ -38,32 +36,16 @@ LOCAL = Actor.local().identity
 # -- the module's database, queue, worker and API server ---------------------------------
 
 
-def _admin_sql(url: str, statement: str) -> None:
-    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)
-
-
 @pytest.fixture(scope="module")
 def audit_settings(
     services: svc.Services, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """Settings on a database and a queue of this module's own; entries kept a day."""
-    name = f"jobhub_audit_{uuid.uuid4().hex[:12]}"
-    _admin_sql(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("audit-data"),
-        database_url=svc.with_database(services.postgres_url, name),
-        broker_url=services.redis_url,
-        queue=f"jobhub-test-{uuid.uuid4().hex[:10]}",
-        wait_poll_interval=0.1,
-        cancel_poll_interval=0.1,
-        audit_retention=timedelta(days=1),
-    )
-    yield settings
-    client = redis.Redis.from_url(services.redis_url)
-    client.delete(settings.queue, f"_kombu.binding.{settings.queue}")
-    client.close()
-    _admin_sql(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    data = tmp_path_factory.mktemp("audit-data")
+    with module_settings(
+        services, template_database, data, audit_retention=timedelta(days=1)
+    ) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,14 @@ SMALL_TABLE = 20_000
 """Rows for the page and metrics runs here: the harness end to end, not the figures."""
 
 
-def _run_smoke(services: svc.Services) -> subprocess.CompletedProcess[str]:
+def _bench(services: svc.Services, *mode: str) -> subprocess.CompletedProcess[str]:
+    """``python -m tests.bench <mode> --json`` on the test's servers."""
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "tests.bench",
-            "--smoke",
+            *mode,
             "--json",
             "--postgres",
             svc.libpq_url(services.postgres_url),
@@ -52,7 +53,7 @@ def _positive(value: Any) -> bool:
 def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
     services: svc.Services,
 ) -> None:
-    result = _run_smoke(services)
+    result = _bench(services, "--smoke")
 
     assert result.returncode == 0, (
         f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
@@ -97,27 +98,9 @@ def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
     }
 
 
-def _run_bench(services: svc.Services, *mode: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.bench",
-            *mode,
-            "--rows",
-            str(SMALL_TABLE),
-            "--json",
-            "--postgres",
-            svc.libpq_url(services.postgres_url),
-            "--redis",
-            services.redis_url,
-        ],
-        capture_output=True,
-        text=True,
-        env=subprocess_env({}),
-        timeout=240,
-        check=False,
-    )
+def _run_bench(services: svc.Services, mode: str) -> dict[str, Any]:
+    """A page or metrics run on ``SMALL_TABLE`` rows, which must exit 0; its JSON."""
+    result = _bench(services, mode, "--rows", str(SMALL_TABLE))
     assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
     doc: dict[str, Any] = json.loads(result.stdout)
     return doc

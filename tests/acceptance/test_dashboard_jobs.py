@@ -25,22 +25,15 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
-import psycopg
 import pytest
-import redis
 
 from jobhub import JobManager, JobStatus, Settings
 from jobhub.audit import AuditAction
 from jobhub.jobs import Job
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, settings_env
+from tests.conftest import ApiServer, Processes, module_settings, settings_env
 
 T = TypeVar("T")
-
-
-def _admin_sql(url: str, statement: str) -> None:
-    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +41,9 @@ def ui_settings(
     services: svc.Services, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """A database and queue of this module's own; results over 200 bytes are documents."""
-    name = f"jobhub_ui_jobs_{uuid.uuid4().hex[:10]}"
-    _admin_sql(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("ui-jobs-data"),
-        database_url=svc.with_database(services.postgres_url, name),
-        broker_url=services.redis_url,
-        queue=f"jobhub-test-{uuid.uuid4().hex[:10]}",
-        wait_poll_interval=0.1,
-        cancel_poll_interval=0.1,
-        inline_result_limit=200,
-    )
-    yield settings
-    client = redis.Redis.from_url(services.redis_url)
-    for queue in (settings.queue, _idle(settings)):
-        client.delete(queue, f"_kombu.binding.{queue}")
-    client.close()
-    _admin_sql(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    data = tmp_path_factory.mktemp("ui-jobs-data")
+    with module_settings(services, template_database, data, inline_result_limit=200) as found:
+        yield found
 
 
 def _idle(settings: Settings) -> str:

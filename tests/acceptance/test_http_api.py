@@ -27,15 +27,20 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import jsonschema
-import psycopg
 import pytest
-import redis
 
 from jobhub import JobManager, Settings
 from jobhub.errors import Conflict, NotFound
 from jobhub.jobs import Job, JobStatus
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, run_cli, settings_env
+from tests.conftest import (
+    ApiServer,
+    Processes,
+    module_settings,
+    own_queue,
+    run_cli,
+    settings_env,
+)
 
 PROBLEM_JSON = "application/problem+json"
 AIMS360 = "/jobsmanagement/odata/v1.0/backgroundjob"
@@ -52,40 +57,14 @@ def _echoed(message: str) -> dict[str, Any]:
 # -- the module's database, queue, worker and API server ---------------------------------
 
 
-def _admin(url: str, statement: str) -> None:
-    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _drop_queue(redis_url: str, queue: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    client.delete(queue, f"_kombu.binding.{queue}", *client.keys(f"{queue}*"))
-    client.close()
-
-
-def _queue_name() -> str:
-    return f"jobhub-test-{uuid.uuid4().hex[:10]}"
-
-
 @pytest.fixture(scope="module")
 def api_settings(
     services: svc.Services, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """Settings on a database and a queue of this module's own, copied from the template."""
-    name = f"jobhub_api_{uuid.uuid4().hex[:12]}"
-    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("http-api-data"),
-        database_url=svc.with_database(services.postgres_url, name),
-        broker_url=services.redis_url,
-        queue=_queue_name(),
-        wait_poll_interval=0.1,
-        cancel_poll_interval=0.1,
-        inline_result_limit=200,
-    )
-    yield settings
-    _drop_queue(services.redis_url, settings.queue)
-    _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    data = tmp_path_factory.mktemp("http-api-data")
+    with module_settings(services, template_database, data, inline_result_limit=200) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -1122,16 +1101,16 @@ def short_link_settings(
     api_settings: Settings, services: svc.Services, tmp_path: Path
 ) -> Iterator[Settings]:
     """The module's database with a worker of its own whose publish links live 3 s."""
-    settings = dataclasses.replace(
-        api_settings, queue=_queue_name(), publish_link_ttl=timedelta(seconds=3)
-    )
-    processes = Processes(tmp_path)
-    try:
-        processes.worker(settings, concurrency=1)
-        yield settings
-    finally:
-        processes.stop_all()
-        _drop_queue(services.redis_url, settings.queue)
+    with own_queue(services) as queue:
+        settings = dataclasses.replace(
+            api_settings, queue=queue, publish_link_ttl=timedelta(seconds=3)
+        )
+        processes = Processes(tmp_path)
+        try:
+            processes.worker(settings, concurrency=1)
+            yield settings
+        finally:
+            processes.stop_all()
 
 
 def test_a_publish_link_works_until_it_expires(

@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import redis
 import schemathesis
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
@@ -40,7 +39,7 @@ from schemathesis.checks import not_a_server_error
 from jobhub import JobManager, JobStatus, Settings, odata
 from jobhub.odata import MAX_COMPARISONS, MAX_DEPTH, MAX_STRING_LENGTH
 from tests import services as svc
-from tests.conftest import ApiServer, Processes
+from tests.conftest import ApiServer, Processes, copied_database, own_queue, quick_settings
 
 ORGANIZATION = "fuzz-org"
 IDENTITY = "fuzzer@example.com"
@@ -59,26 +58,17 @@ _FUZZ_SETTINGS = hypothesis_settings(
 # -- one server pair for the module -----------------------------------------------------
 
 
-def _admin(url: str, statement: str) -> None:
-    with psycopg.connect(svc.libpq_url(url), autocommit=True) as connection:
-        connection.execute(statement)
-
-
 @pytest.fixture(scope="module")
 def fuzz_database_url(services: svc.Services, template_database: str) -> Iterator[str]:
     """A database of this module's own, copied from the migrated template."""
-    name = f"jobhub_t_{uuid.uuid4().hex[:12]}"
-    _admin(services.postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield svc.with_database(services.postgres_url, name)
-    _admin(services.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with copied_database(services, template_database) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def fuzz_queue(services: svc.Services) -> Iterator[str]:
-    name = f"jobhub-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(services.redis_url)
-    client.delete(name, f"_kombu.binding.{name}", *client.keys(f"{name}*"))
+    with own_queue(services) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +78,8 @@ def fuzz_settings(
     fuzz_queue: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
-    return Settings(
-        data_dir=tmp_path_factory.mktemp("fuzz-data"),
-        database_url=fuzz_database_url,
-        broker_url=services.redis_url,
-        queue=fuzz_queue,
-        wait_poll_interval=0.1,
-        cancel_poll_interval=0.1,
+    return quick_settings(
+        tmp_path_factory.mktemp("fuzz-data"), fuzz_database_url, services, fuzz_queue
     )
 
 
