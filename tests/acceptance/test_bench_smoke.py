@@ -76,6 +76,8 @@ def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
         assert _positive(run["worker_peak"]["total_kb"]), name
     assert _positive(runs["B"]["commits_per_job"])
     assert _positive(runs["J"]["commits_per_job"])
+    assert _positive(runs["B"]["wal_bytes_per_job"])
+    assert _positive(runs["J"]["wal_bytes_per_job"])
     assert doc["exactly_once"] is True
     assert doc["violations"] == []
 

@@ -154,6 +154,7 @@ def main(
                         + ", "
                         f"enqueue {result.enqueue_rate:.1f}/s, "
                         f"{result.commits_per_job:.2f} commits/job, "
+                        f"{result.wal_bytes_per_job:,.0f} B WAL/job, "
                         f"exactly once: {'yes' if result.exactly_once else 'NO'}"
                     )
             j_rates = [r.jobs_per_second for r in runs if r.config == "J" and r.jobs_per_second]

@@ -46,6 +46,8 @@ class RoundResult:
     harness_transactions: int = 0
     commits_per_job: float = 0.0
     rollbacks_per_job: float = 0.0
+    wal_bytes_per_job: float = 0.0
+    """WAL the server wrote during the round (enqueue to settled), per job."""
     worker_peak: dict[str, Any] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     violation_count: int = 0
@@ -112,6 +114,7 @@ def run_round(
         result.xact_rollback = spent.rollbacks
         result.commits_per_job = (spent.commits - result.harness_transactions) / jobs
         result.rollbacks_per_job = spent.rollbacks / jobs
+        result.wal_bytes_per_job = spent.wal_bytes / jobs
 
         with psycopg.connect(space.database_url, autocommit=True) as connection:
             problems = check_exactly_once(config, connection, space, enqueued)

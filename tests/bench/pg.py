@@ -40,13 +40,22 @@ def with_database(url: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """``pg_stat_database`` transaction counters of one database."""
+    """``pg_stat_database`` transaction counters of one database, and the server's WAL
+    position (the whole server's: the benchmark runs alone on it)."""
 
     commits: int
     rollbacks: int
+    wal_bytes: int = 0
 
     def __sub__(self, other: Counters) -> Counters:
-        return Counters(self.commits - other.commits, self.rollbacks - other.rollbacks)
+        return Counters(
+            self.commits - other.commits,
+            self.rollbacks - other.rollbacks,
+            self.wal_bytes - other.wal_bytes,
+        )
+
+    def transactions(self) -> tuple[int, int]:
+        return self.commits, self.rollbacks
 
 
 class Postgres:
@@ -89,7 +98,7 @@ class Postgres:
             while time.monotonic() - still_since < quiet and time.monotonic() < deadline:
                 time.sleep(0.25)
                 now = self._read(connection, database)
-                if now != last:
+                if now.transactions() != last.transactions():
                     last, still_since = now, time.monotonic()
             return last
 
@@ -97,12 +106,13 @@ class Postgres:
     def _read(connection: psycopg.Connection[Any], database: str) -> Counters:
         connection.execute("SELECT pg_stat_clear_snapshot()")
         row = connection.execute(
-            "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = %s",
+            "SELECT xact_commit, xact_rollback, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') "
+            "FROM pg_stat_database WHERE datname = %s",
             (database,),
         ).fetchone()
         if row is None:
             return Counters(0, 0)
-        return Counters(int(row[0] or 0), int(row[1] or 0))
+        return Counters(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
     def describe(self) -> dict[str, str]:
         """Server version and the settings that decide what a commit costs."""

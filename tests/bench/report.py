@@ -37,6 +37,7 @@ SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
     "latency_p50_ms": lambda r: r.latency.get("p50_ms", math.nan),
     "latency_p99_ms": lambda r: r.latency.get("p99_ms", math.nan),
     "commits_per_job": lambda r: r.commits_per_job,
+    "wal_bytes_per_job": lambda r: r.wal_bytes_per_job,
     "rollbacks_per_job": lambda r: r.rollbacks_per_job,
     "worker_peak_total_mib": lambda r: r.worker_peak.get("total_kb", 0) / 1024,
     "worker_peak_max_child_mib": lambda r: r.worker_peak.get("max_child_kb", 0) / 1024,
@@ -252,7 +253,8 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
         "",
         "Per round, in the order run. jobs/s = N / (first enqueue -> last Completed seen);",
         "enqueue/s = N / burst; p50/p99 = enqueue -> Completed; commits/job = (xact_commit",
-        "delta of the run's own database - the harness's polls) / N; peak RSS = VmHWM.",
+        "delta of the run's own database - the harness's polls) / N; WAL B/job = the server's",
+        "WAL bytes from enqueue to settled / N (A writes none of its own); peak RSS = VmHWM.",
     ]
     rows = []
     for r in doc["runs"]:
@@ -266,6 +268,7 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
                 _f(r["latency"].get("p99_ms"), 0),
                 _f(r["commits_per_job"], 2),
                 _f(r["rollbacks_per_job"], 2),
+                _f(r.get("wal_bytes_per_job"), 0),
                 str(r["harness_transactions"]),
                 f"{peak.get('main_kb', 0) / 1024:.0f}/{peak.get('max_child_kb', 0) / 1024:.0f}"
                 f"/{peak.get('total_kb', 0) / 1024:.0f}",
@@ -281,6 +284,7 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
             "p99 ms",
             "commits/job",
             "rollbacks/job",
+            "WAL B/job",
             "polls",
             "peak RSS MiB main/child/total",
             "once",
@@ -303,11 +307,21 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
                 cell("latency_p50_ms", 0),
                 cell("latency_p99_ms", 0),
                 cell("commits_per_job", 2),
+                cell("wal_bytes_per_job", 0),
                 cell("worker_peak_total_mib", 0),
             ]
         )
     out += _table(
-        ["cfg", "jobs/s", "enqueue/s", "p50 ms", "p99 ms", "commits/job", "peak RSS total MiB"],
+        [
+            "cfg",
+            "jobs/s",
+            "enqueue/s",
+            "p50 ms",
+            "p99 ms",
+            "commits/job",
+            "WAL B/job",
+            "peak RSS total MiB",
+        ],
         rows,
     )
     pairs = doc["ratios"]["pairs"]
