@@ -15,6 +15,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from tests import services as svc
 from tests.conftest import subprocess_env
 
@@ -136,3 +138,34 @@ def test_metrics_benchmark_folds_the_history_and_times_the_scrape(
     assert metrics["scrape_bytes"] > 0
     (target,) = [t for t in doc["targets"] if t["name"] == "GET /metrics p99"]
     assert target["note"] == f"measured on {SMALL_TABLE:,} jobs"
+
+
+def test_wal_split_names_the_jobs_table_and_its_indexes(services: svc.Services) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.wal",
+            "--jobs",
+            "100",
+            "--json",
+            "--postgres",
+            svc.libpq_url(services.postgres_url),
+            "--redis",
+            services.redis_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env({}),
+        timeout=240,
+        check=False,
+    )
+
+    assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
+    doc = json.loads(result.stdout)
+    assert doc["completed"] == 100
+    assert _positive(doc["bytes_per_job"])
+    relations = {share["name"]: share["bytes_per_job"] for share in doc["relations"]}
+    assert _positive(relations["jobs"])
+    assert _positive(relations["pk_jobs"])
+    assert sum(relations.values()) == pytest.approx(doc["bytes_per_job"])
