@@ -26,13 +26,15 @@ SMALL_TABLE = 20_000
 """Rows for the page and metrics runs here: the harness end to end, not the figures."""
 
 
-def _bench(services: svc.Services, *mode: str) -> subprocess.CompletedProcess[str]:
-    """``python -m tests.bench <mode> --json`` on the test's servers."""
+def _bench(
+    services: svc.Services, *mode: str, module: str = "tests.bench"
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> <mode> --json`` on the test's servers."""
     return subprocess.run(
         [
             sys.executable,
             "-m",
-            "tests.bench",
+            module,
             *mode,
             "--json",
             "--postgres",
@@ -141,25 +143,7 @@ def test_metrics_benchmark_folds_the_history_and_times_the_scrape(
 
 
 def test_wal_split_names_the_jobs_table_and_its_indexes(services: svc.Services) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.bench.wal",
-            "--jobs",
-            "100",
-            "--json",
-            "--postgres",
-            svc.libpq_url(services.postgres_url),
-            "--redis",
-            services.redis_url,
-        ],
-        capture_output=True,
-        text=True,
-        env=subprocess_env({}),
-        timeout=240,
-        check=False,
-    )
+    result = _bench(services, "--jobs", "100", module="tests.bench.wal")
 
     assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
     doc = json.loads(result.stdout)
