@@ -67,7 +67,6 @@ def measure(services: Services, config_name: str, jobs: int) -> WalResult:
                 result.completed, _, _ = wait_completed(config, connection, jobs, limit, worker)
                 time.sleep(SETTLE)
                 end = _lsn(connection)
-                worker.stop()
                 _split(connection, start, end, result)
         finally:
             worker.stop()
