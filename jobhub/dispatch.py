@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from celery import Celery
 from celery.result import AsyncResult
 
+from jobhub.audit import Actor, AuditAction, AuditEntry
 from jobhub.config import Settings
 from jobhub.definitions import JobDefinition, find_definition
 from jobhub.errors import DispatchError, InvalidInput, JobHubError
@@ -110,8 +111,14 @@ class Dispatcher:
         created_by: str | None = None,
         job_id: uuid.UUID | None = None,
         options: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+        reason: str | None = None,
     ) -> Job:
         """Record a new job and publish it; an idempotent repeat returns the existing job.
+
+        With an ``actor``, the start goes to the audit trail (with ``reason``) in the
+        same transaction as the job's row: a repeat records nothing, and a start the
+        broker refused is taken back with the row.
 
         A job with a due time (``spec.due_at``) stays Created until then
         (``jobhub.housekeeping.due`` publishes it); a job of a type that runs elsewhere
@@ -157,7 +164,8 @@ class Dispatcher:
             )
             if why is not None:
                 new = dataclasses.replace(new, held=True, status_text=why)
-        if not runtime.writes.create(new):
+        audit = None if actor is None else _start_entry(new, actor, reason)
+        if not runtime.writes.create(new, audit):
             existing = runtime.lookups.by_client_request(
                 spec.organization, spec.client_request_id or ""
             )
@@ -302,6 +310,26 @@ class Dispatcher:
             options=rest,
         )
         return self._result(str(job.id))
+
+
+def _start_entry(new: NewJob, actor: Actor, reason: str | None) -> AuditEntry:
+    """The audit entry of ``new``'s start: what the manager records of every action on a
+    job (its target the job, its type first in the details)."""
+    details: dict[str, JSONValue] = {
+        "job_type": new.job_type,
+        "queue": new.queue,
+        "priority": new.priority,
+    }
+    if new.due_at is not None:
+        details["start_at"] = new.due_at.isoformat()
+    return AuditEntry(
+        at=new.created_at,
+        actor=actor,
+        action=AuditAction.START,
+        target=f"job {new.id}",
+        details=details,
+        reason=reason,
+    )
 
 
 def _due_of(now: datetime, countdown: Any, eta: Any) -> datetime | None:

@@ -23,7 +23,7 @@ ConfigurationError.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -54,7 +54,7 @@ class MemoryRuntime(Runtime):
     ) -> None:
         super().__init__(settings or Settings(), clock)
         self.store = store if store is not None else MemoryStore(clock)
-        self._audit = MemoryAuditStore()
+        self._audit = MemoryAuditStore(self.store)
         self._stats = MemoryStatsStore(self.store)
 
     @property
@@ -89,11 +89,15 @@ class MemoryRuntime(Runtime):
 class MemoryAuditStore(AuditStore):
     """The audit trail as a list, oldest first (``entries``), read as the store reads."""
 
-    def __init__(self) -> None:  # no engine: nothing of the base class is used
-        self.entries: list[AuditEntry] = []
+    def __init__(self, store: MemoryStore) -> None:  # no engine: nothing of the base is used
+        self._store = store
+
+    @property
+    def entries(self) -> list[AuditEntry]:
+        return self._store.audit_entries
 
     def append(self, entry: AuditEntry) -> None:
-        self.entries.append(replace(entry, id=len(self.entries) + 1))
+        self._store.append_audit(entry)
 
     def recent(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, RowMapping, Table, delete, insert, select
 
@@ -13,6 +13,22 @@ from jobhub.db.models import AuditEntryRow
 
 entries = cast(Table, AuditEntryRow.__table__)
 
+AUDIT_COLUMNS = ("at", "actor", "key_id", "organization", "action", "target", "details", "reason")
+
+
+def audit_columns(entry: AuditEntry) -> dict[str, Any]:
+    """``entry`` as the columns of its row (``AUDIT_COLUMNS``)."""
+    return {
+        "at": entry.at,
+        "actor": entry.actor.identity,
+        "key_id": entry.actor.key_id,
+        "organization": entry.actor.organization,
+        "action": entry.action.value,
+        "target": entry.target,
+        "details": entry.details or None,
+        "reason": entry.reason,
+    }
+
 
 class AuditStore:
     def __init__(self, engine: Engine) -> None:
@@ -20,18 +36,7 @@ class AuditStore:
 
     def append(self, entry: AuditEntry) -> None:
         with translated_errors(), self.engine.begin() as connection:
-            connection.execute(
-                insert(entries).values(
-                    at=entry.at,
-                    actor=entry.actor.identity,
-                    key_id=entry.actor.key_id,
-                    organization=entry.actor.organization,
-                    action=entry.action.value,
-                    target=entry.target,
-                    details=entry.details or None,
-                    reason=entry.reason,
-                )
-            )
+            connection.execute(insert(entries).values(**audit_columns(entry)))
 
     def recent(
         self,

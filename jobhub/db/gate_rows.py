@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, Table, select
 
 from jobhub.db.models import JobEventRow, JobLimitRow, JobRow, LimitStartRow, PauseRow
+from jobhub.db.status_sql import is_active, status_in
 from jobhub.gates import GateSnapshot, Pause, PauseKind, StoredLimit
 from jobhub.jobs import JobStatus
 from jobhub.limits import Limit, LimitKind
@@ -20,8 +21,8 @@ limits = cast(Table, JobLimitRow.__table__)
 starts = cast(Table, LimitStartRow.__table__)
 pauses = cast(Table, PauseRow.__table__)
 
-NOT_STARTED = jobs.c.status < int(JobStatus.PROCESSING)
-ACTIVE = jobs.c.status < int(JobStatus.COMPLETED)
+NOT_STARTED = status_in(jobs, (JobStatus.CREATED, JobStatus.QUEUED))
+ACTIVE = is_active(jobs)
 
 
 @dataclass(frozen=True, slots=True)

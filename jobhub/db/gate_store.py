@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jobhub.db.engine import translated_errors
 from jobhub.db.gate_rows import (
+    ACTIVE,
     NOT_STARTED,
     jobs,
     limits,
@@ -222,7 +223,7 @@ def _take_back_releases(connection: Connection, scope: Any) -> None:
     connection.execute(
         update(jobs)
         .where(
-            jobs.c.status.in_([0, 1, 2]),
+            ACTIVE,
             scope,
             or_(jobs.c.released, jobs.c.status == 2, jobs.c.held),
         )

@@ -34,9 +34,9 @@ from jobhub.db.engine import translated_errors
 from jobhub.db.models import DocumentRow, JobEventRow, JobMessageRow, JobRow, JobTextRow
 from jobhub.db.odata_sql import compile_filter, order_by_clauses
 from jobhub.db.stats_store import count_before_delete
+from jobhub.db.status_sql import status_in
 from jobhub.errors import JobNotFound
 from jobhub.jobs import (
-    TERMINAL_RANK,
     AccessScope,
     Job,
     JobError,
@@ -54,7 +54,7 @@ messages = cast(Table, JobMessageRow.__table__)
 texts = cast(Table, JobTextRow.__table__)
 documents = cast(Table, DocumentRow.__table__)
 
-_TERMINAL = jobs.c.status >= TERMINAL_RANK
+_TERMINAL = jobs.c.final_status.is_not(None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,7 +152,7 @@ class JobStore:
         """Jobs in ``status`` (last changed before ``changed_before``), oldest first:
         what the reaper and the outbox reconciler work through. Of Created, only the jobs
         jobhub publishes at once: not those waiting for a due time or an outside runner."""
-        statement = select(jobs).where(jobs.c.status == int(status))
+        statement = select(jobs).where(status_in(jobs, [status]))
         if status is JobStatus.CREATED:
             statement = statement.where(
                 jobs.c.due_at.is_(None), jobs.c.runs_elsewhere.is_(False), jobs.c.held.is_(False)
@@ -328,7 +328,7 @@ def _conditions(query: JobQuery) -> list[ColumnElement[bool]]:
     """The WHERE clause of ``query``'s filters (not of its page)."""
     conditions: list[ColumnElement[bool]] = []
     if query.statuses is not None:
-        conditions.append(jobs.c.status.in_(sorted(int(s) for s in query.statuses)))
+        conditions.append(status_in(jobs, query.statuses))
     if query.job_type is not None:
         conditions.append(jobs.c.job_type == query.job_type)
     if query.organization is not None:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
+from jobhub.audit import AuditAction, AuditEntry
 from jobhub.clock import utcnow
 from jobhub.db.worker_store import WorkerState
 from jobhub.errors import JobNotFound, KeyConflict, StorageUnavailable
@@ -65,12 +66,14 @@ class MemoryStore:
         self._events: list[JobEvent] = []
         self._messages: list[JobMessage] = []
         self._workers: dict[str, WorkerState] = {}
+        self.audit_entries: list[AuditEntry] = []
+        """The audit trail, oldest first (``jobhub.testing.MemoryAuditStore`` reads it)."""
         self.unavailable = False
         """While True, every call raises StorageUnavailable (a database outage)."""
 
     # -- Writes --------------------------------------------------------------------------
 
-    def create(self, job: NewJob) -> bool:
+    def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
         with self._lock:
             self._check_available()
             if job.client_request_id is not None and self.by_client_request(
@@ -81,7 +84,13 @@ class MemoryStore:
                 raise KeyConflict(job.job_type, job.key)
             self._jobs[job.id] = job.as_job()
             self._event(job.id, job.created_at, JobStatus.CREATED, 1, message=job.status_text)
+            if audit is not None:
+                self.append_audit(dataclasses.replace(audit, at=job.created_at))
             return True
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self._lock:
+            self.audit_entries.append(dataclasses.replace(entry, id=len(self.audit_entries) + 1))
 
     def write(
         self,
@@ -276,6 +285,15 @@ class MemoryStore:
             if job is not None and job.status is JobStatus.CREATED and job.attempt == 1:
                 del self._jobs[job_id]
                 self._events = [event for event in self._events if event.job_id != job_id]
+                self.audit_entries[:] = [
+                    entry
+                    for entry in self.audit_entries
+                    if not (
+                        entry.action is AuditAction.START
+                        and entry.target == f"job {job_id}"
+                        and entry.at == job.created_at
+                    )
+                ]
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         with self._lock:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Dialect,
     Float,
@@ -46,7 +47,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ACTIVE_SQL = "status < 3"
+FINAL_STATUS_SQL = "CASE WHEN status >= 3 THEN status END"
+"""``jobs.final_status``: the status once the job ended, NULL while it is active."""
+ACTIVE_SQL = "final_status IS NULL"
 """Created, Queued and Processing: the statuses that hold a job's key."""
 
 TEXT_COLUMNS = ("description", "concurrency_key", "client_request_id")
@@ -110,6 +113,13 @@ class JobRow(Base):
     client_request_id: Mapped[str | None] = mapped_column(String(200))
     concurrency_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(SmallInteger)
+    final_status: Mapped[int | None] = mapped_column(
+        SmallInteger, Computed(FINAL_STATUS_SQL, persisted=True)
+    )
+    """``status`` once the job ended (3, 4, 5), NULL while active; generated. Indexes name
+    it rather than ``status``, which Queued and Processing change: so those transitions
+    touch no indexed column and are heap-only updates (migration 0010). Virtual on
+    SQLite."""
     status_text: Mapped[str | None] = mapped_column(Text)
     percent: Mapped[int] = mapped_column(SmallInteger, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(200))
@@ -179,9 +189,27 @@ class JobRow(Base):
             "organization",
             "client_request_id",
             unique=True,
+            postgresql_where=text("client_request_id IS NOT NULL"),
+            sqlite_where=text("client_request_id IS NOT NULL"),
         ),
         # Lists are newest first by (created_at, id); each filter has its ordered index.
-        Index("ix_jobs_status_created", "status", "created_at", "id"),
+        # A status list reads the active rows' index (then their status) or the ended
+        # rows' by final status (``jobhub.db.status_sql``).
+        Index(
+            "ix_jobs_active_created",
+            "created_at",
+            "id",
+            postgresql_where=text(ACTIVE_SQL),
+            sqlite_where=text(ACTIVE_SQL),
+        ),
+        Index(
+            "ix_jobs_final_created",
+            "final_status",
+            "created_at",
+            "id",
+            postgresql_where=text("final_status IS NOT NULL"),
+            sqlite_where=text("final_status IS NOT NULL"),
+        ),
         Index("ix_jobs_type_created", "job_type", "created_at", "id"),
         Index("ix_jobs_organization_created", "organization", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),

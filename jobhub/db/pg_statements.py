@@ -15,6 +15,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from jobhub.audit import AuditEntry
+from jobhub.db.audit_store import AUDIT_COLUMNS, audit_columns
 from jobhub.db.gate_sql import claim_passes_gates
 from jobhub.jobs import JobStatus, JSONValue
 from jobhub.lifecycle import (
@@ -38,7 +40,7 @@ def _sql(value: JSONValue) -> str:
     raise ValueError(f"no SQL for reset value {value!r}")
 
 
-CREATE = """
+_CREATE = """
 WITH job AS (
     INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
                       organization, client_request_id, concurrency_key, status, percent, attempt,
@@ -51,14 +53,28 @@ WITH job AS (
             %(purge_at)s, %(created_by)s, %(created_by)s, %(access_scope)s,
             %(housekeeping)s, %(queue)s, %(priority)s, %(due_at)s, %(max_attempts)s,
             %(runs_elsewhere)s, %(status_text)s, %(held)s)
-    ON CONFLICT (organization, client_request_id) DO NOTHING
+    {on_conflict}
     RETURNING id, created_at, status_text
 ), event AS (
     INSERT INTO job_events (job_id, at, status, attempt, message)
     SELECT id, created_at, 0, 1, status_text FROM job
+), audit AS (
+    INSERT INTO audit_entries (at, actor, key_id, organization, action, target, details,
+                               reason)
+    SELECT created_at, %(audit_actor)s, %(audit_key_id)s, %(audit_organization)s,
+           %(audit_action)s::text, %(audit_target)s, %(audit_details)s, %(audit_reason)s
+    FROM job WHERE %(audit_action)s::text IS NOT NULL
 )
 SELECT id FROM job
 """
+CREATE = _CREATE.format(on_conflict="")
+"""A new job, its Created event and (when given) the audit entry of its start."""
+CREATE_ONCE = _CREATE.format(
+    on_conflict="ON CONFLICT (organization, client_request_id)"
+    " WHERE client_request_id IS NOT NULL DO NOTHING"
+)
+"""The same for a job with a client request id: nothing when that id has its job already.
+(Only such a job pays for the speculative insert ``ON CONFLICT`` makes.)"""
 
 # -- transitions: the forward-only rule (jobhub.lifecycle) as one UPDATE -----------------
 # t.* is the transition, j.* the row before it; "newer" means the transition belongs to a
@@ -307,14 +323,27 @@ WITH taken AS (
 SELECT id FROM taken
 """
 
-DISCARD_UNPUBLISHED = "DELETE FROM jobs WHERE id = %s AND status = 0 AND attempt = 1 RETURNING id"
+DISCARD_UNPUBLISHED = """
+WITH job AS (
+    DELETE FROM jobs WHERE id = %(id)s AND status = 0 AND attempt = 1
+    RETURNING id, created_at
+)
+DELETE FROM audit_entries a USING job
+WHERE a.at = job.created_at AND a.action = 'start' AND a.target = 'job ' || job.id
+RETURNING a.id
+"""
+"""A job whose first message the broker refused, with the audit entry of its start."""
 
 
 # -- parameters ----------------------------------------------------------------------------
 
 
-def create_params(job: NewJob) -> dict[str, Any]:
+def create_params(job: NewJob, audit: AuditEntry | None) -> dict[str, Any]:
+    entry = audit_columns(audit) if audit is not None else dict.fromkeys(AUDIT_COLUMNS)
+    if entry["details"] is not None:
+        entry["details"] = Jsonb(entry["details"])
     return {
+        **{f"audit_{column}": value for column, value in entry.items() if column != "at"},
         "id": job.id,
         "job_type": job.job_type,
         "category": job.category,

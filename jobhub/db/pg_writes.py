@@ -34,15 +34,18 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 
+from jobhub.audit import AuditEntry
 from jobhub.db.pg_statements import (
     CANCEL_REQUESTED,
     CREATE,
+    CREATE_ONCE,
     DISCARD_UNPUBLISHED,
     DURABLE,
     KEY_OF,
@@ -103,15 +106,13 @@ class PostgresWrites:
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[Any] | None = None
         self._pid = os.getpid()
-        self._recent: deque[tuple[float, NewJob | Transition]] = deque()
+        self._recent: deque[tuple[float, _Written]] = deque()
         self._replay_pending = False
 
-    def create(self, job: NewJob) -> bool:
+    def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
         try:
-            row = self._run(
-                lambda c: c.execute(CREATE, create_params(job), prepare=True).fetchone(),
-                remember=(job,),
-            )
+            creation = _Creation(job, audit)
+            row = self._run(lambda c: _insert(c, creation), remember=(creation,))
         except pg_errors.UniqueViolation as exc:
             if job.key is not None and holds_key(exc.diag.constraint_name or exc):
                 raise KeyConflict(job.job_type, job.key) from exc
@@ -211,7 +212,7 @@ class PostgresWrites:
         return self._run(lambda c: _durable(c, START_NOW, params)) is not None
 
     def discard_unpublished(self, job_id: uuid.UUID) -> None:
-        self._run(lambda c: _durable(c, DISCARD_UNPUBLISHED, (job_id,)))
+        self._run(lambda c: _durable(c, DISCARD_UNPUBLISHED, {"id": job_id}))
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         row = self._run(lambda c: c.execute(CANCEL_REQUESTED, (job_id,), prepare=True).fetchone())
@@ -228,7 +229,7 @@ class PostgresWrites:
     def _run(
         self,
         action: Callable[[psycopg.Connection[Any]], T],
-        remember: Sequence[NewJob | Transition] = (),
+        remember: Sequence[_Written] = (),
     ) -> T:
         """Run ``action`` on this process's connection; after a lost connection,
         reconnect, write the recent writes again, and run it once more.
@@ -253,7 +254,7 @@ class PostgresWrites:
                 return result
             raise AssertionError("unreachable")
 
-    def _remember(self, written: Sequence[NewJob | Transition]) -> None:
+    def _remember(self, written: Sequence[_Written]) -> None:
         now = time.monotonic()
         recent = self._recent
         recent.extend((now, item) for item in written)
@@ -268,7 +269,7 @@ class PostgresWrites:
             return
         logger.warning("writing the last %d writes again after reconnecting", len(items))
         for item in items:
-            if isinstance(item, NewJob):
+            if isinstance(item, _Creation):
                 try:
                     with connection.transaction():
                         _insert(connection, item)
@@ -351,8 +352,21 @@ def _waves(transitions: Sequence[Transition]) -> list[dict[int, Transition]]:
     return waves
 
 
-def _insert(connection: psycopg.Connection[Any], job: NewJob) -> Any:
-    return connection.execute(CREATE, create_params(job), prepare=True).fetchone()
+@dataclass(frozen=True, slots=True)
+class _Creation:
+    """A new job with the audit entry of its start, as written (and written again)."""
+
+    job: NewJob
+    audit: AuditEntry | None
+
+
+_Written = _Creation | Transition
+
+
+def _insert(connection: psycopg.Connection[Any], creation: _Creation) -> Any:
+    params = create_params(creation.job, creation.audit)
+    statement = CREATE if creation.job.client_request_id is None else CREATE_ONCE
+    return connection.execute(statement, params, prepare=True).fetchone()
 
 
 def _durable(

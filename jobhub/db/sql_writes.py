@@ -35,6 +35,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from jobhub.audit import AuditAction, AuditEntry
+from jobhub.db.audit_store import audit_columns
+from jobhub.db.audit_store import entries as audit_entries
 from jobhub.db.engine import translated_errors
 from jobhub.db.gate_sql import ungated
 from jobhub.db.models import JobEventRow, JobMessageRow, JobRow
@@ -71,7 +74,7 @@ class SqlWrites:
         with translated_errors(), self.engine.begin() as connection:
             yield connection
 
-    def create(self, job: NewJob) -> bool:
+    def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = (
             dialect.insert(jobs)
@@ -106,7 +109,10 @@ class SqlWrites:
                 status_text=job.status_text,
                 held=job.held,
             )
-            .on_conflict_do_nothing(index_elements=["organization", "client_request_id"])
+            .on_conflict_do_nothing(
+                index_elements=["organization", "client_request_id"],
+                index_where=jobs.c.client_request_id.is_not(None),
+            )
             .returning(jobs.c.id)
         )
         try:
@@ -122,6 +128,10 @@ class SqlWrites:
                         message=job.status_text,
                     )
                 )
+                if audit is not None:
+                    connection.execute(
+                        insert(audit_entries).values({**audit_columns(audit), "at": job.created_at})
+                    )
                 return True
         except IntegrityError as exc:
             if job.key is not None and holds_key(exc.orig):
@@ -375,13 +385,23 @@ class SqlWrites:
 
     def discard_unpublished(self, job_id: uuid.UUID) -> None:
         with self._transaction() as connection:
-            connection.execute(
-                delete(jobs).where(
+            created_at = connection.execute(
+                delete(jobs)
+                .where(
                     jobs.c.id == job_id,
                     jobs.c.status == int(JobStatus.CREATED),
                     jobs.c.attempt == 1,
                 )
-            )
+                .returning(jobs.c.created_at)
+            ).scalar_one_or_none()
+            if created_at is not None:
+                connection.execute(
+                    delete(audit_entries).where(
+                        audit_entries.c.at == created_at,
+                        audit_entries.c.action == AuditAction.START.value,
+                        audit_entries.c.target == f"job {job_id}",
+                    )
+                )
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:
         with translated_errors(), self.engine.connect() as connection:

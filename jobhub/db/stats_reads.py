@@ -26,6 +26,7 @@ from jobhub.db.stats_sql import (
     unfolded_totals,
     watermark,
 )
+from jobhub.db.status_sql import is_active, status_in
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import JobStatus
 from jobhub.stats import (
@@ -174,7 +175,7 @@ class StatsReader:
         """Job type -> Created / Queued / Processing -> how many jobs are in it now."""
         statement = (
             select(jobs.c.job_type, jobs.c.status, func.count())
-            .where(jobs.c.status < int(JobStatus.COMPLETED))
+            .where(is_active(jobs))
             .group_by(jobs.c.job_type, jobs.c.status)
         )
         if organization is not None:
@@ -203,7 +204,7 @@ class StatsReader:
         statement = (
             select(jobs.c.queue, func.count(), since)
             .where(
-                jobs.c.status.in_([int(JobStatus.CREATED), int(JobStatus.QUEUED)]),
+                status_in(jobs, (JobStatus.CREATED, JobStatus.QUEUED)),
                 jobs.c.held.is_(False),
                 jobs.c.runs_elsewhere.is_(False),
                 queued | jobs.c.due_at.is_(None) | (jobs.c.due_at <= now),

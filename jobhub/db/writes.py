@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from jobhub.audit import AuditEntry
 from jobhub.db.worker_store import WorkerState
 from jobhub.jobs import Job, JobStatus
 from jobhub.lifecycle import (
@@ -35,10 +36,11 @@ from jobhub.lifecycle import (
 class Writes(Protocol):
     """The lifecycle write path of one process."""
 
-    def create(self, job: NewJob) -> bool:
-        """Insert the job as Created with its event; False if its (organization, client
-        request id) exists already. Raises KeyConflict when an active job of the type
-        holds its key."""
+    def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
+        """Insert the job as Created with its event, and ``audit`` (its start, stamped
+        ``job.created_at``) in the same transaction; False, and nothing written, if its
+        (organization, client request id) exists already. Raises KeyConflict when an
+        active job of the type holds its key."""
         ...
 
     def write(
@@ -94,7 +96,8 @@ class Writes(Protocol):
         ...
 
     def discard_unpublished(self, job_id: uuid.UUID) -> None:
-        """Delete a job whose first message never reached the broker (nothing is left)."""
+        """Delete a job whose first message never reached the broker, with the audit
+        entry of its start (nothing is left)."""
         ...
 
     def cancel_requested(self, job_id: uuid.UUID) -> bool:

@@ -204,13 +204,9 @@ class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStat
             max_attempts=definition.retry.attempts_for(max_attempts),
         )
         wanted = job_id or uuid.uuid4()
-        job = self.app.dispatcher.start(definition, spec, description=description, job_id=wanted)
-        if job.id == wanted:  # not an idempotent repeat
-            later = {} if job.due_at is None else {"start_at": job.due_at.isoformat()}
-            self._record_job(
-                AuditAction.START, job, who, why, queue=job.queue, priority=job.priority, **later
-            )
-        return job
+        return self.app.dispatcher.start(
+            definition, spec, description=description, job_id=wanted, actor=who, reason=why
+        )
 
     # -- acting on jobs ------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from jobhub.db import migrate
 from jobhub.db.audit_store import AuditStore
 from jobhub.lifecycle import Transition
 from jobhub.scheduling.runner import ScheduleRunner
+from tests.support.rows import echo_row
 
 BACKENDS = ("postgresql", "embedded")
 ALICE = Actor(identity="alice", key_id="3f9c2a7d41b0e865", organization="acme")
@@ -220,6 +221,33 @@ def test_a_start_without_a_delay_records_no_start_time(jobs: JobManager) -> None
     job = jobs.start_job("diagnostics.echo")
     (entry,) = _trail(jobs)
     assert entry.details == {"job_type": "diagnostics.echo", "queue": job.queue, "priority": 0}
+
+
+def test_a_start_is_recorded_with_its_job_and_taken_back_with_it(jobs: JobManager) -> None:
+    first = jobs.start_job("diagnostics.echo", client_request_id="r-1", actor=ALICE)
+    again = jobs.start_job("diagnostics.echo", client_request_id="r-1", actor=ALICE)
+    assert again.id == first.id
+    (entry,) = _trail(jobs)
+    assert (entry.action, entry.target, entry.at) == (
+        AuditAction.START,
+        f"job {first.id}",
+        first.created_at,
+    )
+
+    # A job whose message the broker refused goes, and its start's entry with it.
+    runtime = jobs.app.runtime
+    refused = echo_row(runtime.clock())
+    entry = AuditEntry(
+        at=refused.created_at,
+        actor=ALICE,
+        action=AuditAction.START,
+        target=f"job {refused.id}",
+    )
+    assert runtime.writes.create(refused, entry)
+    assert len(_trail(jobs)) == 2
+    runtime.writes.discard_unpublished(refused.id)
+    assert [e.target for e in _trail(jobs)] == [f"job {first.id}"]
+    assert [job.id for job in jobs.find_jobs()] == [first.id]
 
 
 def test_refused_actions_and_bad_input_record_nothing(jobs: JobManager) -> None:

@@ -160,7 +160,7 @@ def test_active_key_index_is_unique_and_partial_on_postgresql(postgresql_engine:
 
     assert definition.startswith("CREATE UNIQUE INDEX uq_jobs_active_key ON ")
     assert "(organization, job_type, concurrency_key)" in definition
-    assert definition.endswith("WHERE ((concurrency_key IS NOT NULL) AND (status < 3))")
+    assert definition.endswith("WHERE ((concurrency_key IS NOT NULL) AND (final_status IS NULL))")
 
 
 def test_active_key_index_is_unique_and_partial_on_sqlite(sqlite_engine: Engine) -> None:
@@ -173,7 +173,7 @@ def test_active_key_index_is_unique_and_partial_on_sqlite(sqlite_engine: Engine)
         ).scalar_one()
 
     assert definition.startswith("CREATE UNIQUE INDEX uq_jobs_active_key ON jobs")
-    assert "WHERE concurrency_key IS NOT NULL AND status < 3" in definition
+    assert "WHERE concurrency_key IS NOT NULL AND final_status IS NULL" in definition
 
 
 def test_schema_comparison_notices_a_drifted_schema(postgresql_engine: Engine) -> None:

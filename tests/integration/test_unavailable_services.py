@@ -132,6 +132,7 @@ def test_start_job_fails_with_dispatch_error_and_leaves_no_row_when_the_broker_i
 
     assert manager.find_jobs() == []
     assert job_count(database_url) == 0
+    assert manager.audit_entries() == []  # the start's entry went with its row
     # Nothing left behind holds the key or the request id: the same start now succeeds.
     job = manager.start_job(
         "diagnostics.sleep", key="nightly", organization="acme", client_request_id="req-1"

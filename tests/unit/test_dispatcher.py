@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 
+from jobhub.audit import Actor, AuditAction
 from jobhub.definitions import get_definition
 from jobhub.errors import DispatchError, KeyConflict
-from jobhub.jobs import JobStatus
+from jobhub.jobs import JobSpec, JobStatus
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER
 from tests.support.memory import Clock, RecordingBroker, memory_runtime, start
 
@@ -93,6 +94,32 @@ def test_a_start_the_broker_refuses_leaves_nothing_behind(
         start(broker.dispatcher(runtime))
 
     assert runtime.store.jobs() == []
+    runtime.close()
+
+
+def test_a_start_is_audited_with_its_row_and_taken_back_with_it(
+    clock: Clock, broker: RecordingBroker
+) -> None:
+    runtime = memory_runtime(clock)
+    dispatcher = broker.dispatcher(runtime)
+    definition = get_definition("diagnostics.echo")
+    spec = JobSpec(job_type=definition.name, parameters=definition.validate({}))
+    alice = Actor(identity="alice", organization="acme")
+
+    job = dispatcher.start(definition, spec, actor=alice, reason="nightly")
+    broker.down = True
+    with pytest.raises(DispatchError):
+        dispatcher.start(definition, spec, actor=alice)
+
+    [entry] = runtime.audit.entries
+    assert (entry.action, entry.target, entry.actor, entry.reason, entry.at) == (
+        AuditAction.START,
+        f"job {job.id}",
+        alice,
+        "nightly",
+        job.created_at,
+    )
+    assert entry.details == {"job_type": "diagnostics.echo", "queue": job.queue, "priority": 0}
     runtime.close()
 
 
