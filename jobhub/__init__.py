@@ -37,8 +37,11 @@ from jobhub.jobs import (
     JobError,
     JobEvent,
     JobMessage,
+    JobRequest,
     JobStatus,
     JSONValue,
+    StartOutcome,
+    StartState,
     StartType,
 )
 from jobhub.manager import Access, Admin, JobManager
@@ -75,6 +78,7 @@ __all__ = [
     "JobManager",
     "JobMessage",
     "JobNotFound",
+    "JobRequest",
     "JobSchedule",
     "JobService",
     "JobStatus",
@@ -93,6 +97,8 @@ __all__ = [
     "RetryPolicy",
     "ScheduleSpec",
     "Settings",
+    "StartOutcome",
+    "StartState",
     "StartType",
     "StorageError",
     "StorageUnavailable",

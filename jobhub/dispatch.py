@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,8 +27,8 @@ from celery.result import AsyncResult
 from jobhub.audit import Actor, AuditAction, AuditEntry
 from jobhub.config import Settings
 from jobhub.definitions import JobDefinition, find_definition
-from jobhub.errors import DispatchError, InvalidInput, JobHubError
-from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue
+from jobhub.errors import DispatchError, InvalidInput, JobHubError, KeyConflict
+from jobhub.jobs import Job, JobSpec, JobStatus, JSONValue, StartOutcome, StartState
 from jobhub.lifecycle import Due, NewJob, Transition
 from jobhub.logs import job_fields
 from jobhub.messages import ATTEMPT_HEADER, JOB_HEADER, QUEUED_AT_HEADER, job_header
@@ -45,6 +47,23 @@ logger = logging.getLogger(__name__)
 
 SendTask = Callable[..., AsyncResult]  # type: ignore[type-arg]
 """Celery's own ``send_task``: puts one message on the broker."""
+
+PublishBatch = Callable[[], AbstractContextManager[tuple[Mapping[str, Any], bool]]]
+"""A context in which ``send_task`` calls given its options (the first of what it
+yields) are buffered and sent together when it exits, if it yields True (kombu's
+``Producer.batch``: one Redis pipeline), or sent one by one, if False."""
+
+PUBLISH_CHUNK = 500
+"""Messages per publish batch of ``Dispatcher.start_many``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """One checked item of a batch, as the dispatcher starts it."""
+
+    definition: JobDefinition
+    spec: JobSpec
+    description: str | None = None
 
 
 class Publish(Protocol):
@@ -97,10 +116,13 @@ class Dispatcher:
         runtime: Runtime,
         send_task: SendTask,
         result: Callable[[str], AsyncResult],  # type: ignore[type-arg]
+        batch: PublishBatch | None = None,
     ) -> None:
+        """``batch`` groups the publishes of ``start_many`` (default: one by one)."""
         self._runtime = runtime
         self._send_task = send_task
         self._result = result
+        self._batch = batch or _one_by_one
 
     def start(
         self,
@@ -126,6 +148,160 @@ class Dispatcher:
         until released (``jobhub.gates``). If the broker refuses the message, the Created row is
         removed again, so a failed start leaves nothing behind, and DispatchError is raised.
         """
+        runtime = self._runtime
+        new = self._new_job(definition, spec, description, created_by, job_id)
+        audit = None if actor is None else _start_entry(new, actor, reason)
+        if not runtime.writes.create(new, audit):
+            existing = self._repeat_of(new)
+            logger.info(
+                "start repeated with the same client request id: the existing job returned",
+                extra=job_fields(existing.id, existing.job_type, "start-repeat"),
+            )
+            return existing
+        if _waits(new):
+            return new.as_job()
+        try:
+            name, job_id, attempt, parameters, extra, queue, priority = _message(new, options)
+            queued_at = self.publish(
+                name, job_id, attempt, parameters, extra, queue=queue, priority=priority
+            )
+        except DispatchError:
+            runtime.writes.discard_unpublished(new.id)
+            raise
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("job started", extra=job_fields(new.id, new.job_type, "start"))
+        return new.as_job(queued_at=queued_at)
+
+    def start_many(
+        self,
+        batch: Sequence[StartRequest],
+        *,
+        actor: Actor | None = None,
+        reason: str | None = None,
+    ) -> list[StartOutcome]:
+        """Record a batch with one insert, then publish it in pipelined batches of
+        ``PUBLISH_CHUNK``; returns each item's outcome, in order.
+
+        When the broker fails: the chunks before are published; the items of the failing
+        chunk that were handed to the broker are PENDING (recorded; the outbox publishes
+        any whose message is missing); the rest are taken back and REFUSED with the
+        DispatchError, as ``start`` takes back a job whose message failed.
+        """
+        runtime = self._runtime
+        news = [self._new_job(r.definition, r.spec, r.description) for r in batch]
+        audits = [None if actor is None else _start_entry(new, actor, reason) for new in news]
+        created = runtime.writes.create_many(news, audits)
+        outcomes: dict[int, StartOutcome] = {}
+        waiting: list[int] = []
+        skipped: list[int] = []
+        for index, (new, fresh) in enumerate(zip(news, created, strict=True)):
+            if not fresh:
+                skipped.append(index)
+            elif _waits(new):
+                outcomes[index] = StartOutcome(StartState.STARTED, new.as_job())
+            else:
+                waiting.append(index)
+        failure: DispatchError | None = None
+        for first in range(0, len(waiting), PUBLISH_CHUNK):
+            chunk = waiting[first : first + PUBLISH_CHUNK]
+            if failure is None:
+                chunk_outcomes, failure = self._publish_chunk([news[i] for i in chunk])
+            else:  # the broker failed on an earlier chunk: these are not tried
+                for index in chunk:
+                    runtime.writes.discard_unpublished(news[index].id)
+                chunk_outcomes = [StartOutcome(StartState.REFUSED, None, failure)] * len(chunk)
+            outcomes.update(zip(chunk, chunk_outcomes, strict=True))
+        if skipped:
+            runtime.settle()  # a repeat of an item of this batch reads it Queued
+            outcomes.update((index, self._not_created(news[index])) for index in skipped)
+        logger.info(
+            "batch of %d jobs: %s",
+            len(news),
+            ", ".join(
+                f"{count} {state.value}"
+                for state in StartState
+                if (count := sum(o.state is state for o in outcomes.values()))
+            ),
+        )
+        return [outcomes[index] for index in range(len(news))]
+
+    def _publish_chunk(
+        self, news: Sequence[NewJob]
+    ) -> tuple[list[StartOutcome], DispatchError | None]:
+        """Publish new jobs in one batch; their outcomes, and the broker's failure if any.
+
+        A failure inside the batch, before it is sent, leaves nothing sent when the
+        broker buffers (Redis), or what went before it sent when it does not: those are
+        STARTED, the one that failed PENDING. A failure while the batch is sent leaves
+        each message uncertain: PENDING. The rest are taken back: REFUSED.
+        """
+        stamps: list[datetime] = []
+        buffered, sending = True, False
+        try:
+            with self._batch() as (options, buffered):
+                for new in news:
+                    name, job_id, attempt, parameters, extra, queue, priority = _message(
+                        new, options
+                    )
+                    stamps.append(
+                        self._send_stamped(
+                            name, job_id, attempt, parameters, extra, queue, priority
+                        )
+                    )
+                sending = True
+            failure = None
+        except Exception as exc:
+            failure = _dispatch_error(f"a batch of {len(news)} jobs", exc)
+            if sending:
+                sent, uncertain = 0, len(news)
+            elif buffered:
+                sent, uncertain = 0, 0
+            else:
+                sent, uncertain = len(stamps), 1
+        else:
+            sent, uncertain = len(news), 0
+        outcomes: list[StartOutcome] = []
+        for position, new in enumerate(news):
+            if position < sent:
+                self._record_queued(new.id, 1, stamps[position])
+                job = new.as_job(queued_at=stamps[position])
+                outcomes.append(StartOutcome(StartState.STARTED, job))
+            elif position < sent + uncertain:
+                outcomes.append(StartOutcome(StartState.PENDING, new.as_job(), failure))
+            else:
+                self._runtime.writes.discard_unpublished(new.id)
+                outcomes.append(StartOutcome(StartState.REFUSED, None, failure))
+        return outcomes, failure
+
+    def _repeat_of(self, new: NewJob) -> Job:
+        """The job an earlier start with ``new``'s client request id made."""
+        existing = self._runtime.lookups.by_client_request(
+            new.organization, new.client_request_id or ""
+        )
+        if existing is None:  # pragma: no cover - deleted in between
+            raise DispatchError("the earlier job of this client request id just vanished")
+        return existing
+
+    def _not_created(self, new: NewJob) -> StartOutcome:
+        """A batch item the insert skipped: a repeat, or a key an active job holds."""
+        if new.client_request_id is not None:
+            existing = self._runtime.lookups.by_client_request(
+                new.organization, new.client_request_id
+            )
+            if existing is not None:
+                return StartOutcome(StartState.REPEATED, existing)
+        error = KeyConflict(new.job_type, new.key or "")
+        return StartOutcome(StartState.REFUSED, None, error)
+
+    def _new_job(
+        self,
+        definition: JobDefinition,
+        spec: JobSpec,
+        description: str | None = None,
+        created_by: str | None = None,
+        job_id: uuid.UUID | None = None,
+    ) -> NewJob:
+        """The row a start records: the type's defaults, the spec, its due time or hold."""
         runtime = self._runtime
         now = runtime.clock()
         queue = resolve_queue(spec.queue, runtime.settings.queue) if spec.queue else None
@@ -164,43 +340,7 @@ class Dispatcher:
             )
             if why is not None:
                 new = dataclasses.replace(new, held=True, status_text=why)
-        audit = None if actor is None else _start_entry(new, actor, reason)
-        if not runtime.writes.create(new, audit):
-            existing = runtime.lookups.by_client_request(
-                spec.organization, spec.client_request_id or ""
-            )
-            if existing is None:  # pragma: no cover - deleted in between
-                raise DispatchError("the earlier job of this client request id just vanished")
-            logger.info(
-                "start repeated with the same client request id: the existing job returned",
-                extra=job_fields(existing.id, existing.job_type, "start-repeat"),
-            )
-            return existing
-        if new.due_at is not None or new.runs_elsewhere or new.held:
-            logger.info(
-                "job recorded; it waits for %s"
-                % ("its runner" if new.runs_elsewhere else new.status_text),
-                extra=job_fields(new.id, new.job_type, "start"),
-            )
-            return new.as_job()
-        extra = dict(options or {})
-        extra["headers"] = {**(extra.get("headers") or {}), JOB_HEADER: job_header(new)}
-        try:
-            queued_at = self.publish(
-                definition.name,
-                new.id,
-                1,
-                new.parameters,
-                extra,
-                queue=new.queue,
-                priority=new.priority,
-            )
-        except DispatchError:
-            runtime.writes.discard_unpublished(new.id)
-            raise
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("job started", extra=job_fields(new.id, new.job_type, "start"))
-        return new.as_job(queued_at=queued_at)
+        return new
 
     def publish(
         self,
@@ -215,6 +355,29 @@ class Dispatcher:
     ) -> datetime:
         """Put one attempt's message on ``queue`` (default: the configured one) at
         ``priority``; returns when Queued was recorded."""
+        try:
+            queued_at = self._send_stamped(
+                name, job_id, attempt, parameters, options, queue, priority
+            )
+        except JobHubError:
+            raise
+        except Exception as exc:
+            queue_name = queue or self._runtime.settings.queue
+            raise _dispatch_error(f"job {job_id}", exc, queue_name) from exc
+        self._record_queued(job_id, attempt, queued_at)
+        return queued_at
+
+    def _send_stamped(
+        self,
+        name: str,
+        job_id: uuid.UUID,
+        attempt: int,
+        parameters: Mapping[str, JSONValue],
+        options: Mapping[str, Any] | None,
+        queue: str | None,
+        priority: int,
+    ) -> datetime:
+        """Send one attempt's message (Queued not recorded yet); returns its publish time."""
         settings = self._runtime.settings
         extra = dict(options or {})
         extra["queue"] = queue or settings.queue
@@ -227,13 +390,7 @@ class Dispatcher:
         extra["headers"] = headers
         extra.setdefault("argsrepr", "()")
         extra.setdefault("kwargsrepr", _short_repr(parameters))
-        try:
-            _, queued_at = self._send_recorded(name, None, dict(parameters), extra)
-        except JobHubError:
-            raise
-        except Exception as exc:
-            why = unprioritised_queue(extra["queue"], exc) or exc
-            raise DispatchError(f"the broker did not take job {job_id}: {why}") from exc
+        _, queued_at = self._stamped_send_task(name, None, dict(parameters), extra)
         return queued_at
 
     def send(
@@ -248,33 +405,31 @@ class Dispatcher:
         headers = options.get("headers") or {}
         if ATTEMPT_HEADER not in headers and definition is not None:
             return self._start_unrecorded(definition, args, kwargs, options)
-        result, _ = self._send_recorded(name, args, kwargs, options)
+        result, queued_at = self._stamped_send_task(name, args, kwargs, options)
+        attempt = int(options["headers"][ATTEMPT_HEADER]) + int(options.get("retries") or 0)
+        self._record_queued(uuid.UUID(result.id), attempt, queued_at)
         return result
 
-    def _send_recorded(
+    def _stamped_send_task(
         self, name: str, args: Any, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
     ) -> tuple[AsyncResult, datetime]:  # type: ignore[type-arg]
-        """Send the message, stamped with its publish time, and have Queued recorded.
+        """Send the message stamped with its publish time; returns it and that time.
 
-        Queued is a deferred write (grouped with others, within milliseconds). The time is
-        taken before sending, so queued <= started holds even when a worker claims the job
-        before the write lands, and it travels in the message: a worker that finds Queued
-        missing (its producer died first) records it from there.
+        The time is taken before sending, so queued <= started holds even when a worker
+        claims the job before Queued is written, and it travels in the message: a worker
+        that finds Queued missing (its producer died first) records it from there.
         """
         queued_at = self._runtime.clock()
         headers = dict(options["headers"])
         headers[QUEUED_AT_HEADER] = queued_at.isoformat()
         result = self._send_task(name, args, kwargs, **{**options, "headers": headers})
-        attempt = int(headers[ATTEMPT_HEADER]) + int(options.get("retries") or 0)
-        self._runtime.write_behind.transition(
-            Transition(
-                job_id=uuid.UUID(result.id),
-                attempt=attempt,
-                status=JobStatus.QUEUED,
-                at=queued_at,
-            )
-        )
         return result, queued_at
+
+    def _record_queued(self, job_id: uuid.UUID, attempt: int, at: datetime) -> None:
+        """Queued, as a deferred write (grouped with others, within milliseconds)."""
+        self._runtime.write_behind.transition(
+            Transition(job_id=job_id, attempt=attempt, status=JobStatus.QUEUED, at=at)
+        )
 
     def _start_unrecorded(
         self,
@@ -310,6 +465,37 @@ class Dispatcher:
             options=rest,
         )
         return self._result(str(job.id))
+
+
+def _waits(new: NewJob) -> bool:
+    """Whether a new job stays Created rather than being published now."""
+    if new.due_at is None and not new.runs_elsewhere and not new.held:
+        return False
+    logger.info(
+        "job recorded; it waits for %s" % ("its runner" if new.runs_elsewhere else new.status_text),
+        extra=job_fields(new.id, new.job_type, "start"),
+    )
+    return True
+
+
+def _message(
+    new: NewJob, options: Mapping[str, Any] | None
+) -> tuple[str, uuid.UUID, int, Mapping[str, JSONValue], dict[str, Any], str, int]:
+    """``publish``'s arguments for a new job's first attempt (its row in a header)."""
+    extra = dict(options or {})
+    extra["headers"] = {**(extra.get("headers") or {}), JOB_HEADER: job_header(new)}
+    return new.job_type, new.id, 1, new.parameters, extra, new.queue, new.priority
+
+
+def _dispatch_error(what: str, exc: Exception, queue: str | None = None) -> DispatchError:
+    why = (unprioritised_queue(queue, exc) if queue else None) or exc
+    return DispatchError(f"the broker did not take {what}: {why}")
+
+
+@contextmanager
+def _one_by_one() -> Iterator[tuple[Mapping[str, Any], bool]]:
+    """No batching: each publish goes out at once."""
+    yield {}, False
 
 
 def _start_entry(new: NewJob, actor: Actor, reason: str | None) -> AuditEntry:
@@ -369,7 +555,17 @@ class JobHubCelery(Celery):
         super().__init__("jobhub", broker=settings.effective_broker_url)
         self.jobhub_settings = settings
         self.runtime = runtime or Runtime(settings)
-        self.dispatcher = Dispatcher(self.runtime, super().send_task, self.AsyncResult)
+        self.dispatcher = Dispatcher(
+            self.runtime, super().send_task, self.AsyncResult, self._publish_batch
+        )
+
+    @contextmanager
+    def _publish_batch(self) -> Iterator[tuple[Mapping[str, Any], bool]]:
+        """One pooled producer whose publishes kombu buffers and sends together on exit
+        (a Redis pipeline; brokers without batches publish each at once). The limit is
+        above a chunk's commands, so nothing is sent before the exit."""
+        with self.producer_or_acquire() as producer, producer.batch(max_size=4 * PUBLISH_CHUNK):
+            yield {"producer": producer}, bool(producer.supports_batch_publish)
 
     def send_task(  # type: ignore[override]
         self, name: str, args: Any = None, kwargs: Any = None, **options: Any

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeAlias
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeAlias
 from uuid import UUID
+
+from jobhub.errors import JobHubError
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
@@ -136,6 +139,58 @@ class JobSpec:
     max_attempts: int | None = None
     """Attempts it may take (at most what its type's retry policy allows); None: the
     type's."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRequest:
+    """One job of a ``start_jobs`` batch: ``start_job``'s arguments, as a value."""
+
+    job_type: Any
+    """By name, by definition, or as its task."""
+    parameters: Mapping[str, object] = field(default_factory=dict)
+    identity: str | None = None
+    organization: str = ""
+    client_request_id: str | None = None
+    key: str | None = None
+    description: str | None = None
+    access_scope: AccessScope | str = AccessScope.ORGANIZATION
+    start_at: datetime | None = None
+    delay: timedelta | None = None
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+
+
+class StartState(StrEnum):
+    """What became of one job of a batch (``StartOutcome``)."""
+
+    STARTED = "started"
+    """Recorded and published (Queued), or recorded to wait (Created: a due time, a
+    hold, an outside runner)."""
+    REPEATED = "repeated"
+    """Its (organization, client request id) had its job already: that one."""
+    PENDING = "pending"
+    """Recorded, but the broker failed while taking its batch: its message may or may
+    not be there. The outbox publishes it if it is not (after ``publish_grace``); the
+    claim runs it once either way."""
+    REFUSED = "refused"
+    """Nothing recorded: a key held by an active job, or the broker was failing before
+    it was asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    """One item of ``start_jobs``: its state, its job (None when refused) and the error
+    of a refused or pending one."""
+
+    state: StartState
+    job: Job | None
+    error: JobHubError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the job exists and will run (or ran): all but refused."""
+        return self.state is not StartState.REFUSED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

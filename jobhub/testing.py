@@ -22,7 +22,8 @@ ConfigurationError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,15 +148,41 @@ class RecordingBroker:
     sent: list[SentMessage] = field(default_factory=list)
     down: bool = False
     """While True, every publish fails as a broker that cannot be reached does."""
+    fail_after: int | None = None
+    """Publishes after this many fail (a broker that goes away half way)."""
+    buffers: bool = False
+    """Whether a publish batch (``Dispatcher.start_many``) is buffered and sent at its
+    end, as kombu does on Redis; otherwise each message goes at once."""
+    failing_send: bool = False
+    """Whether sending a buffered batch fails (after it was handed over whole)."""
+    _buffer: list[SentMessage] | None = field(default=None, init=False, repr=False)
 
     def send_task(
         self, name: str, args: Any = None, kwargs: Any = None, **options: Any
     ) -> AsyncResult:  # type: ignore[type-arg]
-        if self.down:
-            raise ConnectionError("the broker cannot be reached (RecordingBroker.down)")
-        self.sent.append(SentMessage(name=name, kwargs=dict(kwargs or {}), options=options))
+        handed = len(self.sent) + len(self._buffer or ())
+        if self.down or (self.fail_after is not None and handed >= self.fail_after):
+            raise ConnectionError("the broker cannot be reached (RecordingBroker)")
+        message = SentMessage(name=name, kwargs=dict(kwargs or {}), options=options)
+        (self.sent if self._buffer is None else self._buffer).append(message)
         return AsyncResult(str(options.get("task_id")))
+
+    @contextmanager
+    def batch(self) -> Iterator[tuple[Mapping[str, Any], bool]]:
+        """The publish batch ``Dispatcher.start_many`` uses (see ``buffers``)."""
+        if not self.buffers:
+            yield {}, False
+            return
+        self._buffer = []
+        try:
+            yield {}, True
+            held = self._buffer
+        finally:
+            self._buffer = None
+        if self.failing_send:
+            raise ConnectionError("the broker went away while taking the batch")
+        self.sent.extend(held)
 
     def dispatcher(self, runtime: Runtime) -> Dispatcher:
         """A dispatcher that publishes here."""
-        return Dispatcher(runtime, self.send_task, AsyncResult)
+        return Dispatcher(runtime, self.send_task, AsyncResult, self.batch)

@@ -88,6 +88,19 @@ class MemoryStore:
                 self.append_audit(dataclasses.replace(audit, at=job.created_at))
             return True
 
+    def create_many(
+        self, jobs: Sequence[NewJob], audits: Sequence[AuditEntry | None]
+    ) -> list[bool]:
+        with self._lock:
+            self._check_available()
+            inserted = []
+            for job, audit in zip(jobs, audits, strict=True):
+                try:
+                    inserted.append(self.create(job, audit))
+                except KeyConflict:
+                    inserted.append(False)
+            return inserted
+
     def append_audit(self, entry: AuditEntry) -> None:
         with self._lock:
             self.audit_entries.append(dataclasses.replace(entry, id=len(self.audit_entries) + 1))

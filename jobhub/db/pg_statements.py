@@ -10,7 +10,9 @@ implementations of the write interface.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -75,6 +77,77 @@ CREATE_ONCE = _CREATE.format(
 )
 """The same for a job with a client request id: nothing when that id has its job already.
 (Only such a job pays for the speculative insert ``ON CONFLICT`` makes.)"""
+
+_NEW_JOB_TYPES = {
+    "id": "uuid",
+    "job_type": "text",
+    "category": "text",
+    "subcategory": "text",
+    "description": "text",
+    "parameters": "jsonb",
+    "identity": "text",
+    "organization": "text",
+    "client_request_id": "text",
+    "key": "text",
+    "can_cancel": "boolean",
+    "can_rerun": "boolean",
+    "created_at": "timestamptz",
+    "purge_at": "timestamptz",
+    "created_by": "text",
+    "access_scope": "text",
+    "housekeeping": "boolean",
+    "queue": "text",
+    "priority": "smallint",
+    "due_at": "timestamptz",
+    "max_attempts": "int",
+    "runs_elsewhere": "boolean",
+    "status_text": "text",
+    "held": "boolean",
+    **{f"audit_{column}": "text" for column in ("actor", "key_id", "organization", "action")},
+    "audit_target": "text",
+    "audit_details": "jsonb",
+    "audit_reason": "text",
+}
+"""The fields of ``create_params``, as a batch's JSON records are read."""
+
+CREATE_MANY = f"""
+WITH t AS (
+    SELECT * FROM jsonb_to_recordset(%s::jsonb)
+        AS t(n int, {", ".join(f"{name} {kind}" for name, kind in _NEW_JOB_TYPES.items())})
+), job AS (
+    INSERT INTO jobs (id, job_type, category, subcategory, description, parameters, identity,
+                      organization, client_request_id, concurrency_key, status, percent, attempt,
+                      can_cancel, can_rerun, created_at, updated_at, purge_at, created_by,
+                      modified_by, access_scope, housekeeping, queue, priority, due_at,
+                      max_attempts, runs_elsewhere, status_text, held)
+    SELECT id, job_type, category, subcategory, description, parameters, identity,
+           organization, client_request_id, key, 0, 0, 1, can_cancel, can_rerun, created_at,
+           created_at, purge_at, created_by, created_by, access_scope, housekeeping, queue,
+           priority, due_at, max_attempts, runs_elsewhere, status_text, held
+    FROM t ORDER BY n
+    ON CONFLICT DO NOTHING
+    RETURNING id, created_at, status_text
+), event AS (
+    INSERT INTO job_events (job_id, at, status, attempt, message)
+    SELECT id, created_at, 0, 1, status_text FROM job
+), audit AS (
+    INSERT INTO audit_entries (at, actor, key_id, organization, action, target, details,
+                               reason)
+    SELECT job.created_at, t.audit_actor, t.audit_key_id, t.audit_organization,
+           t.audit_action, t.audit_target, t.audit_details, t.audit_reason
+    FROM job JOIN t ON t.id = job.id WHERE t.audit_action IS NOT NULL
+)
+SELECT id FROM job
+"""
+"""A batch of new jobs (``create_params`` of each, as JSON records): each with its event
+and audit entry, skipping those a unique index refuses (a client request id that has
+its job, a key an active job holds; also against earlier rows of the batch)."""
+
+BATCH_PLANS = "SET LOCAL enable_hashjoin TO on; SET LOCAL enable_mergejoin TO on"
+"""For ``CREATE_MANY``'s transaction: its audit rows join the batch to what was inserted,
+a join the write path's session settings (index lookups only) would make quadratic."""
+
+EXISTING_IDS = "SELECT id FROM jobs WHERE id = ANY(%s)"
 
 # -- transitions: the forward-only rule (jobhub.lifecycle) as one UPDATE -----------------
 # t.* is the transition, j.* the row before it; "newer" means the transition belongs to a
@@ -369,6 +442,23 @@ def create_params(job: NewJob, audit: AuditEntry | None) -> dict[str, Any]:
         "status_text": job.status_text,
         "held": job.held,
     }
+
+
+def create_many_param(jobs: Sequence[NewJob], audits: Sequence[AuditEntry | None]) -> str:
+    """A batch of new jobs as ``CREATE_MANY``'s one JSON parameter."""
+    records = []
+    for n, (job, audit) in enumerate(zip(jobs, audits, strict=True)):
+        record: dict[str, Any] = {"n": n}
+        for name, value in create_params(job, audit).items():
+            if isinstance(value, Jsonb):
+                value = value.obj
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, uuid.UUID):
+                value = str(value)
+            record[name] = value
+        records.append(record)
+    return json.dumps(records)
 
 
 def reopen_params(reopen: Reopen) -> dict[str, Any]:

@@ -43,11 +43,14 @@ from psycopg import errors as pg_errors
 
 from jobhub.audit import AuditEntry
 from jobhub.db.pg_statements import (
+    BATCH_PLANS,
     CANCEL_REQUESTED,
     CREATE,
+    CREATE_MANY,
     CREATE_ONCE,
     DISCARD_UNPUBLISHED,
     DURABLE,
+    EXISTING_IDS,
     KEY_OF,
     MESSAGES,
     PROGRESS,
@@ -59,6 +62,7 @@ from jobhub.db.pg_statements import (
     TAKE_FOR_PUBLISH,
     TRANSITION,
     TRANSITIONS,
+    create_many_param,
     create_params,
     message_columns,
     progress_columns,
@@ -120,6 +124,35 @@ class PostgresWrites:
                 return True  # written again after a lost reply: our own insert had landed
             raise StorageError(f"could not record the job: {exc}") from exc
         return row is not None
+
+    def create_many(
+        self, jobs: Sequence[NewJob], audits: Sequence[AuditEntry | None]
+    ) -> list[bool]:
+        if not jobs:
+            return []
+        param = create_many_param(jobs, audits)
+
+        def insert(connection: psycopg.Connection[Any]) -> set[uuid.UUID]:
+            with connection.transaction():
+                connection.execute(BATCH_PLANS)
+                rows = connection.execute(CREATE_MANY, (param,), prepare=False).fetchall()
+            inserted = {row[0] for row in rows}
+            skipped = [job.id for job in jobs if job.id not in inserted]
+            if skipped:  # ids are new: one that exists is ours (written again after a lost reply)
+                found = connection.execute(EXISTING_IDS, (skipped,), prepare=True).fetchall()
+                inserted.update(row[0] for row in found)
+            return inserted
+
+        inserted = self._run(insert)
+        with self._lock:  # only what was inserted is written again after a lost connection
+            self._remember(
+                [
+                    _Creation(job, audit)
+                    for job, audit in zip(jobs, audits, strict=True)
+                    if job.id in inserted
+                ]
+            )
+        return [job.id in inserted for job in jobs]
 
     def write(
         self,

@@ -75,68 +75,88 @@ class SqlWrites:
             yield connection
 
     def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(jobs)
-            .values(
-                id=job.id,
-                job_type=job.job_type,
-                category=job.category,
-                subcategory=job.subcategory,
-                description=job.description,
-                parameters=dict(job.parameters),
-                identity=job.identity,
-                organization=job.organization,
-                client_request_id=job.client_request_id,
-                concurrency_key=job.key,
-                status=int(JobStatus.CREATED),
-                percent=0,
-                attempt=1,
-                can_cancel=job.can_cancel,
-                can_rerun=job.can_rerun,
-                created_at=job.created_at,
-                updated_at=job.created_at,
-                purge_at=job.purge_at,
-                created_by=job.created_by,
-                modified_by=job.created_by,
-                access_scope=job.access_scope.value,
-                housekeeping=job.housekeeping,
-                queue=job.queue,
-                priority=job.priority,
-                due_at=job.due_at,
-                max_attempts=job.max_attempts,
-                runs_elsewhere=job.runs_elsewhere,
-                status_text=job.status_text,
-                held=job.held,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["organization", "client_request_id"],
-                index_where=jobs.c.client_request_id.is_not(None),
-            )
-            .returning(jobs.c.id)
-        )
         try:
             with self._transaction() as connection:
-                if connection.execute(statement).first() is None:
-                    return False
-                connection.execute(
-                    insert(events).values(
-                        job_id=job.id,
-                        at=job.created_at,
-                        status=0,
-                        attempt=1,
-                        message=job.status_text,
-                    )
-                )
-                if audit is not None:
-                    connection.execute(
-                        insert(audit_entries).values({**audit_columns(audit), "at": job.created_at})
-                    )
-                return True
+                return self._insert(connection, job, audit, skip_any_conflict=False)
         except IntegrityError as exc:
             if job.key is not None and holds_key(exc.orig):
                 raise KeyConflict(job.job_type, job.key) from exc
             raise StorageError(f"could not record the job: {exc.orig}") from exc
+
+    def create_many(
+        self, jobs: Sequence[NewJob], audits: Sequence[AuditEntry | None]
+    ) -> list[bool]:
+        try:
+            with self._transaction() as connection:
+                return [
+                    self._insert(connection, job, audit, skip_any_conflict=True)
+                    for job, audit in zip(jobs, audits, strict=True)
+                ]
+        except IntegrityError as exc:
+            raise StorageError(f"could not record the jobs: {exc.orig}") from exc
+
+    def _insert(
+        self,
+        connection: Connection,
+        job: NewJob,
+        audit: AuditEntry | None,
+        *,
+        skip_any_conflict: bool,
+    ) -> bool:
+        """Insert ``job`` with its event and ``audit``; False when a unique index skipped
+        it: only the client request id's, or (``skip_any_conflict``) the key's as well."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(jobs).values(
+            id=job.id,
+            job_type=job.job_type,
+            category=job.category,
+            subcategory=job.subcategory,
+            description=job.description,
+            parameters=dict(job.parameters),
+            identity=job.identity,
+            organization=job.organization,
+            client_request_id=job.client_request_id,
+            concurrency_key=job.key,
+            status=int(JobStatus.CREATED),
+            percent=0,
+            attempt=1,
+            can_cancel=job.can_cancel,
+            can_rerun=job.can_rerun,
+            created_at=job.created_at,
+            updated_at=job.created_at,
+            purge_at=job.purge_at,
+            created_by=job.created_by,
+            modified_by=job.created_by,
+            access_scope=job.access_scope.value,
+            housekeeping=job.housekeeping,
+            queue=job.queue,
+            priority=job.priority,
+            due_at=job.due_at,
+            max_attempts=job.max_attempts,
+            runs_elsewhere=job.runs_elsewhere,
+            status_text=job.status_text,
+            held=job.held,
+        )
+        skipping = (
+            statement.on_conflict_do_nothing()
+            if skip_any_conflict
+            else statement.on_conflict_do_nothing(
+                index_elements=["organization", "client_request_id"],
+                index_where=jobs.c.client_request_id.is_not(None),
+            )
+        )
+        if connection.execute(skipping.returning(jobs.c.id)).first() is None:
+            return False
+        connection.execute(
+            insert(events).values(
+                job_id=job.id, at=job.created_at, status=0, attempt=1, message=job.status_text
+            )
+        )
+        if audit is not None:
+            connection.execute(
+                insert(audit_entries).values({**audit_columns(audit), "at": job.created_at})
+            )
+        return True
 
     def write(
         self,

@@ -43,6 +43,15 @@ class Writes(Protocol):
         active job of the type holds its key."""
         ...
 
+    def create_many(
+        self, jobs: Sequence[NewJob], audits: Sequence[AuditEntry | None]
+    ) -> list[bool]:
+        """Insert a batch as ``create`` inserts one, in one transaction; for each job,
+        whether it was inserted. A job is skipped (False) when its (organization, client
+        request id) has its job already, or an active job holds its key, in the table or
+        earlier in the batch."""
+        ...
+
     def write(
         self,
         transitions: Sequence[Transition] = (),

@@ -11,6 +11,7 @@ RegisterJob(Type)                  ``register_job(job_type)``
 AddJob(IJob, JobStartType)         ``add_job(job_type, start_type)``
 IsJobRegistered(Type)              ``is_job_registered(job_type)``
 StartJob(IJob | Type, Object[])    ``start_job(job_type, parameters, ...)``
+(a batch)                          ``start_jobs([JobRequest(...), ...])``
 GetJobInstance(Guid)               ``get_job(job_id)``
 GetJobInstance(Type)               ``get_job_instance(job_type)``
 GetAvailableJobs()                 ``available_job_types()``
@@ -36,9 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from uuid import UUID
 
@@ -52,7 +51,6 @@ from jobhub.dispatch import JobHubCelery
 from jobhub.errors import (
     Conflict,
     DispatchError,
-    InvalidInput,
     JobNotFound,
     NotCancellable,
     NotRerunnable,
@@ -61,10 +59,8 @@ from jobhub.errors import (
 )
 from jobhub.housekeeping import Housekeeping
 from jobhub.jobs import (
-    AccessScope,
     Job,
     JobError,
-    JobSpec,
     JobStatus,
     JSONValue,
 )
@@ -77,24 +73,23 @@ from jobhub.lifecycle import (
     cancel_outcome,
 )
 from jobhub.logs import job_fields
-from jobhub.manager.access import MAX_TEXT, Access
+from jobhub.manager.access import Access
 from jobhub.manager.admin import Admin
 from jobhub.manager.audit_trail import AuditTrail
-from jobhub.manager.base import JobTypeRef, job_uuid
+from jobhub.manager.base import job_uuid
 from jobhub.manager.gates import JobGates
 from jobhub.manager.job_types import JobTypes
 from jobhub.manager.reads import JobReads
 from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
+from jobhub.manager.starts import JobStarts
 from jobhub.manager.stats import JobStatistics
-from jobhub.parameters import unstorable_text
-from jobhub.placement import check_priority, check_queue, due_time
 from jobhub.worker.app import create_celery_app
 
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStatistics):
+class JobManager(JobStarts, JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStatistics):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:
@@ -128,85 +123,6 @@ class JobManager(JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStat
     def housekeeping(self) -> Housekeeping:
         """Retention, recovery of lost and stranded jobs, statistics."""
         return Housekeeping.of_app(self.app)
-
-    # -- starting ----------------------------------------------------------------------
-
-    def start_job(
-        self,
-        job_type: JobTypeRef,
-        parameters: Mapping[str, object] | None = None,
-        *,
-        identity: str | None = None,
-        organization: str = "",
-        client_request_id: str | None = None,
-        key: str | None = None,
-        description: str | None = None,
-        access_scope: AccessScope | str = AccessScope.ORGANIZATION,
-        job_id: UUID | None = None,
-        start_at: datetime | None = None,
-        delay: timedelta | None = None,
-        queue: str | None = None,
-        priority: int | None = None,
-        max_attempts: int | None = None,
-        actor: Actor | str | None = None,
-        reason: str | None = None,
-    ) -> Job:
-        """Start a job; returns it Queued (Created while it waits for ``start_at`` or
-        ``delay``, or for its runner when its type runs elsewhere).
-
-        Raises UnknownJobType, InvalidParameters or InvalidInput before anything is
-        written; KeyConflict when an active job of the type holds ``key``; DispatchError
-        when the broker does not take the message (nothing is left behind). Submitting
-        the same ``(organization, client_request_id)`` again returns the first job.
-        ``queue`` and ``priority`` (0 to 9, higher first) override the type's;
-        ``max_attempts`` lowers the attempts its retry policy allows.
-        ``access_scope`` says who may read its result and documents. ``job_id`` is the id
-        the new job gets (default: a random one); a caller that passes one can tell a new
-        job from an idempotent repeat.
-
-        A new job is recorded in the audit trail as started by ``actor`` (an API key's
-        ``Actor``, an identity, or None: the local user), with ``reason``; a repeat is not.
-        """
-        who, why = acting(actor, reason)
-        definition = resolve(job_type)
-        try:
-            scope = AccessScope.parse(access_scope)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-        values = definition.validate(parameters or {})
-        for label, text in (
-            ("identity", identity),
-            ("organization", organization),
-            ("client request id", client_request_id),
-            ("key", key),
-        ):
-            if text is not None and len(text) > MAX_TEXT:
-                raise InvalidInput(f"{label} is longer than {MAX_TEXT} characters")
-            if text is not None and unstorable_text(text, label) is not None:
-                raise InvalidInput(
-                    f"{label} is not storable text (a NUL character or invalid UTF-8)"
-                )
-        if description is not None and unstorable_text(description, "description") is not None:
-            raise InvalidInput(
-                "description is not storable text (a NUL character or invalid UTF-8)"
-            )
-        spec = JobSpec(
-            job_type=definition.name,
-            parameters=values,
-            identity=identity,
-            organization=organization,
-            client_request_id=client_request_id,
-            key=key,
-            access_scope=scope,
-            queue=check_queue(queue) if queue is not None else None,
-            priority=check_priority(priority) if priority is not None else None,
-            due_at=due_time(self._runtime.clock(), start_at=start_at, delay=delay),
-            max_attempts=definition.retry.attempts_for(max_attempts),
-        )
-        wanted = job_id or uuid.uuid4()
-        return self.app.dispatcher.start(
-            definition, spec, description=description, job_id=wanted, actor=who, reason=why
-        )
 
     # -- acting on jobs ------------------------------------------------------------------
 
