@@ -46,7 +46,7 @@ from jobhub.jobs import (
 )
 from jobhub.manager import Access, Admin, JobManager
 from jobhub.parameters import Param
-from jobhub.remote import RemoteJobManager
+from jobhub.remote import AsyncRemoteJobManager, RemoteJobManager
 from jobhub.retries import Backoff, RetryPolicy
 from jobhub.scheduling.rules import IntervalRule, WeeklyRule
 from jobhub.scheduling.schedules import JobSchedule, ScheduleSpec
@@ -59,6 +59,7 @@ __all__ = [
     "AccessDenied",
     "AccessScope",
     "Admin",
+    "AsyncRemoteJobManager",
     "Backoff",
     "Conflict",
     "DispatchError",

@@ -160,6 +160,14 @@ class JobRequest:
     priority: int | None = None
     max_attempts: int | None = None
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of ``start_job`` it carries (all but type and parameters)."""
+        return {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in ("job_type", "parameters")
+        }
+
 
 class StartState(StrEnum):
     """What became of one job of a batch (``StartOutcome``)."""

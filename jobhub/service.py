@@ -13,7 +13,17 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from jobhub.gates import Pause, PauseKind, StoredLimit
-from jobhub.jobs import AccessScope, Job, JobError, JobEvent, JobMessage, JobStatus, JSONValue
+from jobhub.jobs import (
+    AccessScope,
+    Job,
+    JobError,
+    JobEvent,
+    JobMessage,
+    JobRequest,
+    JobStatus,
+    JSONValue,
+    StartOutcome,
+)
 from jobhub.limits import Limit, LimitKind
 from jobhub.scheduling.schedules import JobSchedule
 
@@ -35,6 +45,10 @@ class JobService(Protocol):
         max_attempts: int | None = None,
         reason: str | None = None,
     ) -> Job: ...
+
+    def start_jobs(
+        self, requests: Sequence[JobRequest], *, reason: str | None = None
+    ) -> list[StartOutcome]: ...
 
     def get_job(self, job_id: UUID | str) -> Job: ...
 

@@ -27,6 +27,8 @@ from pydantic_core import PydanticCustomError
 from jobhub.audit import MAX_REASON
 from jobhub.durations import parse_duration
 from jobhub.errors import InvalidDuration, InvalidInput
+from jobhub.jobs import JobRequest
+from jobhub.manager.starts import MAX_BATCH
 from jobhub.parameters import unstorable_text
 from jobhub.placement import LONGEST_DELAY, MAX_PRIORITY, MIN_PRIORITY, check_priority, check_queue
 from jobhub.retries import MAX_ATTEMPTS
@@ -165,11 +167,35 @@ class StartJob(Body):
         " (default: that many)",
     )
 
+    def job_request(self, identity: str | None, organization: str) -> JobRequest:
+        """This start, for ``identity`` in ``organization`` (the caller's, never the body's)."""
+        return JobRequest(
+            job_type=self.type,
+            parameters=self.parameters,
+            identity=identity,
+            organization=organization,
+            client_request_id=self.client_request_id,
+            key=self.key,
+            description=self.description,
+            access_scope=self.access_scope,
+            start_at=self.start_at,
+            delay=self.delay,
+            queue=self.queue,
+            priority=self.priority,
+            max_attempts=self.max_attempts,
+        )
+
     @model_validator(mode="after")
     def _one_start_time(self) -> StartJob:
         if self.start_at is not None and self.delay is not None:
             raise PydanticCustomError("start", "give a start time or a delay, not both")
         return self
+
+
+class StartJobs(Body):
+    """``POST /jobs/batch``: jobs to start together, each as ``POST /jobs`` takes one."""
+
+    jobs: list[StartJob] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class Schedule(Body):

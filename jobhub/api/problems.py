@@ -94,18 +94,31 @@ def status_for(error: JobHubError) -> int:
     return 500
 
 
-def error_problem(error: JobHubError) -> JSONResponse:
-    extensions: dict[str, Any] = {}
+def problem_body(error: JobHubError) -> dict[str, Any]:
+    """The problem ``error`` is, as a JSON object (a response's body, or one item's)."""
+    status = status_for(error)
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + type(error).__name__,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": error.message,
+    }
     if isinstance(error, InvalidParameters):
-        extensions["errors"] = [
+        body["errors"] = [
             {"name": name, "reason": reason} for name, reason in error.problems.items()
         ]
     if isinstance(error, InvalidFilter):
-        extensions["position"] = error.position
-    status = status_for(error)
+        body["position"] = error.position
+    return body
+
+
+def error_problem(error: JobHubError) -> JSONResponse:
+    body = problem_body(error)
+    status = body["status"]
     if status >= 500:
         logger.error("request failed: %s", error)
-    return problem(status, error.message, kind=TYPE_PREFIX + type(error).__name__, **extensions)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install(app: FastAPI) -> None:

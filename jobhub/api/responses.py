@@ -49,6 +49,25 @@ JobPage = TypedDict(
 )
 
 
+class BatchItem(TypedDict):
+    """What became of one job of a batch (``jobhub.jobs.StartState``)."""
+
+    index: int
+    state: str
+    job: JobRecord | None
+    error: Problem | None
+
+
+class BatchStarted(TypedDict):
+    """``POST /jobs/batch``: how many of each state, and each item in order."""
+
+    started: int
+    repeated: int
+    pending: int
+    refused: int
+    items: list[BatchItem]
+
+
 class MessageList(TypedDict):
     value: list[MessageRecord]
 

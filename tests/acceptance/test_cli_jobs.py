@@ -17,7 +17,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import create_engine, text
 
-from jobhub import JobManager, Settings
+from jobhub import JobManager, JobStatus, Settings
 from jobhub.audit import Actor
 from jobhub.db import migrate
 from tests.conftest import Process, Processes, run_cli, settings_env
@@ -383,6 +383,43 @@ def test_start_with_the_same_client_request_id_prints_the_same_id(
     assert first == second
     assert count_jobs() == 1
     assert _status(settings, first)["client_request_id"] == "req-42"
+
+
+def test_start_many_starts_a_file_of_jobs_and_exits_1_for_a_refused_one(
+    settings: Settings,
+    manager: JobManager,
+    worker: Process,
+    tmp_path: Path,
+    count_jobs: Callable[[], int],
+) -> None:
+    jobs = [{"type": "diagnostics.echo", "parameters": {"message": f"m{n}"}} for n in range(20)]
+    jobs += [
+        {"type": "diagnostics.sleep", "parameters": {"steps": 5, "seconds": 0.1}, "key": "k"},
+        {"type": "diagnostics.sleep", "key": "k"},
+    ]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("\n".join(json.dumps(job) for job in jobs) + "\n")
+
+    result = _cli(["start-many", str(path), "--organization", "acme", "--json"], settings)
+
+    assert result.returncode == 1, result.stderr  # the second holder of "k" was refused
+    items = json.loads(result.stdout)
+    assert [item["state"] for item in items] == ["started"] * 21 + ["refused"]
+    assert "'k'" in items[21]["error"]
+    assert {item["job"]["organization"] for item in items[:21]} == {"acme"}
+    done = manager.wait_for_completion([item["job"]["id"] for item in items[:21]], timeout=60)
+    assert [job.result for job in done[:20]] == [
+        {"message": f"m{n}", "data": None} for n in range(20)
+    ]
+    assert {job.status for job in done} == {JobStatus.COMPLETED}
+    assert count_jobs() == 21
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    bad = _cli(["start-many", str(empty)], settings)
+    assert bad.returncode == 2
+    assert _one_error_line(bad) == "error: no jobs in the file"
+    assert count_jobs() == 21
 
 
 # -- available, check, db current --------------------------------------------------------

@@ -340,6 +340,53 @@ def test_post_jobs_creates_repeats_by_client_request_id_and_refuses_with_problem
     _finished(api_manager, record["id"], elsewhere.json()["id"])
 
 
+def test_post_jobs_batch_starts_each_item_or_says_why_not(
+    connect: Connect, api_manager: JobManager
+) -> None:
+    org = _org()
+    client = connect(org)
+    first = _start(client, "diagnostics.echo", {"message": "0"}, clientRequestId="r-0")
+    _start(client, "diagnostics.sleep", {"steps": 1, "seconds": 0.1}, key="held")
+    jobs = [
+        {"type": "diagnostics.echo", "parameters": {"message": str(n)}, "clientRequestId": f"r-{n}"}
+        for n in range(30)
+    ] + [{"type": "diagnostics.sleep", "parameters": {"steps": 1, "seconds": 0}, "key": "held"}]
+
+    response = client.post("/jobs/batch", json={"jobs": jobs}, params={"reason": "import"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {k: body[k] for k in ("started", "repeated", "pending", "refused")} == {
+        "started": 29,
+        "repeated": 1,
+        "pending": 0,
+        "refused": 1,
+    }
+    items = body["items"]
+    assert [item["index"] for item in items] == list(range(31))
+    assert items[0]["job"]["id"] == first["id"]
+    assert items[30]["job"] is None
+    assert items[30]["error"]["type"] == "urn:jobhub:problem:KeyConflict"
+    assert items[30]["error"]["status"] == 409
+    assert {item["job"]["organization"] for item in items[:30]} == {org}
+    ids = [item["job"]["id"] for item in items[1:30]]
+    assert [job.status for job in _finished(api_manager, *ids)] == [JobStatus.COMPLETED] * 29
+
+    # One bad item starts none, and the problem names it by its index.
+    bad = _problem(
+        client.post(
+            "/jobs/batch",
+            json={"jobs": [jobs[1], {"type": "diagnostics.echo", "parameters": {"x": 1}}]},
+        ),
+        422,
+    )
+    assert bad["detail"].startswith("item 1: "), bad
+    _problem(client.post("/jobs/batch", json={"jobs": []}), 422)
+    _problem(client.post("/jobs/batch", json={"jobs": [{"type": "diagnostics.nope"}]}), 404)
+    listed = client.get("/jobs", params={"$count": "true"}).json()
+    assert listed["@odata.count"] == 31  # the two singles and the batch's 29
+
+
 def test_a_key_held_by_an_active_job_refuses_another_until_that_one_is_cancelled(
     connect: Connect, api_manager: JobManager
 ) -> None:

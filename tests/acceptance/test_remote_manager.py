@@ -8,6 +8,7 @@ from jobhub import (
     InvalidParameters,
     JobManager,
     JobNotFound,
+    JobRequest,
     JobStatus,
     KeyConflict,
     NotAuthenticated,
@@ -15,6 +16,7 @@ from jobhub import (
     RemoteJobManager,
     RemoteUnavailable,
     Settings,
+    StartState,
     UnknownJobType,
     WaitTimeout,
 )
@@ -101,3 +103,36 @@ def test_a_remote_producer_starts_follows_and_acts_on_jobs(
     nowhere = f"http://127.0.0.1:{free_port()}"
     with RemoteJobManager(nowhere, token, timeout=2) as remote, pytest.raises(RemoteUnavailable):
         remote.get_job(job.id)
+
+
+def test_a_remote_producer_starts_a_batch(
+    manager: JobManager, processes: Processes, settings: Settings
+) -> None:
+    processes.worker(settings)
+    api = processes.api(settings)
+    token = manager.access.create_api_key(
+        identity="svc", organization="acme", role="operator"
+    ).token
+    with RemoteJobManager(api.url, token, poll_interval=0.1) as remote:
+        holder = remote.start_job("diagnostics.sleep", {"steps": 50, "seconds": 0.1}, key="k")
+        outcomes = remote.start_jobs(
+            [
+                JobRequest(job_type="diagnostics.echo", parameters={"message": str(n)})
+                for n in range(5)
+            ]
+            + [JobRequest(job_type="diagnostics.sleep", key="k")]
+        )
+        assert [o.state for o in outcomes] == [StartState.STARTED] * 5 + [StartState.REFUSED]
+        assert isinstance(outcomes[5].error, KeyConflict)
+        ids = [o.job.id for o in outcomes[:5] if o.job is not None]
+        done = remote.wait_for_completion(ids, timeout=30)
+        assert [job.result for job in done] == [{"message": str(n), "data": None} for n in range(5)]
+        assert {(job.identity, job.organization) for job in done} == {("svc", "acme")}
+        with pytest.raises(InvalidParameters, match=r"^item 1: invalid parameters for diagnostics"):
+            remote.start_jobs(
+                [
+                    JobRequest(job_type="diagnostics.echo"),
+                    JobRequest(job_type="diagnostics.echo", parameters={"nope": 1}),
+                ]
+            )
+        remote.cancel_job(holder.id)

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 
 from jobhub.api import links, paging
 from jobhub.api import responses as doc
-from jobhub.api.bodies import StartJob
+from jobhub.api.bodies import StartJob, StartJobs
+from jobhub.api.problems import problem_body
 from jobhub.api.security import (
     Manager,
     Operator,
@@ -24,7 +25,7 @@ from jobhub.api.security import (
 from jobhub.api.views import JobViews, choose, etag, not_modified
 from jobhub.errors import Conflict
 from jobhub.formats.schema import event_record, message_record
-from jobhub.jobs import JobStatus
+from jobhub.jobs import JobStatus, StartState
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 _NEGOTIATED: dict[str, Any] = {"application/vnd.jobhub.jobstatus+json": {}, "application/xml": {}}
@@ -52,28 +53,53 @@ def start_job(
     ahead, or more ``maxAttempts`` than its type's retry policy allows."""
     representation = choose(request)  # a refused Accept must not start anything
     wanted = uuid.uuid4()
+    start = body.job_request(caller.identity, caller.organization)
     job = manager.start_job(
-        body.type,
-        body.parameters,
-        identity=caller.identity,
-        organization=caller.organization,
-        client_request_id=body.client_request_id,
-        key=body.key,
-        description=body.description,
-        access_scope=body.access_scope,
+        start.job_type,
+        start.parameters,
         job_id=wanted,
-        start_at=body.start_at,
-        delay=body.delay,
-        queue=body.queue,
-        priority=body.priority,
-        max_attempts=body.max_attempts,
         actor=actor_of(caller),
         reason=reason,
+        **start.options(),
     )
     response = JobViews(request, manager, caller).one(job, representation)
     response.status_code = 201 if job.id == wanted else 200
     response.headers["Location"] = links.job_url(request, manager, job.id)
     return response
+
+
+@router.post(
+    "/batch",
+    summary="Start a batch of jobs",
+    responses={
+        **doc.body(doc.BatchStarted, "what became of each job, in order"),
+        **doc.problems(400, 401, 403, 404, 422),
+    },
+)
+def start_jobs(
+    body: StartJobs, request: Request, manager: Manager, caller: Operator, reason: Reason = None
+) -> JSONResponse:
+    """Start up to 10,000 jobs, each as ``POST /jobs`` takes one, with one insert and
+    pipelined publishes. Every item is judged first: one bad item starts none (404 or
+    422, naming it by its index). Each item's ``state``: ``started``, ``repeated`` (its
+    ``clientRequestId`` had its job: that job), ``refused`` (nothing recorded; ``error``
+    says why: a held key, or the broker failing before it was asked) or ``pending``
+    (recorded; the broker failed while taking it, so the outbox publishes it if its
+    message is missing: it runs once either way)."""
+    requests = [item.job_request(caller.identity, caller.organization) for item in body.jobs]
+    outcomes = manager.start_jobs(requests, actor=actor_of(caller), reason=reason)
+    records = iter(JobViews(request, manager, caller).native([o.job for o in outcomes if o.job]))
+    items: list[doc.BatchItem] = [
+        {
+            "index": index,
+            "state": outcome.state.value,
+            "job": next(records) if outcome.job is not None else None,
+            "error": None if outcome.error is None else problem_body(outcome.error),  # type: ignore[typeddict-item]
+        }
+        for index, outcome in enumerate(outcomes)
+    ]
+    counts = {state.value: sum(o.state is state for o in outcomes) for state in StartState}
+    return JSONResponse({**counts, "items": items})
 
 
 @router.get(

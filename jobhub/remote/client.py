@@ -1,0 +1,388 @@
+"""``RemoteJobManager``: the ``JobService`` over jobhub's HTTP API.
+
+For producers that must not reach the database or the broker, as SanteDB's
+UpstreamJobManager works over its REST API. It returns the same ``Job`` values and raises
+the same exceptions as ``JobManager``: each problem response names its error class
+(``urn:jobhub:problem:JobNotFound``) and is raised as that class. An API that cannot be
+reached, or that fails, raises RemoteUnavailable. What each method sends and how it reads
+the answer is in ``operations``, shared with ``AsyncRemoteJobManager``.
+
+Example::
+
+    with RemoteJobManager("https://jobs.example.com", token="jh_...") as jobs:
+        job = jobs.start_job("reports.job_statistics", client_request_id="daily-2026-11-21")
+        jobs.wait_for_completion([job.id], timeout=60)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
+from functools import cached_property
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+
+from jobhub.audit import AuditEntry
+from jobhub.errors import JobHubError, RemoteUnavailable
+from jobhub.formats.vocab import ApiJobState
+from jobhub.gates import Pause, PauseKind, StoredLimit
+from jobhub.jobs import (
+    AccessScope,
+    Job,
+    JobError,
+    JobEvent,
+    JobMessage,
+    JobRequest,
+    JobStatus,
+    JSONValue,
+    StartOutcome,
+)
+from jobhub.limits import Limit, LimitKind
+from jobhub.manager import JobManager
+from jobhub.remote import operations as op
+from jobhub.remote.operations import Call, JobTypeRef, Operation
+from jobhub.scheduling.schedules import JobSchedule
+from jobhub.service import GateService, JobService, RunnerService
+
+T = TypeVar("T")
+
+
+def http_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+
+def answer_of(response: httpx.Response, call: Call) -> Any:
+    """The decoded answer to ``call``, or the error its problem response names."""
+    if call.problems and response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        raise op.problem_error(body, response.status_code, response.reason_phrase)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def unreachable(exc: httpx.HTTPError) -> RemoteUnavailable:
+    error = RemoteUnavailable(f"jobhub API unreachable: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+class RemoteJobManager:
+    """Jobs through the HTTP API at ``base_url``, as the API key ``token``'s caller."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.poll_interval = poll_interval
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=http_headers(token),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> RemoteJobManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- running an operation ----------------------------------------------------------
+
+    def _run(self, operation: Operation[T]) -> T:
+        answer: Any = None
+        error: JobHubError | None = None
+        while True:
+            try:
+                step = operation.send(answer) if error is None else operation.throw(error)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer, error = None, None
+            if isinstance(step, op.Pause):
+                time.sleep(step.seconds)
+                continue
+            try:
+                answer = self._call(step)
+            except JobHubError as exc:
+                error = exc
+
+    def _call(self, call: Call) -> Any:
+        try:
+            response = self._http.request(
+                call.method, call.path, params=call.params or None, json=call.json
+            )
+        except httpx.HTTPError as exc:
+            raise unreachable(exc) from exc
+        return answer_of(response, call)
+
+    # -- starting and reading ----------------------------------------------------------
+
+    def start_job(
+        self,
+        job_type: JobTypeRef,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        client_request_id: str | None = None,
+        key: str | None = None,
+        description: str | None = None,
+        access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+        start_at: datetime | None = None,
+        delay: timedelta | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
+        reason: str | None = None,
+    ) -> Job:
+        """Start a job as the key's identity in its organization; see ``JobManager``.
+        The server records the start in its audit trail as the key's, with ``reason``."""
+        request = JobRequest(
+            job_type=job_type,
+            parameters=parameters or {},
+            client_request_id=client_request_id,
+            key=key,
+            description=description,
+            access_scope=access_scope,
+            start_at=start_at,
+            delay=delay,
+            queue=queue,
+            priority=priority,
+            max_attempts=max_attempts,
+        )
+        return self._run(op.start_job(request, reason))
+
+    def start_jobs(
+        self, requests: Sequence[JobRequest], *, reason: str | None = None
+    ) -> list[StartOutcome]:
+        """Start a batch as the key's identity in its organization (``POST /jobs/batch``;
+        see ``JobManager.start_jobs``). A request's identity and organization are the
+        key's, whatever it carries."""
+        return self._run(op.start_jobs(requests, reason))
+
+    def get_job(self, job_id: UUID | str) -> Job:
+        return self._run(op.get_job(job_id))
+
+    def find_job(self, job_id: UUID | str) -> Job | None:
+        return self._run(op.find_job(job_id))
+
+    def query_jobs(
+        self,
+        *,
+        filter: str | None = None,
+        orderby: str | None = None,
+        top: int = 100,
+        skip: int = 0,
+        count: bool = False,
+    ) -> tuple[list[Job], int | None]:
+        """Jobs by OData-style ``$filter`` / ``$orderby``, following pages up to ``top``."""
+        return self._run(op.query_jobs(filter, orderby, top, skip, count))
+
+    def find_jobs(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        job_type: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        housekeeping: bool | None = None,
+    ) -> list[Job]:
+        """Jobs matching the filters, newest first; housekeeping jobs as ``JobManager``
+        lists them (``find_jobs``)."""
+        return self._run(op.find_jobs(status, job_type, limit, offset, housekeeping))
+
+    def pending_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self._run(op.jobs_in(ApiJobState.PENDING, limit, housekeeping))
+
+    def running_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self._run(op.jobs_in(ApiJobState.RUNNING, limit, housekeeping))
+
+    def finished_jobs(self, *, limit: int = 100, housekeeping: bool | None = None) -> list[Job]:
+        return self._run(op.jobs_in(ApiJobState.FINISHED, limit, housekeeping))
+
+    def job_results(self, job_id: UUID | str) -> JSONValue:
+        """The inline result; for a Publishlink result, its documents (with their links)."""
+        return self._run(op.job_results(job_id))
+
+    def job_events(self, job_id: UUID | str) -> list[JobEvent]:
+        return self._run(op.job_events(job_id))
+
+    def user_messages(self, job_id: UUID | str, *, after: int = 0) -> list[JobMessage]:
+        return self._run(op.user_messages(job_id, after))
+
+    # -- acting on jobs ------------------------------------------------------------------
+
+    def cancel_job(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
+        return self._run(op.act_on_job(job_id, "cancel", reason))
+
+    def rerun_job(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
+        return self._run(op.act_on_job(job_id, "rerun", reason))
+
+    def retry_now(self, job_id: UUID | str, *, reason: str | None = None) -> Job:
+        """Start now a job that waits for its start time or its retry; NotWaiting otherwise."""
+        return self._run(op.act_on_job(job_id, "retry-now", reason))
+
+    def wait_for_completion(
+        self, job_ids: Sequence[UUID | str], timeout: float | None = None
+    ) -> list[Job]:
+        """Wait until every job has ended (polling the API); WaitTimeout otherwise."""
+        return self._run(op.wait_for_completion(job_ids, timeout, self.poll_interval))
+
+    # -- job types and schedules ----------------------------------------------------------
+
+    def job_types(self) -> list[dict[str, Any]]:
+        """The job types the API's workers can run, with their parameter schemas."""
+        return self._run(op.job_types())
+
+    def get_job_schedules(self, job_type: JobTypeRef) -> list[JobSchedule]:
+        return self._run(op.get_job_schedules(job_type))
+
+    def set_job_schedule(
+        self,
+        job_type: JobTypeRef,
+        *,
+        interval: timedelta | str | None = None,
+        days: Iterable[int] | str | None = None,
+        at: time_of_day | str | None = None,
+        tz: str = "UTC",
+        parameters: Mapping[str, object] | None = None,
+        catch_up: bool = True,
+        reason: str | None = None,
+    ) -> list[JobSchedule]:
+        """Replace the type's schedules with one (needs an admin key)."""
+        return self._run(
+            op.set_job_schedule(job_type, interval, days, at, tz, parameters, catch_up, reason)
+        )
+
+    def clear_job_schedule(self, job_type: JobTypeRef, *, reason: str | None = None) -> None:
+        self._run(op.clear_job_schedule(job_type, reason))
+
+    # -- the audit trail --------------------------------------------------------------------
+
+    def audit_entries(
+        self,
+        *,
+        since: datetime | timedelta | str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The key's organization's audit trail, newest first (needs an admin key); see
+        ``JobManager.audit_entries``."""
+        return self._run(op.audit_entries(since, actor, limit))
+
+    # -- limits and pauses (reading needs any key, changing them an admin key) ------------
+
+    def limits(self, job_type: JobTypeRef | None = None) -> list[StoredLimit]:
+        """The limits of one type, or of all; see ``JobManager.limits``."""
+        return self._run(op.limits(job_type))
+
+    def set_limit(
+        self, job_type: JobTypeRef, limit: Limit | str, *, reason: str | None = None
+    ) -> list[StoredLimit]:
+        """Set the type's limit of that kind and key, as the key's identity; returns the
+        type's limits. UnknownJobType or InvalidLimit as ``JobManager.set_limit``."""
+        return self._run(op.set_limit(job_type, limit, reason))
+
+    def clear_limit(
+        self,
+        job_type: JobTypeRef,
+        kind: LimitKind | str = LimitKind.CONCURRENCY,
+        per: str = "",
+        *,
+        reason: str | None = None,
+    ) -> list[StoredLimit]:
+        """Lift the type's limit of ``kind`` and key ``per``; NotFound when it has none."""
+        return self._run(op.clear_limit(job_type, kind, per, reason))
+
+    def pauses(self) -> list[Pause]:
+        """Every paused queue, job type and schedule."""
+        return self._run(op.pauses())
+
+    def pause(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> Pause:
+        """Pause a queue, a job type or a schedule on every host, as the key's identity;
+        Conflict when it is paused already."""
+        return self._run(op.pause(kind, target, reason))
+
+    def resume(self, kind: PauseKind | str, target: str, *, reason: str | None = None) -> None:
+        """Resume a paused queue, job type or schedule; Conflict when it is not paused."""
+        self._run(op.resume(kind, target, reason))
+
+    def job_schema(self) -> dict[str, Any]:
+        return self._run(op.job_schema())
+
+    def readiness(self) -> dict[str, str]:
+        """What the API reports of its database and broker (``/ready``)."""
+        return self._run(op.readiness())
+
+    # -- jobs run elsewhere: the runner's side -------------------------------------------
+
+    @cached_property
+    def runners(self) -> RemoteRunners:
+        """Claim, report on and finish jobs that run elsewhere (``JobManager.runners``);
+        needs an operator key of the job's organization."""
+        return RemoteRunners(self._run)
+
+
+class RemoteRunners:
+    """``Runners`` over the HTTP API: the same operations, values and errors."""
+
+    def __init__(self, run: Callable[[Operation[Job]], Job]) -> None:
+        self._run = run
+
+    def claim(self, job_id: UUID | str, runner: str) -> Job:
+        return self._run(op.claim(job_id, runner))
+
+    def report(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        percent: float | None = None,
+        status_text: str | None = None,
+        message: str | None = None,
+        level: str = "info",
+        attempt: int | None = None,
+    ) -> Job:
+        return self._run(op.report(job_id, runner, percent, status_text, message, level, attempt))
+
+    def finish(
+        self,
+        job_id: UUID | str,
+        runner: str,
+        *,
+        result: JSONValue = None,
+        error: JobError | str | None = None,
+        retry: bool = True,
+        cancelled: bool = False,
+        attempt: int | None = None,
+    ) -> Job:
+        return self._run(op.finish(job_id, runner, result, error, retry, cancelled, attempt))
+
+
+def _both_conform(local: JobManager, remote: RemoteJobManager) -> tuple[JobService, JobService]:
+    """Never called: mypy checks here that both managers implement ``JobService``."""
+    return local, remote
+
+
+def _both_gate(local: JobManager, remote: RemoteJobManager) -> tuple[GateService, GateService]:
+    """Never called: mypy checks here that both managers implement ``GateService``."""
+    return local, remote
+
+
+def _both_run(local: JobManager, remote: RemoteJobManager) -> tuple[RunnerService, RunnerService]:
+    """Never called: mypy checks here that both runner sides implement ``RunnerService``."""
+    return local.runners, remote.runners
