@@ -21,6 +21,7 @@ from jobhub.logs import configure_logging
 from jobhub.placement import MAX_PRIORITY, MIN_PRIORITY
 from jobhub.worker import signals
 from jobhub.worker.declare import TIME_LIMIT_GRACE
+from jobhub.worker.event_batches import BatchTaskEvents
 from jobhub.worker.file_transport import TRANSPORT as FILE_TRANSPORT
 from jobhub.worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from jobhub.worker.timer_pruning import PruneCancelledTimers
@@ -45,8 +46,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_exchange": settings.queue,
         "task_default_routing_key": settings.queue,
         # Flower sees every job by its id, name, arguments (from the worker's task-received
-        # event) and state. Producers send no task-sent event: it would double the cost of
-        # every publish for nothing Flower lacks.
+        # event) and state; the worker sends them in batches (BatchTaskEvents). Producers
+        # send no task-sent event: it would double the cost of every publish for nothing
+        # Flower lacks.
         "worker_send_task_events": True,
         "task_send_sent_event": False,
         "task_soft_time_limit": settings.default_time_limit,
@@ -104,6 +106,7 @@ def create_celery_app(settings: Settings | None = None) -> JobHubCelery:
     load_job_modules(settings.job_modules)
     app.conf.beat_schedule = _static_schedules(settings)
     app.steps["worker"].add(PruneCancelledTimers)
+    app.steps["consumer"].add(BatchTaskEvents)
     signals.connect()
     return app
 

@@ -57,6 +57,18 @@ def test_flower_lists_a_job_by_its_id_with_name_arguments_and_state(
     assert "seen by flower" in task["kwargs"]
     assert task["worker"] == node
 
+    # A burst: the worker sends its events in batches; Flower still sees every job end.
+    burst = [manager.start_job("diagnostics.echo", {"message": f"b{n}"}) for n in range(100)]
+    manager.wait_for_completion([job.id for job in burst], timeout=60)
+    wanted = {str(job.id) for job in burst}
+    tasks = _poll(
+        f"{base}/api/tasks?limit=1000",
+        lambda body: all(body.get(i, {}).get("state") == "SUCCESS" for i in wanted),
+    )
+    assert {
+        tasks[i]["received"] is not None and tasks[i]["started"] is not None for i in wanted
+    } == {True}
+
 
 def test_flower_shows_the_queues_a_worker_consumes_and_the_jobs_waiting_in_them(
     manager: JobManager, processes: Processes, settings: Settings, queue_name: str
