@@ -65,8 +65,8 @@ def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
     doc = json.loads(result.stdout)
     assert doc["mode"] == "smoke"
     runs = {run["config"]: run for run in doc["runs"]}
-    assert sorted(runs) == ["A", "B", "J"]
-    assert len(doc["runs"]) == 3
+    assert sorted(runs) == ["A", "B", "C", "J"]
+    assert len(doc["runs"]) == 4
     for name, run in runs.items():
         assert run["jobs"] == SMOKE_JOBS, name
         assert run["completed"] == SMOKE_JOBS, name
@@ -95,10 +95,12 @@ def test_smoke_benchmark_reports_a_b_and_j_each_completed_exactly_once(
 
     pairs = doc["ratios"]["pairs"]
     assert len(pairs) == 1
+    assert _positive(pairs[0]["J/C"])
     assert _positive(pairs[0]["J/A"])
     assert _positive(pairs[0]["J/B"])
     assert {t["name"] for t in doc["targets"]} >= {
-        "J/A end-to-end jobs/s",
+        "J/C end-to-end jobs/s, each as shipped",
+        "J/A end-to-end jobs/s, the same Celery settings",
         "J/B end-to-end jobs/s",
         "Completed visible after task returned, p99 at half peak rate",
     }

@@ -138,7 +138,7 @@ def main(
             n = jobs or (SMOKE_JOBS if smoke else DEFAULT_JOBS)
             rounds = 1 if smoke else rounds
             lag_n = lag_jobs or (SMOKE_LAG_JOBS if smoke else LAG_JOBS)
-            order = "ABJ" if smoke else "ABJL"
+            order = "CABJ" if smoke else "CABJL"
             parameters.update(jobs=n, rounds=rounds, order=" ".join(order), lag_jobs=lag_n)
             _progress(
                 f"{mode}: {n} jobs per run, {rounds} round(s) of {' '.join(order)}, "

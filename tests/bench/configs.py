@@ -1,6 +1,8 @@
 """The three configurations: what each enqueues with, persists, and counts as Completed.
 
-* **A**: plain Celery, no result backend. Completed = the task body ran (its Redis count).
+* **C**: plain Celery as it ships (Celery's defaults: early acks, prefetch 4, no task
+  events), no result backend. Completed = the task body ran (its Redis count).
+* **A**: plain Celery with jobhub's Celery settings, no result backend. Completed as C.
 * **B**: Celery with its database result backend in this run's database,
   ``result_extended`` and ``task_track_started`` on. Completed = a ``celery_taskmeta``
   row with status SUCCESS; its time is ``date_done``.
@@ -27,7 +29,7 @@ from sqlalchemy import create_engine
 
 from jobhub import JobManager, JobStatus, Settings
 from jobhub.db import migrate
-from tests.bench.apps import PLAIN_TASK, plain_app, plain_env
+from tests.bench.apps import CELERY_DEFAULTS, PLAIN_TASK, plain_app, plain_env
 from tests.bench.jobs import LIMITED, NOOP
 from tests.bench.pg import sqlalchemy_url
 from tests.bench.services import Space
@@ -117,6 +119,13 @@ class PlainA(Configuration):
         if self.app is not None:
             self.app.close()
             self.app = None
+
+
+class PlainC(PlainA):
+    """Plain Celery as it ships: its own defaults (``tests.bench.apps``)."""
+
+    name = "C"
+    result_backend = CELERY_DEFAULTS
 
 
 class PlainB(PlainA):
@@ -307,6 +316,7 @@ class JobhubBesideLimited(Jobhub):
 
 
 CONFIGURATIONS: dict[str, type[Configuration]] = {
+    "C": PlainC,
     "A": PlainA,
     "B": PlainB,
     "J": Jobhub,

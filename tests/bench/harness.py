@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from tests.bench import rss, worker
+from tests.bench import cpu, rss, worker
 from tests.bench.configs import CONFIGURATIONS, Configuration
 from tests.bench.services import Services, Space
 from tests.bench.stats import distribution_ms
@@ -49,6 +49,8 @@ class RoundResult:
     wal_bytes_per_job: float = 0.0
     """WAL the server wrote during the round (enqueue to settled), per job."""
     worker_peak: dict[str, Any] = field(default_factory=dict)
+    cpu_ms_per_job: dict[str, float] = field(default_factory=dict)
+    """CPU per job of each process group (``tests.bench.cpu``), enqueue to completion."""
     violations: list[str] = field(default_factory=list)
     violation_count: int = 0
     figures: dict[str, float] = field(default_factory=dict)
@@ -88,7 +90,10 @@ def run_round(
         before = services.postgres.settled_counters(database)
         progress(f"{name} round {round_no}: worker ready, enqueueing {jobs}")
 
+        cpu_before = cpu.snapshot(proc.pid)
+        producer_before = cpu.producer_seconds()
         enqueued, started, burst = burst_enqueue(config, space.task_kwargs(), jobs)
+        producer_spent = cpu.producer_seconds() - producer_before
         result.enqueue_seconds = burst
         result.enqueue_rate = jobs / burst if burst > 0 else 0.0
 
@@ -99,6 +104,10 @@ def run_round(
         if done_at is not None:
             result.e2e_seconds = done_at - started
             result.jobs_per_second = jobs / result.e2e_seconds
+        cpu_after = cpu.snapshot(proc.pid)
+        spent_cpu = {group: cpu_after[group] - cpu_before[group] for group in cpu_before}
+        spent_cpu["producer"] = producer_spent
+        result.cpu_ms_per_job = {group: 1000 * spent_cpu[group] / jobs for group in cpu.GROUPS}
         result.worker_peak = rss.peak(proc.pid).as_dict()
 
         if polling is not None:

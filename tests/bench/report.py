@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tests.bench.cpu import GROUPS
 from tests.bench.harness import RoundResult
 from tests.bench.lag import LagResult
 from tests.bench.longrun import LongResult
@@ -22,7 +23,10 @@ from tests.bench.stats import summary
 from tests.bench.targets import evaluate
 
 CONFIG_NAMES = {
-    "A": "plain Celery, no result backend; Completed = the task body ran (Redis count)",
+    "C": "plain Celery as it ships (its defaults: early acks, prefetch 4, no task events), "
+    "no result backend; Completed = the task body ran (Redis count)",
+    "A": "plain Celery with jobhub's Celery settings (late acks, prefetch 1, task events), "
+    "no result backend; Completed = the task body ran (Redis count)",
     "B": "Celery + its SQLAlchemy database result backend in PostgreSQL (result_extended, "
     "task_track_started; Celery's default pool_pre_ping adds an empty statement per store); "
     "Completed = celery_taskmeta SUCCESS",
@@ -31,6 +35,12 @@ CONFIG_NAMES = {
     "L": "J while 300 jobs of another type wait under a 50/s rate limit and are released "
     "beside it; Completed = jobs.status 3 of J's type",
 }
+
+
+def _cpu_of(group: str) -> Callable[[RoundResult], float]:
+    return lambda run: run.cpu_ms_per_job.get(group, math.nan)
+
+
 SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
     "jobs_per_second": lambda r: r.jobs_per_second,
     "enqueue_rate": lambda r: r.enqueue_rate,
@@ -41,6 +51,7 @@ SUMMARISED: dict[str, Callable[[RoundResult], float]] = {
     "rollbacks_per_job": lambda r: r.rollbacks_per_job,
     "worker_peak_total_mib": lambda r: r.worker_peak.get("total_kb", 0) / 1024,
     "worker_peak_max_child_mib": lambda r: r.worker_peak.get("max_child_kb", 0) / 1024,
+    **{f"cpu_{group}_ms_per_job": _cpu_of(group) for group in GROUPS},
 }
 
 
@@ -68,17 +79,23 @@ def limit_ratios(runs: Sequence[RoundResult]) -> list[dict[str, float]]:
     return found
 
 
+RATIOS = ("J/C", "J/A", "J/B", "enqueue J/A")
+"""Each round's J over its C (each as shipped), A (identical settings) and B (the peer),
+and J's enqueue rate over A's."""
+
+
 def pair_ratios(runs: Sequence[RoundResult]) -> list[dict[str, float]]:
-    """J/A and J/B end to end, and J/A enqueue rate, round by round."""
+    """``RATIOS``, round by round (a ratio whose configuration did not run is NaN)."""
     by_key = {(r.config, r.round): r for r in runs}
     pairs = []
     for round_no in sorted({r.round for r in runs}):
-        a, b, j = (by_key.get((name, round_no)) for name in "ABJ")
+        c, a, b, j = (by_key.get((name, round_no)) for name in "CABJ")
         if a is None or b is None or j is None:
             continue
         pairs.append(
             {
                 "round": round_no,
+                "J/C": math.nan if c is None else _ratio(j.jobs_per_second, c.jobs_per_second),
                 "J/A": _ratio(j.jobs_per_second, a.jobs_per_second),
                 "J/B": _ratio(j.jobs_per_second, b.jobs_per_second),
                 "enqueue J/A": _ratio(j.enqueue_rate, a.enqueue_rate),
@@ -105,14 +122,15 @@ def document(
             key: summary([get(r) for r in runs if r.config == name])
             for key, get in SUMMARISED.items()
         }
-        for name in "ABJL"
+        for name in "CABJL"
         if any(r.config == name for r in runs)
     }
     pairs = pair_ratios(runs)
-    ratio_summary = {key: summary([p[key] for p in pairs]) for key in ("J/A", "J/B", "enqueue J/A")}
+    ratio_summary = {key: summary([p[key] for p in pairs]) for key in RATIOS}
     slowest = max(queries.shapes, key=lambda s: s.p99_ms) if queries and queries.shapes else None
     slowest_page = worst(pages) if pages else None
     targets = evaluate(
+        j_over_c=ratio_summary["J/C"]["mean"] if pairs else None,
         j_over_a=ratio_summary["J/A"]["mean"] if pairs else None,
         j_over_b=ratio_summary["J/B"]["mean"] if pairs else None,
         enqueue_ratio=ratio_summary["enqueue J/A"]["mean"] if pairs else None,
@@ -324,25 +342,35 @@ def _runs_section(doc: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
+    out += ["", "CPU per job, ms (mean of rounds; postgres includes the harness's polls)"]
+    out += _table(
+        ["cfg", *GROUPS, "total"],
+        [
+            [
+                name,
+                *(_f(figures[f"cpu_{g}_ms_per_job"]["mean"], 3) for g in GROUPS),
+                _f(sum(figures[f"cpu_{g}_ms_per_job"]["mean"] for g in GROUPS), 3),
+            ]
+            for name, figures in doc["summary"].items()
+        ],
+    )
     pairs = doc["ratios"]["pairs"]
     if pairs:
-        out += ["", "Ratios, pair by pair (round i's J over round i's A or B)"]
-        rows = [
-            [str(p["round"]), _f(p["J/A"], 3), _f(p["J/B"], 3), _f(p["enqueue J/A"], 3)]
-            for p in pairs
-        ]
+        out += ["", "Ratios, pair by pair (round i's J over round i's C, A or B)"]
+        rows = [[str(p["round"]), *(_f(p[key], 3) for key in RATIOS)] for p in pairs]
         s = doc["ratios"]["summary"]
-        for label in ("mean", "min", "max"):
-            rows.append(
-                [
-                    label,
-                    _f(s["J/A"][label], 3),
-                    _f(s["J/B"][label], 3),
-                    _f(s["enqueue J/A"][label], 3),
-                ]
-            )
+        rows += [
+            [label, *(_f(s[key][label], 3) for key in RATIOS)] for label in ("mean", "min", "max")
+        ]
         out += _table(
-            ["round", "J/A jobs/s", "J/B jobs/s", "J/A enqueue (start_job/apply_async)"], rows
+            [
+                "round",
+                "J/C jobs/s (each as shipped)",
+                "J/A jobs/s (same settings)",
+                "J/B jobs/s",
+                "J/A enqueue (start_job/apply_async)",
+            ],
+            rows,
         )
     limits = doc.get("limits") or []
     if limits:
