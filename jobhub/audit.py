@@ -16,6 +16,7 @@ reason, a limit, the start of a period). The JSON form of an entry is
 from __future__ import annotations
 
 import enum
+import functools
 import getpass
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,11 +77,7 @@ class Actor:
     @classmethod
     def local(cls) -> Actor:
         """The operating-system user running this process (the CLI, a Python script)."""
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):  # no passwd entry (a bare container)
-            name = "unknown"
-        return cls(identity=f"local:{name}")
+        return cls(identity=f"local:{_user()}")
 
     @classmethod
     def of(cls, actor: Actor | str | None) -> Actor:
@@ -103,6 +100,15 @@ class AuditEntry:
     details: dict[str, JSONValue] = field(default_factory=dict)
     reason: str | None = None
     id: int | None = None
+
+
+@functools.cache
+def _user() -> str:
+    """This process's user, looked up once: every start without an actor asks."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a bare container)
+        return "unknown"
 
 
 # -- checking what callers pass, before anything is done ---------------------------------
