@@ -155,3 +155,18 @@ def test_wal_split_names_the_jobs_table_and_its_indexes(services: svc.Services) 
     assert _positive(relations["jobs"])
     assert _positive(relations["pk_jobs"])
     assert sum(relations.values()) == pytest.approx(doc["bytes_per_job"])
+
+
+def test_enqueue_rates_cover_every_way_to_enqueue(services: svc.Services) -> None:
+    result = _bench(services, "--jobs", "50", module="tests.bench.enqueue")
+
+    assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
+    doc = json.loads(result.stdout)
+    assert sorted(doc["rates"]) == [
+        "AsyncRemoteJobManager",
+        "apply_async loop",
+        "start_job loop",
+        "start_jobs batch",
+    ]
+    assert all(_positive(rate) for rate in doc["rates"].values())
+    assert doc["ratios"]["apply_async loop"] == pytest.approx(1.0)

@@ -27,7 +27,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(database_url: str, redis_url: str, queue: str, log: Path) -> Iterator[str]:
+def running_api(
+    database_url: str, redis_url: str, queue: str, log: Path, job_modules: str = "workers"
+) -> Iterator[str]:
     """Start ``jobhub api`` on ``database_url`` and yield its base URL once ``/health``
     answers; stop it afterwards. Its output goes to ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHUB_")}
@@ -35,6 +37,7 @@ def running_api(database_url: str, redis_url: str, queue: str, log: Path) -> Ite
         JOBHUB_DATABASE_URL=sqlalchemy_url(database_url),
         JOBHUB_BROKER_URL=redis_url,
         JOBHUB_QUEUE=queue,
+        JOBHUB_JOB_MODULES=job_modules,
     )
     port = free_port()
     with log.open("wb") as output:

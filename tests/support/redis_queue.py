@@ -25,7 +25,11 @@ def _steps() -> range:
 def queued_messages(redis_url: str, queue: str) -> list[tuple[str, bytes]]:
     """(list, raw message) of every message waiting in ``queue``."""
     client = redis.Redis.from_url(redis_url)
-    return [(name, raw) for name in priority_lists(queue) for raw in client.lrange(name, 0, -1)]
+    return [
+        (name, raw if isinstance(raw, bytes) else raw.encode())
+        for name in priority_lists(queue)
+        for raw in client.lrange(name, 0, -1)
+    ]
 
 
 def queue_length(redis_url: str, queue: str) -> int:
