@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,10 +48,11 @@ logger = logging.getLogger(__name__)
 SendTask = Callable[..., AsyncResult]  # type: ignore[type-arg]
 """Celery's own ``send_task``: puts one message on the broker."""
 
-PublishBatch = Callable[[], AbstractContextManager[tuple[Mapping[str, Any], bool]]]
-"""A context in which ``send_task`` calls given its options (the first of what it
-yields) are buffered and sent together when it exits, if it yields True (kombu's
-``Producer.batch``: one Redis pipeline), or sent one by one, if False."""
+PublishBatch = Callable[[Collection[str]], AbstractContextManager[tuple[Mapping[str, Any], bool]]]
+"""A context for publishing to the named queues, in which ``send_task`` calls given its
+options (the first of what it yields) are buffered and sent together when it exits, if
+it yields True (kombu's ``Producer.batch``: one Redis pipeline), or sent one by one, if
+False."""
 
 PUBLISH_CHUNK = 500
 """Messages per publish batch of ``Dispatcher.start_many``."""
@@ -238,7 +239,7 @@ class Dispatcher:
         stamps: list[datetime] = []
         buffered, sending = True, False
         try:
-            with self._batch() as (options, buffered):
+            with self._batch({new.queue for new in news}) as (options, buffered):
                 for new in news:
                     name, job_id, attempt, parameters, extra, queue, priority = _message(
                         new, options
@@ -493,7 +494,7 @@ def _dispatch_error(what: str, exc: Exception, queue: str | None = None) -> Disp
 
 
 @contextmanager
-def _one_by_one() -> Iterator[tuple[Mapping[str, Any], bool]]:
+def _one_by_one(queues: Collection[str]) -> Iterator[tuple[Mapping[str, Any], bool]]:
     """No batching: each publish goes out at once."""
     yield {}, False
 
@@ -560,12 +561,17 @@ class JobHubCelery(Celery):
         )
 
     @contextmanager
-    def _publish_batch(self) -> Iterator[tuple[Mapping[str, Any], bool]]:
+    def _publish_batch(self, queues: Collection[str]) -> Iterator[tuple[Mapping[str, Any], bool]]:
         """One pooled producer whose publishes kombu buffers and sends together on exit
         (a Redis pipeline; brokers without batches publish each at once). The limit is
-        above a chunk's commands, so nothing is sent before the exit."""
+        above a chunk's commands, so nothing is sent before the exit. The queues are
+        declared once here rather than at every message; a failure is the batch's (no
+        retry per message: ``start_many`` decides what became of each)."""
         with self.producer_or_acquire() as producer, producer.batch(max_size=4 * PUBLISH_CHUNK):
-            yield {"producer": producer}, bool(producer.supports_batch_publish)
+            for name in queues:
+                producer.maybe_declare(self.amqp.queues[name])
+            options = {"producer": producer, "retry": False, "declare": []}
+            yield options, bool(producer.supports_batch_publish)
 
     def send_task(  # type: ignore[override]
         self, name: str, args: Any = None, kwargs: Any = None, **options: Any

@@ -22,7 +22,7 @@ ConfigurationError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -168,7 +168,7 @@ class RecordingBroker:
         return AsyncResult(str(options.get("task_id")))
 
     @contextmanager
-    def batch(self) -> Iterator[tuple[Mapping[str, Any], bool]]:
+    def batch(self, queues: Collection[str]) -> Iterator[tuple[Mapping[str, Any], bool]]:
         """The publish batch ``Dispatcher.start_many`` uses (see ``buffers``)."""
         if not self.buffers:
             yield {}, False
