@@ -33,9 +33,10 @@ screenshots: $(STAMP) ## Rewrite docs/screenshots/*.png from the browser tests (
 soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job (see README, Reliability)
 	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
 
-bench: $(STAMP) ## Benchmark jobhub against plain Celery, then the enqueue rates (README, Performance)
+bench: $(STAMP) ## Benchmark jobhub against plain Celery, the enqueue rates and the API (README, Performance)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench.enqueue
+	$(BIN)/python -m tests.bench.api
 
 bench-pages: $(STAMP) ## The dashboard's pages on 1,000,000 jobs: p50/p99 against 100 ms
 	$(BIN)/python -m tests.bench --pages

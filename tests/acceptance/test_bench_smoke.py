@@ -170,3 +170,30 @@ def test_enqueue_rates_cover_every_way_to_enqueue(services: svc.Services) -> Non
     ]
     assert all(_positive(rate) for rate in doc["rates"].values())
     assert doc["ratios"]["apply_async loop"] == pytest.approx(1.0)
+
+
+def test_api_benchmark_compares_post_jobs_with_a_bare_endpoint(services: svc.Services) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.api",
+            "--requests",
+            "40",
+            "--postgres",
+            svc.libpq_url(services.postgres_url),
+            "--redis",
+            services.redis_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env({}),
+        timeout=240,
+        check=False,
+    )
+
+    assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("POST /jobs, bare FastAPI + apply_async") for line in lines)
+    assert any(line.startswith("POST /jobs over the bare endpoint: ") for line in lines)
+    assert all("errors 0" in line for line in lines if "req/s" in line)
