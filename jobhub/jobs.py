@@ -270,6 +270,12 @@ class Job:
         return self.status.is_terminal
 
     @property
+    def may_have_documents(self) -> bool:
+        """Whether an attempt of it ever ran: only a running attempt, or its end, writes
+        documents, so a job that never started has none to look up."""
+        return self.attempt > 1 or self.started_at is not None
+
+    @property
     def cancel_requested(self) -> bool:
         return self.cancel_requested_at is not None
 

@@ -110,7 +110,9 @@ class JobViews:
 
     def prepared(self, jobs: Sequence[Job]) -> list[tuple[Job, list[Document], dict[UUID, str]]]:
         """Each job (its result hidden when the caller may not read it), documents, links."""
-        documents = self.manager.access.job_documents(job.id for job in jobs)
+        documents = self.manager.access.job_documents(
+            job.id for job in jobs if job.may_have_documents
+        )
         prepared = []
         for job in jobs:
             own = documents.get(job.id, [])
