@@ -261,10 +261,15 @@ class Dispatcher:
                 sent, uncertain = len(stamps), 1
         else:
             sent, uncertain = len(news), 0
+        self._runtime.write_behind.transitions(
+            [
+                Transition(job_id=new.id, attempt=1, status=JobStatus.QUEUED, at=stamp)
+                for new, stamp in zip(news[:sent], stamps[:sent], strict=True)
+            ]
+        )
         outcomes: list[StartOutcome] = []
         for position, new in enumerate(news):
             if position < sent:
-                self._record_queued(new.id, 1, stamps[position])
                 job = new.as_job(queued_at=stamps[position])
                 outcomes.append(StartOutcome(StartState.STARTED, job))
             elif position < sent + uncertain:

@@ -30,6 +30,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -87,6 +88,14 @@ class WriteBehind:
             self._pending.transitions.append(transition)
             self._added()
 
+    def transitions(self, transitions: Sequence[Transition]) -> None:
+        """Several at once: one turn of the lock for a batch."""
+        if not transitions:
+            return
+        with self._lock:
+            self._pending.transitions.extend(transitions)
+            self._added(len(transitions))
+
     def progress(self, report: Progress) -> None:
         """Progress of a job: only the latest of each (job, attempt) is kept."""
         with self._lock:
@@ -111,8 +120,8 @@ class WriteBehind:
             self._pending.messages.append(message)
             self._added()
 
-    def _added(self) -> None:
-        self._submitted += 1
+    def _added(self, count: int = 1) -> None:
+        self._submitted += count
         if len(self._pending) > self._max_pending:
             self._drop_oldest()
         if self._thread is None:
