@@ -80,6 +80,15 @@ class Settings:
     the address of each request."""
     log_format: LogFormat = "text"
     """How the entry points log: ``text`` lines, or one JSON object per line (``jobhub.logs``)."""
+    adopt_foreign: bool = True
+    """Whether a worker records and runs a Celery task message for a known job type that
+    jobhub did not publish (a producer speaking only Celery's protocol); when off, such a
+    message is a dead letter (``jobhub.worker.adoption``)."""
+    foreign_identity: str | None = None
+    """The identity of an adopted job whose message has no ``jobhub_identity`` header."""
+    foreign_organization: str = ""
+    """The organization of an adopted job whose message has no ``jobhub_organization``
+    header."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +141,12 @@ class Settings:
                 values[name] = _positive_int(key, env[key])
         if env.get("JOBHUB_LOG_FORMAT"):
             values["log_format"] = _log_format(env["JOBHUB_LOG_FORMAT"])
+        if env.get("JOBHUB_ADOPT_FOREIGN"):
+            values["adopt_foreign"] = _flag("JOBHUB_ADOPT_FOREIGN", env["JOBHUB_ADOPT_FOREIGN"])
+        for name in ("foreign_identity", "foreign_organization"):
+            key = f"JOBHUB_{name.upper()}"
+            if env.get(key):
+                values[name] = env[key]
         return replace(base, **values)  # type: ignore[arg-type]
 
     @property
@@ -179,6 +194,17 @@ def _positive_int(key: str, text: str) -> int:
     if value < 1:
         raise ConfigurationError(f"{key} must be at least 1, got {value}")
     return value
+
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(key: str, text: str) -> bool:
+    try:
+        return _FLAGS[text.strip().lower()]
+    except KeyError:
+        raise ConfigurationError(f"{key} must be true or false, got {text!r}") from None
 
 
 def _log_format(text: str) -> LogFormat:

@@ -150,7 +150,7 @@ class Dispatcher:
         removed again, so a failed start leaves nothing behind, and DispatchError is raised.
         """
         runtime = self._runtime
-        new = self._new_job(definition, spec, description, created_by, job_id)
+        new = self.new_job(definition, spec, description, created_by, job_id)
         audit = None if actor is None else _start_entry(new, actor, reason)
         if not runtime.writes.create(new, audit):
             existing = self._repeat_of(new)
@@ -189,7 +189,7 @@ class Dispatcher:
         DispatchError, as ``start`` takes back a job whose message failed.
         """
         runtime = self._runtime
-        news = [self._new_job(r.definition, r.spec, r.description) for r in batch]
+        news = [self.new_job(r.definition, r.spec, r.description) for r in batch]
         audits = [None if actor is None else _start_entry(new, actor, reason) for new in news]
         created = runtime.writes.create_many(news, audits)
         outcomes: dict[int, StartOutcome] = {}
@@ -299,7 +299,7 @@ class Dispatcher:
         error = KeyConflict(new.job_type, new.key or "")
         return StartOutcome(StartState.REFUSED, None, error)
 
-    def _new_job(
+    def new_job(
         self,
         definition: JobDefinition,
         spec: JobSpec,

@@ -8,6 +8,9 @@ task id = job id) with a few headers:
   when its producer could not;
 * ``jobhub_job``: the job's row as its producer recorded it (first attempt only), so a
   worker can recreate a row lost with a crashed database before it reached the disk.
+
+A producer that speaks only Celery's protocol sends none of these; it may say who starts
+the job with ``jobhub_identity`` and ``jobhub_organization`` (``jobhub.worker.adoption``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 ATTEMPT_HEADER = "jobhub_attempt"
 QUEUED_AT_HEADER = "jobhub_queued_at"
 JOB_HEADER = "jobhub_job"
+IDENTITY_HEADER = "jobhub_identity"
+ORGANIZATION_HEADER = "jobhub_organization"
 
 
 def _header(request: Context, name: str) -> Any:
@@ -46,6 +51,18 @@ def queued_at_of(request: Context) -> datetime | None:
         return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
     except ValueError:
         return None
+
+
+def submitter_of(
+    request: Context, identity: str | None, organization: str
+) -> tuple[str | None, str]:
+    """Who a foreign message says starts its job: its headers, else the defaults given."""
+    named = _header(request, IDENTITY_HEADER)
+    tenant = _header(request, ORGANIZATION_HEADER)
+    return (
+        named if isinstance(named, str) and named else identity,
+        tenant if isinstance(tenant, str) else organization,
+    )
 
 
 def job_header(job: NewJob) -> dict[str, JSONValue]:

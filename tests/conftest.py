@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from kombu import Connection
 from sqlalchemy import create_engine
 
 from jobhub import JobManager, Settings
@@ -166,6 +167,24 @@ def module_settings(
         yield quick_settings(data_dir, url, services, queue, **overrides)
 
 
+RABBITMQ_URL = os.environ.get("JOBHUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture
+def rabbitmq_settings(settings: Settings) -> Iterator[Settings]:
+    """``settings`` on RabbitMQ; the test's queue is deleted afterwards."""
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises many kinds; all mean "not reachable"
+        pytest.fail(f"RabbitMQ does not answer at {RABBITMQ_URL} (JOBHUB_TEST_RABBITMQ_URL): {exc}")
+    yield replace(settings, broker_url=RABBITMQ_URL)
+    with Connection(RABBITMQ_URL) as connection:
+        channel = connection.default_channel
+        channel.queue_delete(settings.queue)
+        channel.exchange_delete(settings.queue)
+
+
 @pytest.fixture
 def manager(settings: Settings) -> Iterator[JobManager]:
     jobs = JobManager.from_settings(settings)
@@ -202,6 +221,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["JOBHUB_JOB_MODULES"] = ",".join(settings.job_modules)
     if settings.log_format != Settings().log_format:
         env["JOBHUB_LOG_FORMAT"] = settings.log_format
+    if not settings.adopt_foreign:
+        env["JOBHUB_ADOPT_FOREIGN"] = "false"
+    if settings.foreign_identity is not None:
+        env["JOBHUB_FOREIGN_IDENTITY"] = settings.foreign_identity
+    if settings.foreign_organization:
+        env["JOBHUB_FOREIGN_ORGANIZATION"] = settings.foreign_organization
     return env
 
 

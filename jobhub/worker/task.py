@@ -13,7 +13,9 @@ released (``jobhub.gates``): the worker then holds the job and acknowledges the 
 
 One more case: the job's row is missing because the database crashed before the
 producer's insert reached its disk. The message carries the row (``jobhub.messages``), so
-the worker recreates it and goes on; nothing accepted is lost.
+the worker recreates it and goes on; nothing accepted is lost. A message that carries no
+row was published around jobhub (a producer speaking only Celery's protocol): it is
+adopted as a new job (``jobhub.worker.adoption``), or kept as a dead letter.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from jobhub.definitions import JobDefinition
 from jobhub.dispatch import JobHubCelery
 from jobhub.errors import JobCancelled, JobHubError, JobNotFound, KeyConflict
 from jobhub.housekeeping import Housekeeping
-from jobhub.jobs import JobStatus, JSONValue
+from jobhub.jobs import Job, JobStatus, JSONValue
 from jobhub.lifecycle import Applied, Transition
 from jobhub.logs import job_fields
 from jobhub.messages import attempt_of, origin_of, queued_at_of
 from jobhub.runtime import Runtime
-from jobhub.worker import dead_letters
+from jobhub.worker import adoption, dead_letters
 from jobhub.worker.context import JobContext
 from jobhub.worker.heartbeat import worker_id_of
 
@@ -70,7 +72,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         if claimed is None:
             applied = self._unconfirmed_claim(claim, kwargs)
         else:
-            applied = claimed[0] or self._claim_lost_row(runtime, claim, kwargs)
+            applied = claimed[0] or self._claim_lost_row(runtime, claim, args, kwargs)
         if applied is None:
             raise Ignore()
         context = JobContext(
@@ -116,29 +118,21 @@ class JobTask(Task):  # type: ignore[type-arg]
         )
 
     def _claim_lost_row(
-        self, runtime: Runtime, claim: Transition, parameters: dict[str, Any]
+        self,
+        runtime: Runtime,
+        claim: Transition,
+        args: tuple[Any, ...],
+        parameters: dict[str, Any],
     ) -> Applied | None:
-        """Recreate a row the database lost, from the message, and claim again; or say
-        why the message is not run."""
+        """Recreate a row the database lost, from the message, and claim again; adopt a
+        message jobhub did not publish; or say why the message is not run."""
         job_id = claim.job_id
         try:
             job = runtime.lookups.get(job_id)
         except JobNotFound:
             origin = origin_of(self.request, self.name, parameters)
             if origin is None:
-                letter = DeadLetter(
-                    id=None,
-                    received_at=runtime.clock(),
-                    reason="no job record",
-                    task_name=self.name,
-                    task_id=str(job_id),
-                    worker=claim.worker_id,
-                    detail="its job id is not in the database and it carries no job",
-                    headers=dead_letters.headers_of(self.request),
-                    body=json.dumps(parameters, default=str)[:BODY_LIMIT],
-                )
-                dead_letters.record(runtime, letter)
-                return None
+                return self._adopt(runtime, claim, args, parameters)
             try:
                 runtime.writes.create(origin)
             except KeyConflict as exc:
@@ -153,6 +147,11 @@ class JobTask(Task):  # type: ignore[type-arg]
                 extra=job_fields(job_id, self.name, "recreate", attempt=claim.attempt),
             )
             return runtime.writes.write(transitions=[claim])[0]
+        return self._claim_found(runtime, claim, job)
+
+    def _claim_found(self, runtime: Runtime, claim: Transition, job: Job) -> Applied | None:
+        """A claim that did not apply to an existing row: hold the job, or say why not."""
+        job_id = claim.job_id
         if job.attempt == claim.attempt and job.status < JobStatus.PROCESSING:
             return self._hold_or_claim(runtime, claim)
         logger.info(
@@ -163,6 +162,42 @@ class JobTask(Task):  # type: ignore[type-arg]
             extra=job_fields(job_id, self.name, "skip", attempt=claim.attempt),
         )
         return None
+
+    def _adopt(
+        self,
+        runtime: Runtime,
+        claim: Transition,
+        args: tuple[Any, ...],
+        parameters: dict[str, Any],
+    ) -> Applied | None:
+        """A message jobhub did not publish: record it as a job and claim it
+        (``jobhub.worker.adoption``), or, with adoption off, keep it as a dead letter."""
+        if not runtime.settings.adopt_foreign:
+            letter = DeadLetter(
+                id=None,
+                received_at=runtime.clock(),
+                reason="no job record",
+                task_name=self.name,
+                task_id=str(claim.job_id),
+                worker=claim.worker_id,
+                detail="its job id is not in the database, it carries no job, "
+                "and adopting foreign messages is off (JOBHUB_ADOPT_FOREIGN)",
+                headers=dead_letters.headers_of(self.request),
+                body=json.dumps(parameters, default=str)[:BODY_LIMIT],
+            )
+            dead_letters.record(runtime, letter)
+            return None
+        app: JobHubCelery = self.app  # type: ignore[assignment]
+        adopted = adoption.adopt(app, self.definition, self.request, claim, args, parameters)
+        if adopted.invalid is not None:
+            return None
+        parameters.clear()  # the body gets them as a start would: checked, with defaults
+        parameters.update(adopted.job.parameters)
+        claim = adoption.adopted_claim(claim, adopted)
+        applied = runtime.writes.write(transitions=[claim])[0]
+        if applied is not None:
+            return applied
+        return self._claim_found(runtime, claim, runtime.lookups.get(claim.job_id))
 
     def _hold_or_claim(self, runtime: Runtime, claim: Transition) -> Applied | None:
         """A claim a pause or limit refused: hold the job (it waits in Created, its status

@@ -82,7 +82,7 @@ def test_a_message_that_is_not_a_task_is_a_dead_letter(
     _still_runs_jobs(manager, worker)
 
 
-def test_a_job_message_published_around_jobhub_is_a_dead_letter(
+def test_a_raw_protocol_2_message_published_around_jobhub_is_adopted_as_a_job(
     manager: JobManager, worker: Process
 ) -> None:
     task_id = str(uuid.uuid4())
@@ -92,11 +92,20 @@ def test_a_job_message_published_around_jobhub_is_a_dead_letter(
         [[], {"message": "from elsewhere"}, {}],
     )
 
-    letter = _dead_letter(manager, lambda letter: letter.task_id == task_id)
+    (done,) = manager.wait_for_completion([_found(manager, task_id)], timeout=20)
 
-    assert letter.reason == "no job record"
-    assert manager.find_job(task_id) is None
+    assert done.status is JobStatus.COMPLETED
+    assert done.parameters["message"] == "from elsewhere"
+    assert done.organization == ""
     _still_runs_jobs(manager, worker)
+
+
+def _found(manager: JobManager, task_id: str) -> uuid.UUID:
+    deadline = time.monotonic() + 20
+    while (job := manager.find_job(task_id)) is None:
+        assert time.monotonic() < deadline, "the message never became a job"
+        time.sleep(0.1)
+    return job.id
 
 
 def test_a_result_that_is_not_json_fails_the_job_and_the_worker_survives(

@@ -10,35 +10,16 @@ waits on the broker, which hands out the most urgent one when the slot frees.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from kombu import Connection, Exchange, Queue
 
 from jobhub import JobManager, JobStatus, Settings
 from jobhub.errors import DispatchError
-from tests.conftest import Processes, run_cli, settings_env
+from tests.conftest import RABBITMQ_URL, Processes, run_cli, settings_env
 
-RABBITMQ_URL = os.environ.get("JOBHUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 LOW_JOBS = 20
-
-
-@pytest.fixture
-def rabbitmq_settings(settings: Settings) -> Iterator[Settings]:
-    """``settings`` on RabbitMQ; the test's queue is deleted afterwards."""
-    try:
-        with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as exc:  # kombu raises many kinds; all mean "not reachable"
-        pytest.fail(f"RabbitMQ does not answer at {RABBITMQ_URL} (JOBHUB_TEST_RABBITMQ_URL): {exc}")
-    yield replace(settings, broker_url=RABBITMQ_URL)
-    with Connection(RABBITMQ_URL) as connection:
-        channel = connection.default_channel
-        channel.queue_delete(settings.queue)
-        channel.exchange_delete(settings.queue)
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])

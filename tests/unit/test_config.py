@@ -296,3 +296,15 @@ def test_describe_keeps_urls_without_a_password() -> None:
     assert settings.describe() == (
         "database=postgresql://postgres@127.0.0.1/jobs broker=redis://127.0.0.1:6379/0 queue=jobhub"
     )
+
+
+def test_adoption_of_foreign_messages_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).adopt_foreign is True
+    off = Settings.from_env({"JOBHUB_ADOPT_FOREIGN": "False"})
+    assert off.adopt_foreign is False
+    named = Settings.from_env(
+        {"JOBHUB_FOREIGN_IDENTITY": "svc", "JOBHUB_FOREIGN_ORGANIZATION": "acme"}
+    )
+    assert (named.foreign_identity, named.foreign_organization) == ("svc", "acme")
+    with pytest.raises(ConfigurationError, match="JOBHUB_ADOPT_FOREIGN must be true or false"):
+        Settings.from_env({"JOBHUB_ADOPT_FOREIGN": "maybe"})
