@@ -170,19 +170,29 @@ def module_settings(
 RABBITMQ_URL = os.environ.get("JOBHUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
-@pytest.fixture
-def rabbitmq_settings(settings: Settings) -> Iterator[Settings]:
-    """``settings`` on RabbitMQ; the test's queue is deleted afterwards."""
+@contextmanager
+def on_rabbitmq(settings: Settings) -> Iterator[Settings]:
+    """``settings`` on RabbitMQ (``JOBHUB_TEST_RABBITMQ_URL``); the queue and its exchange
+    are deleted afterwards. Fails with one line when RabbitMQ does not answer."""
     try:
         with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
     except Exception as exc:  # kombu raises many kinds; all mean "not reachable"
         pytest.fail(f"RabbitMQ does not answer at {RABBITMQ_URL} (JOBHUB_TEST_RABBITMQ_URL): {exc}")
-    yield replace(settings, broker_url=RABBITMQ_URL)
-    with Connection(RABBITMQ_URL) as connection:
-        channel = connection.default_channel
-        channel.queue_delete(settings.queue)
-        channel.exchange_delete(settings.queue)
+    try:
+        yield replace(settings, broker_url=RABBITMQ_URL)
+    finally:
+        with Connection(RABBITMQ_URL) as connection:
+            channel = connection.default_channel
+            channel.queue_delete(settings.queue)
+            channel.exchange_delete(settings.queue)
+
+
+@pytest.fixture
+def rabbitmq_settings(settings: Settings) -> Iterator[Settings]:
+    """``settings`` on RabbitMQ."""
+    with on_rabbitmq(settings) as on_it:
+        yield on_it
 
 
 @pytest.fixture

@@ -188,6 +188,70 @@ class ThrowawayRedis:
         self.process = None
 
 
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+"""The node script itself (``/usr/sbin``'s wrapper would switch to the rabbitmq user)."""
+
+
+@dataclass
+class ThrowawayRabbitMQ:
+    """A RabbitMQ node of our own on free ports, its data under ``root``: what it keeps
+    durable survives ``stop`` and ``start``."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        if not RABBITMQ_SERVER.exists():
+            raise ServiceUnavailable(f"no RabbitMQ node script at {RABBITMQ_SERVER}")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        env = {
+            **os.environ,
+            "HOME": str(self.root),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": f"jobhub-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.root / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
+        }
+        with (self.root / "out.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(RABBITMQ_SERVER)], env=env, stdout=log, stderr=log, cwd=self.root
+            )
+        deadline = time.monotonic() + 60
+        while not _accepts(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise ServiceUnavailable(f"RabbitMQ did not start: see {self.root / 'out.log'}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the node cleanly (SIGTERM), as a restart for maintenance does."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # the script stops the node, then exits
+            self.process.wait(timeout=60)
+        self.process = None
+        deadline = time.monotonic() + 30
+        while _accepts(self.port):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"RabbitMQ on port {self.port} did not stop")
+            time.sleep(0.1)
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
 @dataclass
 class Services:
     """The PostgreSQL admin URL and Redis URL tests use, and what to stop afterwards."""

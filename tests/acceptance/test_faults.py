@@ -33,6 +33,12 @@ TERMINAL = {int(JobStatus.COMPLETED), int(JobStatus.COMPLETED_WITH_ERRORS), 5}
 
 
 @pytest.fixture
+def kills() -> int:
+    """How many workers the kill test kills (``JOBHUB_SOAK_KILLS``)."""
+    return KILLS
+
+
+@pytest.fixture
 def fast_recovery(settings: Settings) -> Settings:
     """Heartbeats every 0.5 s, a worker lost after 3 s, reaper and outbox every second."""
     return replace(settings, heartbeat_interval=0.5, worker_timeout=3.0, maintenance_interval=1.0)
@@ -66,16 +72,20 @@ def _terminal_events(database_url: str) -> dict[tuple[str, int], int]:
 
 @pytest.mark.timeout(180 + KILLS * 10)
 def test_workers_killed_mid_job_leave_no_job_stuck(
-    manager: JobManager, processes: Processes, fast_recovery: Settings, database_url: str
+    manager: JobManager,
+    processes: Processes,
+    fast_recovery: Settings,
+    database_url: str,
+    kills: int,
 ) -> None:
     processes.start("beat", ["beat"], settings_env(fast_recovery))
     started = [
         manager.start_job("diagnostics.sleep", {"steps": 4, "seconds": 0.25})
-        for _ in range(KILLS + 10)
+        for _ in range(kills + 10)
     ]
     ids = {job.id for job in started}
 
-    for kill in range(KILLS):
+    for kill in range(kills):
         worker, node = _worker(processes, fast_recovery)
 
         def running_here(node: str = node) -> list[str]:
@@ -102,7 +112,7 @@ def test_workers_killed_mid_job_leave_no_job_stuck(
     assert all(job.status.is_terminal for job in done)
     statuses = Counter(job.status for job in done)
     print(  # the figures for the README (pytest -s)
-        f"\n{KILLS} kills, {len(ids)} jobs: {dict(statuses)},"
+        f"\n{kills} kills, {len(ids)} jobs: {dict(statuses)},"
         f" queued again {sum(job.retries for job in done)} times"
     )
     assert statuses[JobStatus.COMPLETED] >= len(ids) // 2, statuses
@@ -240,6 +250,49 @@ def test_a_redis_restart_under_load_loses_no_accepted_job(
     assert {job.status for job in done} == {JobStatus.COMPLETED}
     assert republished, "no job needed the outbox: Redis lost nothing?"
     print(f"\n{len(republished)} of {len(first)} jobs published again after the restart")
+
+
+@pytest.fixture
+def own_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[svc.ThrowawayRabbitMQ]:
+    server = svc.ThrowawayRabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_rabbitmq_restart_under_load_loses_no_accepted_job(
+    processes: Processes, fast_recovery: Settings, own_rabbitmq: svc.ThrowawayRabbitMQ
+) -> None:
+    """RabbitMQ keeps jobhub's queues durable and its messages persistent: a restart loses
+    none, so the outbox publishes nothing again (it has no probe of RabbitMQ's queues), and
+    a message whose ack the restart cut off comes back and is skipped by the claim."""
+    on_own = replace(fast_recovery, broker_url=own_rabbitmq.url, requeue_grace=2.0)
+    worker = processes.worker(on_own)
+    processes.start("beat", ["beat"], settings_env(on_own))
+    manager = JobManager.from_settings(on_own)
+    try:
+        first = _produce(manager, 300, {"steps": 1, "seconds": 0.02})
+        own_rabbitmq.stop()
+        time.sleep(1.0)
+        own_rabbitmq.start()
+        second = _produce(manager, 100, {"steps": 1, "seconds": 0.02})
+        done = manager.wait_for_completion(first + second, timeout=180)
+        republished = [
+            job.id
+            for job in done
+            if any("vanished" in (event.message or "") for event in manager.job_events(job.id))
+        ]
+    finally:
+        manager.close()
+
+    assert {job.status for job in done} == {JobStatus.COMPLETED}
+    assert {job.attempt for job in done} == {1}
+    assert not republished
+    _, lost, after = worker.log().partition("Connection to broker lost")
+    assert lost, "the worker never saw the restart"
+    assert "Connected to amqp://" in after  # and came back by itself
+    terminal = _terminal_events(on_own.database_url or "")
+    assert all(terminal.get((str(job.id), 1)) == 1 for job in done)
 
 
 # -- clocks ------------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""The acceptance core on RabbitMQ, as on Redis: the same tests, run again here with every
+fixture's broker on RabbitMQ (``JOBHUB_TEST_RABBITMQ_URL``, by default the one on
+127.0.0.1:5672).
+
+pytest runs the test functions a module holds, imported or not, with that module's
+fixtures: this module imports the Redis modules' tests and overrides ``settings``, on
+which ``manager``, ``worker`` and the rest depend. Priorities and Celery-protocol
+producers run on both brokers in their own modules (``test_priorities``,
+``test_foreign_producers``).
+
+What replaces the Redis checks: RabbitMQ keeps jobhub's queues durable and its messages
+persistent, and gives a dead consumer's unacknowledged messages back to the queue, so the
+outbox has no message probe here (``jobhub.housekeeping.broker_probe`` answers "unknown")
+and a killed worker's jobs come back through redelivery and the reaper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobhub import Settings
+from tests import services as svc
+from tests.acceptance.test_faults import (
+    fast_recovery,
+    test_workers_killed_mid_job_leave_no_job_stuck,
+)
+from tests.acceptance.test_flower import (
+    test_flower_lists_a_job_by_its_id_with_name_arguments_and_state,
+)
+from tests.acceptance.test_worker_lifecycle import (
+    test_cancelled_queued_job_never_runs,
+    test_cancelled_running_job_stops_within_seconds,
+    test_duplicate_delivery_after_completion_changes_nothing,
+    test_failing_job_ends_completed_with_errors_with_its_traceback,
+    test_job_runs_through_every_status_with_ordered_timestamps,
+    test_rerun_queues_a_new_attempt_and_keeps_the_history,
+)
+from tests.conftest import Process, on_rabbitmq, quick_settings
+
+__all__ = [
+    "fast_recovery",
+    "test_cancelled_queued_job_never_runs",
+    "test_cancelled_running_job_stops_within_seconds",
+    "test_duplicate_delivery_after_completion_changes_nothing",
+    "test_failing_job_ends_completed_with_errors_with_its_traceback",
+    "test_flower_lists_a_job_by_its_id_with_name_arguments_and_state",
+    "test_job_runs_through_every_status_with_ordered_timestamps",
+    "test_rerun_queues_a_new_attempt_and_keeps_the_history",
+    "test_workers_killed_mid_job_leave_no_job_stuck",
+]
+
+
+@pytest.fixture
+def settings(
+    database_url: str, services: svc.Services, queue_name: str, tmp_path: Path
+) -> Iterator[Settings]:
+    with on_rabbitmq(quick_settings(tmp_path / "data", database_url, services, queue_name)) as s:
+        yield s
+
+
+@pytest.fixture
+def kills() -> int:
+    """Fewer than on Redis: the kill paths are the same, only the broker differs."""
+    return 6
+
+
+def test_the_tests_here_run_on_rabbitmq(settings: Settings, worker: Process) -> None:
+    assert (settings.broker_url or "").startswith("amqp://")
+    assert "Connected to amqp://" in worker.log()
