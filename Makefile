@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test soak bench bench-pages screenshots lint format up down clean
+.PHONY: help venv run test soak scale bench bench-pages screenshots lint format up down clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ screenshots: $(STAMP) ## Rewrite docs/screenshots/*.png from the browser tests (
 
 soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job (see README, Reliability)
 	JOBHUB_SOAK_KILLS=100 $(BIN)/pytest -s tests/acceptance/test_faults.py
+
+scale: $(STAMP) ## Many hosts (network namespaces; root): jobs/s on 1, 2, 3 worker hosts, a host cut off
+	JOBHUB_SCALE_JOBS=2000 JOBHUB_SCALE_RATIO=2.5 $(BIN)/pytest -s tests/acceptance/test_hosts.py
 
 bench: $(STAMP) ## Benchmark jobhub against plain Celery, the enqueue rates and the API (README, Performance)
 	$(BIN)/python -m tests.bench

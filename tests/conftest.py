@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -308,11 +308,20 @@ class Processes:
         self._tmp_path = tmp_path
         self._started: list[Process] = []
 
-    def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Process:
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        *,
+        inside: Sequence[str] = (),
+    ) -> Process:
+        """``jobhub ARGS``; ``inside``: a command prefix that runs it on another test host
+        (``tests.hosts.Host.command([])``)."""
         log_path = self._tmp_path / f"{name}-{len(self._started)}.log"
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "jobhub", *args],
+                [*inside, sys.executable, "-m", "jobhub", *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=subprocess_env(env),
@@ -322,13 +331,20 @@ class Processes:
         self._started.append(process)
         return process
 
-    def worker(self, settings: Settings, *extra: str, concurrency: int = 2) -> Process:
+    def worker(
+        self,
+        settings: Settings,
+        *extra: str,
+        concurrency: int = 2,
+        inside: Sequence[str] = (),
+    ) -> Process:
         """A real ``jobhub worker`` (prefork) on ``settings``, started and ready."""
         node = f"w{len(self._started)}-{uuid.uuid4().hex[:6]}@%h"
         process = self.start(
             "worker",
             ["worker", f"--concurrency={concurrency}", f"--hostname={node}", *extra],
             settings_env(settings),
+            inside=inside,
         )
         process.wait_for_log(" ready.", timeout=60)
         return process

@@ -79,6 +79,10 @@ class ThrowawayPostgres:
     port: int = field(default_factory=free_port)
     fast: bool = True
     """Commits that do not wait for the WAL (tests run faster; a crash loses them)."""
+    host: str = "127.0.0.1"
+    """The address it listens on."""
+    inside: list[str] = field(default_factory=list)
+    """A command prefix that runs the server on another test host (``tests.hosts``)."""
     _as_user: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -95,11 +99,15 @@ class ThrowawayPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(
-            [*self._as_user, *args], capture_output=True, text=True, check=False, timeout=120
+            [*self.inside, *self._as_user, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if result.returncode != 0:
             raise ServiceUnavailable(f"{Path(args[0]).name} failed: {result.stderr.strip()[-300:]}")
@@ -114,10 +122,13 @@ class ThrowawayPostgres:
             "--auth=trust",
             "--no-sync",
         )
+        if self.host != "127.0.0.1":  # clients on the other test hosts of its bridge
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.host}/24 trust\n")
         return self
 
     def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        options = f"-p {self.port} -c listen_addresses={self.host} -k {self.root} -c fsync=off"
         if self.fast:
             options += " -c synchronous_commit=off -c full_page_writes=off"
         self._run(
@@ -148,11 +159,15 @@ class ThrowawayRedis:
 
     root: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """The address it listens on."""
+    inside: list[str] = field(default_factory=list)
+    """A command prefix that runs the server on another test host (``tests.hosts``)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
@@ -160,17 +175,20 @@ class ThrowawayRedis:
             raise ServiceUnavailable("no redis-server binary found")
         self.process = subprocess.Popen(
             [
+                *self.inside,
                 binary,
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
                 "--save",
                 "",
                 "--appendonly",
                 "no",
                 "--dir",
                 str(self.root),
+                "--protected-mode",  # clients on other test hosts, without a password
+                "no" if self.inside else "yes",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,10 +1,18 @@
-"""Maintenance: the job history within its retention; recovering lost and stranded jobs."""
+"""Maintenance: the job history within its retention; recovering lost and stranded jobs.
+
+The recovery jobs run at the highest priority: a backlog on the queue must not delay the
+recovery of the jobs a lost worker held (within the worker timeout and one maintenance
+interval) or the publishing of stranded ones.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from jobhub import JobContext, JSONValue, Param, job
+
+RECOVERY_PRIORITY = 9
+"""jobhub's highest (``jobhub.placement``): recovery goes ahead of any backlog."""
 
 
 @job(
@@ -36,6 +44,7 @@ def purge_jobs(ctx: JobContext, *, batch_size: int) -> dict[str, JSONValue]:
     can_cancel=False,
     retention=timedelta(days=1),
     housekeeping=True,
+    priority=RECOVERY_PRIORITY,
 )
 def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     report = ctx.housekeeping.reap_lost_jobs(limit=limit)
@@ -57,6 +66,7 @@ def reap_lost_jobs(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     can_cancel=False,
     retention=timedelta(days=1),
     housekeeping=True,
+    priority=RECOVERY_PRIORITY,
 )
 def reconcile_outbox(ctx: JobContext, *, limit: int) -> dict[str, JSONValue]:
     report = ctx.housekeeping.reconcile_outbox(limit=limit)
