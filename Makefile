@@ -24,8 +24,8 @@ run: $(STAMP) ## Run jobhub on the embedded default (no servers): worker, beat, 
 
 TEST_WORKERS ?= 2
 
-test: $(STAMP) ## Run every test, TEST_WORKERS files at a time (PostgreSQL and Redis found or started; see README)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+test: $(STAMP) ## Run the tests, TEST_WORKERS files at a time (PostgreSQL and Redis found or started; see README)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not scale"
 
 screenshots: $(STAMP) ## Rewrite docs/screenshots/*.png from the browser tests (headless Chromium)
 	JOBHUB_SCREENSHOTS=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m browser

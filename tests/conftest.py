@@ -349,13 +349,19 @@ class Processes:
         process.wait_for_log(" ready.", timeout=60)
         return process
 
-    def api(self, settings: Settings) -> ApiServer:
-        """A real ``jobhub api`` (uvicorn) on a free loopback port, answering."""
+    def api(
+        self, settings: Settings, *, address: str = "127.0.0.1", inside: Sequence[str] = ()
+    ) -> ApiServer:
+        """A real ``jobhub api`` (uvicorn) on a free port, answering; by default on
+        loopback, or on another test host's ``address`` (``inside`` runs it there)."""
         port = free_port()
         process = self.start(
-            "api", ["api", f"--port={port}", "--loglevel=warning"], settings_env(settings)
+            "api",
+            ["api", f"--port={port}", "--loglevel=warning"],
+            {**settings_env(settings), "JOBHUB_API_HOST": address},
+            inside=inside,
         )
-        server = ApiServer(process=process, url=f"http://127.0.0.1:{port}")
+        server = ApiServer(process=process, url=f"http://{address}:{port}")
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -445,7 +445,9 @@ def test_available_json_lists_the_shipped_job_types_with_parameter_schemas(
     assert by_name["diagnostics.flaky"]["max_attempts"] == 5
     assert by_name["diagnostics.echo"]["max_attempts"] == 1
     assert {entry["queue"] for entry in listed} == {settings.queue}
-    assert {entry["priority"] for entry in listed} == {0}
+    recovery = {"maintenance.reap_lost_jobs", "maintenance.reconcile_outbox"}
+    assert {entry["priority"] for entry in listed if entry["name"] not in recovery} == {0}
+    assert {by_name[name]["priority"] for name in recovery} == {9}  # ahead of any backlog
     assert by_name["external.device_sync"]["runs_elsewhere"] is True
     for entry in listed:
         assert entry["parameters"]["type"] == "object"

@@ -64,7 +64,7 @@ def settings(
 @pytest.fixture
 def kills() -> int:
     """Fewer than on Redis: the kill paths are the same, only the broker differs."""
-    return 6
+    return 4
 
 
 def test_the_tests_here_run_on_rabbitmq(settings: Settings, worker: Process) -> None:

@@ -77,7 +77,9 @@ def measure(services: Services, config_name: str, jobs: int) -> WalResult:
 
 
 def _lsn(connection: psycopg.Connection[Any]) -> str:
-    row = connection.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    # The flushed position: pg_walinspect reads no further (the insert position can be
+    # ahead of it while other sessions commit without waiting for the WAL).
+    row = connection.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
     assert row is not None
     return str(row[0])
 
