@@ -184,9 +184,12 @@ def test_a_worker_host_lost_mid_run_loses_nothing_and_rejoins(
         assert {job.status for job in done} == {JobStatus.COMPLETED}
         histories = _histories(settings.database_url or "", ids)
         for job_id, history in histories.items():
-            # one Processing and one terminal event per attempt, whoever ran it
+            # one Processing and one terminal event per attempt, whoever ran it (and with
+            # whatever clock), each attempt in order
             per_attempt = Counter((attempt, status) for attempt, status, _, _ in history)
             assert all(n == 1 for n in per_attempt.values()), (job_id, history)
+            ranks = [(attempt, min(status, 3)) for attempt, status, _, _ in history]
+            assert ranks == sorted(ranks), (job_id, history)
         lost = {job.id for job in done if job.attempt > 1}
         assert lost, "no job was running on h1 when it was cut off"
         assert len(lost) <= 2, "jobs were taken for lost before h1 was"  # its 2 processes

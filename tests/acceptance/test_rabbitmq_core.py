@@ -8,6 +8,8 @@ which ``manager``, ``worker`` and the rest depend. Priorities and Celery-protoco
 producers run on both brokers in their own modules (``test_priorities``,
 ``test_foreign_producers``).
 
+Queues too: a worker on other queues never takes the default queue's jobs.
+
 What replaces the Redis checks: RabbitMQ keeps jobhub's queues durable and its messages
 persistent, and gives a dead consumer's unacknowledged messages back to the queue, so the
 outbox has no message probe here (``jobhub.housekeeping.broker_probe`` answers "unknown")
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kombu import Connection
 
 from jobhub import Settings
 from tests import services as svc
@@ -30,6 +33,9 @@ from tests.acceptance.test_faults import (
 from tests.acceptance.test_flower import (
     test_flower_lists_a_job_by_its_id_with_name_arguments_and_state,
 )
+from tests.acceptance.test_queues import (
+    test_a_worker_on_other_queues_never_takes_a_job_of_the_default_queue,
+)
 from tests.acceptance.test_worker_lifecycle import (
     test_cancelled_queued_job_never_runs,
     test_cancelled_running_job_stops_within_seconds,
@@ -38,10 +44,11 @@ from tests.acceptance.test_worker_lifecycle import (
     test_job_runs_through_every_status_with_ordered_timestamps,
     test_rerun_queues_a_new_attempt_and_keeps_the_history,
 )
-from tests.conftest import Process, on_rabbitmq, quick_settings
+from tests.conftest import RABBITMQ_URL, Process, on_rabbitmq, quick_settings
 
 __all__ = [
     "fast_recovery",
+    "test_a_worker_on_other_queues_never_takes_a_job_of_the_default_queue",
     "test_cancelled_queued_job_never_runs",
     "test_cancelled_running_job_stops_within_seconds",
     "test_duplicate_delivery_after_completion_changes_nothing",
@@ -59,6 +66,8 @@ def settings(
 ) -> Iterator[Settings]:
     with on_rabbitmq(quick_settings(tmp_path / "data", database_url, services, queue_name)) as s:
         yield s
+    with Connection(RABBITMQ_URL) as connection:  # the other queue test_queues makes
+        connection.default_channel.queue_delete(f"{queue_name}-reports")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
