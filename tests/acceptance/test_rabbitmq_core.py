@@ -8,7 +8,8 @@ which ``manager``, ``worker`` and the rest depend. Priorities and Celery-protoco
 producers run on both brokers in their own modules (``test_priorities``,
 ``test_foreign_producers``).
 
-Queues too: a worker on other queues never takes the default queue's jobs.
+Queues too: a worker on other queues never takes the default queue's jobs. And the
+outbox: a job stranded in Created is published by beat's outbox and run once.
 
 What replaces the Redis checks: RabbitMQ keeps jobhub's queues durable and its messages
 persistent, and gives a dead consumer's unacknowledged messages back to the queue, so the
@@ -19,12 +20,14 @@ and a killed worker's jobs come back through redelivery and the reaper.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from kombu import Connection
 
-from jobhub import Settings
+from jobhub import JobManager, JobStatus, Settings
 from tests import services as svc
 from tests.acceptance.test_faults import (
     fast_recovery,
@@ -44,7 +47,15 @@ from tests.acceptance.test_worker_lifecycle import (
     test_job_runs_through_every_status_with_ordered_timestamps,
     test_rerun_queues_a_new_attempt_and_keeps_the_history,
 )
-from tests.conftest import RABBITMQ_URL, Process, on_rabbitmq, quick_settings
+from tests.conftest import (
+    RABBITMQ_URL,
+    Process,
+    Processes,
+    on_rabbitmq,
+    quick_settings,
+    settings_env,
+)
+from tests.support.rows import echo_row
 
 __all__ = [
     "fast_recovery",
@@ -79,3 +90,30 @@ def kills() -> int:
 def test_the_tests_here_run_on_rabbitmq(settings: Settings, worker: Process) -> None:
     assert (settings.broker_url or "").startswith("amqp://")
     assert "Connected to amqp://" in worker.log()
+
+
+def test_the_outbox_publishes_a_job_stranded_in_created_once(
+    settings: Settings, processes: Processes, manager: JobManager
+) -> None:
+    """A producer that died between its insert and its publish: beat's outbox publishes
+    the job on RabbitMQ as on Redis, and the worker runs it once."""
+    quick = replace(settings, publish_grace=0.5, maintenance_interval=1.0)
+    runtime = manager.app.runtime
+    stranded = replace(
+        echo_row(runtime.clock() - timedelta(seconds=5), "stranded"), queue=quick.queue
+    )
+    assert runtime.writes.create(stranded)
+    processes.worker(quick)
+    processes.start("beat", ["beat"], settings_env(quick))
+
+    (done,) = manager.wait_for_completion([stranded.id], timeout=60)
+
+    assert done.status is JobStatus.COMPLETED
+    events = [(event.status, event.message) for event in manager.job_events(stranded.id)]
+    assert events == [
+        (JobStatus.CREATED, None),
+        (JobStatus.CREATED, "published by the outbox: its producer never did"),
+        (JobStatus.QUEUED, None),
+        (JobStatus.PROCESSING, None),
+        (JobStatus.COMPLETED, None),
+    ]
