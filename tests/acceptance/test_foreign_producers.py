@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from jobhub import Job, JobManager, JobStatus, Settings
-from jobhub.db.dead_letter_store import DeadLetter
+from tests.acceptance.test_bad_input import _dead_letter
 from tests.conftest import Processes, subprocess_env
 
 PRODUCER = Path(__file__).resolve().parents[1] / "support" / "celery_producer.py"
@@ -45,16 +44,6 @@ def _ended(manager: JobManager, task_id: str, timeout: float = 30) -> Job:
         assert time.monotonic() < deadline, f"job {task_id} never ended: {job}"
         time.sleep(0.1)
     return job
-
-
-def _dead_letter(manager: JobManager, predicate: Callable[[DeadLetter], bool]) -> DeadLetter:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for letter in manager.admin.dead_letters(limit=50):
-            if predicate(letter):
-                return letter
-        time.sleep(0.1)
-    raise AssertionError("no such dead letter was recorded")
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
