@@ -14,6 +14,7 @@ from jobhub.errors import (
     InvalidDuration,
     InvalidInput,
     InvalidParameters,
+    InvalidWorkflow,
     JobCancelled,
     JobHubError,
     JobNotFound,
@@ -30,6 +31,7 @@ from jobhub.errors import (
     StorageUnavailable,
     UnknownJobType,
     WaitTimeout,
+    WorkflowNotFound,
 )
 from jobhub.jobs import (
     AccessScope,
@@ -53,6 +55,16 @@ from jobhub.scheduling.schedules import JobSchedule, ScheduleSpec
 from jobhub.service import JobService
 from jobhub.worker.context import JobContext
 from jobhub.worker.declare import job
+from jobhub.workflows import (
+    Step,
+    StepPolicy,
+    Workflow,
+    WorkflowSpec,
+    WorkflowStep,
+    chain,
+    fan_in,
+    fan_out,
+)
 
 __all__ = [
     "Access",
@@ -68,6 +80,7 @@ __all__ = [
     "InvalidDuration",
     "InvalidInput",
     "InvalidParameters",
+    "InvalidWorkflow",
     "JSONValue",
     "Job",
     "JobCancelled",
@@ -101,11 +114,20 @@ __all__ = [
     "StartOutcome",
     "StartState",
     "StartType",
+    "Step",
+    "StepPolicy",
     "StorageError",
     "StorageUnavailable",
     "UnknownJobType",
     "WaitTimeout",
+    "Workflow",
+    "WorkflowNotFound",
+    "WorkflowSpec",
+    "WorkflowStep",
     "WeeklyRule",
     "declare_elsewhere",
+    "chain",
+    "fan_in",
+    "fan_out",
     "job",
 ]

@@ -63,6 +63,12 @@ class AuditAction(enum.StrEnum):
     """Issued an API key."""
     KEY_REVOKE = "key-revoke"
     """Revoked an API key."""
+    WORKFLOW_START = "workflow-start"
+    """Started a workflow (its steps' jobs are not recorded one by one)."""
+    WORKFLOW_CANCEL = "workflow-cancel"
+    """Cancelled a workflow's unended steps."""
+    WORKFLOW_RERUN = "workflow-rerun"
+    """Ran a workflow's failed steps again, re-arming the steps after them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

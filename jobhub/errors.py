@@ -6,10 +6,12 @@
      ├── ConfigurationError        a JOBHUB_* setting cannot be used
      ├── InvalidInput              the caller's input is wrong; nothing was written
      │    ├── InvalidParameters    parameters do not match the job type's declaration
+     │    ├── InvalidWorkflow      a cycle, an unknown step, a bad step of a workflow
      │    └── InvalidDuration      text that is not a duration (250ms, 90s, 1h30m, 2d)
      ├── NotFound
      │    ├── UnknownJobType       no job type by that name
-     │    └── JobNotFound          no job with that id
+     │    ├── JobNotFound          no job with that id
+     │    └── WorkflowNotFound     no workflow with that id
      ├── Conflict                  the request clashes with the current state
      │    ├── KeyConflict          an active job of the same type holds the key
      │    ├── NotCancellable       the job is running and its type cannot be cancelled
@@ -67,6 +69,10 @@ class InvalidParameters(InvalidInput):
         super().__init__(f"invalid parameters for {job_type}: {detail}")
 
 
+class InvalidWorkflow(InvalidInput):
+    """A workflow that cannot run as given: a cycle, an unknown step, a bad step."""
+
+
 class InvalidDuration(InvalidInput):
     """Not a duration (use e.g. 250ms, 90s, 1h30m or 2d)."""
 
@@ -94,6 +100,14 @@ class JobNotFound(NotFound):
     def __init__(self, job_id: UUID | str) -> None:
         self.job_id = str(job_id)
         super().__init__(f"no job with id {job_id}")
+
+
+class WorkflowNotFound(NotFound):
+    """No workflow with that id."""
+
+    def __init__(self, workflow_id: UUID | str) -> None:
+        self.workflow_id = str(workflow_id)
+        super().__init__(f"no workflow with id {workflow_id}")
 
 
 class Conflict(JobHubError):

@@ -264,6 +264,10 @@ class Job:
     held: bool = False
     """Created and kept from starting by a pause or a limit (its status text says which);
     released in order when it may start (``jobhub.gates``)."""
+    workflow_id: UUID | None = None
+    """The workflow this job is a step of (``jobhub.workflows``)."""
+    awaiting_steps: bool = False
+    """A workflow step, Created, waiting for the steps it depends on to end."""
 
     @property
     def is_terminal(self) -> bool:

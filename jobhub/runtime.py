@@ -29,6 +29,7 @@ from jobhub.db.sql_writes import SqlWrites
 from jobhub.db.stats_store import StatsStore
 from jobhub.db.type_store import JobTypeStore
 from jobhub.db.worker_store import WorkerStore
+from jobhub.db.workflow_store import WorkflowStore
 from jobhub.db.write_behind import WriteBehind
 from jobhub.db.writes import JobLookups, WorkerClock, Writes
 from jobhub.gates import GateSnapshot
@@ -142,6 +143,11 @@ class Runtime:
     def held(self) -> HeldJobs:
         """Holding jobs a pause or limit gates, and releasing them in order."""
         return self._store(HeldJobs)
+
+    @property
+    def workflows(self) -> WorkflowStore:
+        """Workflows: their steps, edges and the decisions that start or skip steps."""
+        return self._store(WorkflowStore)
 
     def gate_snapshot(self) -> GateSnapshot:
         """The pauses and limits as read at most ``GATE_SNAPSHOT_TTL`` seconds ago: what

@@ -151,11 +151,15 @@ class JobStore:
     ) -> list[Job]:
         """Jobs in ``status`` (last changed before ``changed_before``), oldest first:
         what the reaper and the outbox reconciler work through. Of Created, only the jobs
-        jobhub publishes at once: not those waiting for a due time or an outside runner."""
+        jobhub publishes at once: not those waiting for a due time, an outside runner, a
+        release from a pause or limit, or the earlier steps of their workflow."""
         statement = select(jobs).where(status_in(jobs, [status]))
         if status is JobStatus.CREATED:
             statement = statement.where(
-                jobs.c.due_at.is_(None), jobs.c.runs_elsewhere.is_(False), jobs.c.held.is_(False)
+                jobs.c.due_at.is_(None),
+                jobs.c.runs_elsewhere.is_(False),
+                jobs.c.held.is_(False),
+                jobs.c.awaiting_steps.is_(False),
             )
         if changed_before is not None:
             statement = statement.where(jobs.c.updated_at < changed_before)
@@ -439,4 +443,6 @@ def _job_from_row(row: RowMapping) -> Job:
         max_attempts=row["max_attempts"],
         runs_elsewhere=bool(row["runs_elsewhere"]),
         held=bool(row["held"]),
+        workflow_id=row["workflow_id"],
+        awaiting_steps=bool(row["awaiting_steps"]),
     )

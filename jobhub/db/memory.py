@@ -150,6 +150,7 @@ class MemoryStore:
                     completed_at=at,
                     status_text=CANCELLED_BEFORE_START,
                     due_at=None,
+                    awaiting_steps=False,
                 )
             job = self._jobs[job_id] = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
             self._event(job_id, at, job.status, job.attempt, message=cancel_event_text(job.status))
@@ -352,7 +353,12 @@ class MemoryStore:
                 and (changed_before is None or job.updated_at < changed_before)
                 and not (
                     status is JobStatus.CREATED
-                    and (job.due_at is not None or job.runs_elsewhere or job.held)
+                    and (
+                        job.due_at is not None
+                        or job.runs_elsewhere
+                        or job.held
+                        or job.awaiting_steps
+                    )
                 )
             ]
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]

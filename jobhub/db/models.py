@@ -165,6 +165,11 @@ class JobRow(Base):
     released: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """This attempt holds a slot under its type's limits (or passed its pauses): a worker
     may claim it. Cleared when the attempt ends, so only slot holders are indexed."""
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The workflow this job is a step of (``workflow_steps`` says which step)."""
+    awaiting_steps: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A workflow step waiting in Created for the steps it depends on to end; nobody
+    publishes it until the workflow's advance round decides it (``jobhub.workflows``)."""
 
     __table_args__ = (
         CheckConstraint("status IN (0, 1, 2, 3, 4, 5)", name="status_code"),
@@ -227,6 +232,12 @@ class JobRow(Base):
             "job_type",
             postgresql_where=text("released"),
             sqlite_where=text("released"),
+        ),
+        Index(
+            "ix_jobs_awaiting_steps",
+            "id",
+            postgresql_where=text("awaiting_steps"),
+            sqlite_where=text("awaiting_steps"),
         ),
     )
 
@@ -577,3 +588,76 @@ class StatsFinishedByOrganizationRow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_stats_finished_by_organization_width_start", "width", "start"),)
+
+
+class WorkflowRow(Base):
+    """A workflow: steps (jobs) with dependencies between them.
+
+    ``status`` is derived from the steps and written by the advance round that sees the
+    last of them end (Completed when every step Completed, Cancelled when it was
+    cancelled, else CompletedWithErrors); Processing until then.
+    """
+
+    __tablename__ = "workflows"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    identity: Mapped[str | None] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN (2, 3, 4, 5)", name="status_code"),
+        Index("ix_workflows_created", "created_at", "id"),
+        Index("ix_workflows_status_created", "status", "created_at", "id"),
+        Index(
+            "ix_workflows_open",
+            "id",
+            postgresql_where=text("completed_at IS NULL"),
+            sqlite_where=text("completed_at IS NULL"),
+        ),
+    )
+
+
+class WorkflowStepRow(Base):
+    """One step of a workflow: its job, and when it may start (``policy``)."""
+
+    __tablename__ = "workflow_steps"
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), unique=True
+    )
+    policy: Mapped[str] = mapped_column(String(20))
+    results_parameter: Mapped[str | None] = mapped_column(String(200))
+    """The parameter that receives the results of the steps it depends on, if any."""
+
+    __table_args__ = (
+        CheckConstraint("policy IN ('completed', 'on_failure', 'always')", name="policy"),
+    )
+
+
+class WorkflowEdgeRow(Base):
+    """``step`` starts only after ``depends_on`` ended (both of one workflow)."""
+
+    __tablename__ = "workflow_edges"
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    depends_on: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (
+        CheckConstraint("step <> depends_on", name="not_itself"),
+        Index("ix_workflow_edges_depends_on", "workflow_id", "depends_on"),
+    )

@@ -296,6 +296,7 @@ WITH moved AS (
         due_at = CASE WHEN status < 2 THEN NULL ELSE due_at END,
         held = held AND status >= 2,
         released = released AND status >= 2,
+        awaiting_steps = awaiting_steps AND status >= 2,
         updated_at = %(at)s,
         modified_by = %(actor)s
     WHERE id = %(id)s AND (status < 2 OR (%(cancel_running)s AND status < 3))

@@ -8,7 +8,7 @@ Each transition is one guarded UPDATE (the forward-only rule as SQL) with its ev
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -77,7 +77,7 @@ class SqlWrites:
     def create(self, job: NewJob, audit: AuditEntry | None = None) -> bool:
         try:
             with self._transaction() as connection:
-                return self._insert(connection, job, audit, skip_any_conflict=False)
+                return insert_job(connection, job, audit, skip_any_conflict=False)
         except IntegrityError as exc:
             if job.key is not None and holds_key(exc.orig):
                 raise KeyConflict(job.job_type, job.key) from exc
@@ -89,74 +89,11 @@ class SqlWrites:
         try:
             with self._transaction() as connection:
                 return [
-                    self._insert(connection, job, audit, skip_any_conflict=True)
+                    insert_job(connection, job, audit, skip_any_conflict=True)
                     for job, audit in zip(jobs, audits, strict=True)
                 ]
         except IntegrityError as exc:
             raise StorageError(f"could not record the jobs: {exc.orig}") from exc
-
-    def _insert(
-        self,
-        connection: Connection,
-        job: NewJob,
-        audit: AuditEntry | None,
-        *,
-        skip_any_conflict: bool,
-    ) -> bool:
-        """Insert ``job`` with its event and ``audit``; False when a unique index skipped
-        it: only the client request id's, or (``skip_any_conflict``) the key's as well."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(jobs).values(
-            id=job.id,
-            job_type=job.job_type,
-            category=job.category,
-            subcategory=job.subcategory,
-            description=job.description,
-            parameters=dict(job.parameters),
-            identity=job.identity,
-            organization=job.organization,
-            client_request_id=job.client_request_id,
-            concurrency_key=job.key,
-            status=int(JobStatus.CREATED),
-            percent=0,
-            attempt=1,
-            can_cancel=job.can_cancel,
-            can_rerun=job.can_rerun,
-            created_at=job.created_at,
-            updated_at=job.created_at,
-            purge_at=job.purge_at,
-            created_by=job.created_by,
-            modified_by=job.created_by,
-            access_scope=job.access_scope.value,
-            housekeeping=job.housekeeping,
-            queue=job.queue,
-            priority=job.priority,
-            due_at=job.due_at,
-            max_attempts=job.max_attempts,
-            runs_elsewhere=job.runs_elsewhere,
-            status_text=job.status_text,
-            held=job.held,
-        )
-        skipping = (
-            statement.on_conflict_do_nothing()
-            if skip_any_conflict
-            else statement.on_conflict_do_nothing(
-                index_elements=["organization", "client_request_id"],
-                index_where=jobs.c.client_request_id.is_not(None),
-            )
-        )
-        if connection.execute(skipping.returning(jobs.c.id)).first() is None:
-            return False
-        connection.execute(
-            insert(events).values(
-                job_id=job.id, at=job.created_at, status=0, attempt=1, message=job.status_text
-            )
-        )
-        if audit is not None:
-            connection.execute(
-                insert(audit_entries).values({**audit_columns(audit), "at": job.created_at})
-            )
-        return True
 
     def write(
         self,
@@ -181,7 +118,7 @@ class SqlWrites:
                 )
             for report in progress:
                 connection.execute(_progress_statement(report))
-            return [_apply_one(connection, transition) for transition in transitions]
+            return [apply_transition(connection, transition) for transition in transitions]
 
     def request_cancel(
         self, job_id: uuid.UUID, *, at: datetime, actor: str | None, cancel_running: bool
@@ -199,6 +136,7 @@ class SqlWrites:
                 due_at=case((not_started, None), else_=jobs.c.due_at),
                 held=and_(jobs.c.held, ~not_started),
                 released=and_(jobs.c.released, ~not_started),
+                awaiting_steps=and_(jobs.c.awaiting_steps, ~not_started),
                 updated_at=at,
                 modified_by=actor,
             )
@@ -434,6 +372,72 @@ class SqlWrites:
         """Nothing of its own to release: the engine belongs to the runtime."""
 
 
+def insert_job(
+    connection: Connection,
+    job: NewJob,
+    audit: AuditEntry | None,
+    *,
+    skip_any_conflict: bool,
+    columns: Mapping[str, Any] | None = None,
+) -> bool:
+    """Insert ``job`` with its event and ``audit``; False when a unique index skipped
+    it: only the client request id's, or (``skip_any_conflict``) the key's as well.
+    ``columns`` sets more of the row (a workflow step's link and wait)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(jobs).values(
+        id=job.id,
+        job_type=job.job_type,
+        category=job.category,
+        subcategory=job.subcategory,
+        description=job.description,
+        parameters=dict(job.parameters),
+        identity=job.identity,
+        organization=job.organization,
+        client_request_id=job.client_request_id,
+        concurrency_key=job.key,
+        status=int(JobStatus.CREATED),
+        percent=0,
+        attempt=1,
+        can_cancel=job.can_cancel,
+        can_rerun=job.can_rerun,
+        created_at=job.created_at,
+        updated_at=job.created_at,
+        purge_at=job.purge_at,
+        created_by=job.created_by,
+        modified_by=job.created_by,
+        access_scope=job.access_scope.value,
+        housekeeping=job.housekeeping,
+        queue=job.queue,
+        priority=job.priority,
+        due_at=job.due_at,
+        max_attempts=job.max_attempts,
+        runs_elsewhere=job.runs_elsewhere,
+        status_text=job.status_text,
+        held=job.held,
+        **(columns or {}),
+    )
+    skipping = (
+        statement.on_conflict_do_nothing()
+        if skip_any_conflict
+        else statement.on_conflict_do_nothing(
+            index_elements=["organization", "client_request_id"],
+            index_where=jobs.c.client_request_id.is_not(None),
+        )
+    )
+    if connection.execute(skipping.returning(jobs.c.id)).first() is None:
+        return False
+    connection.execute(
+        insert(events).values(
+            job_id=job.id, at=job.created_at, status=0, attempt=1, message=job.status_text
+        )
+    )
+    if audit is not None:
+        connection.execute(
+            insert(audit_entries).values({**audit_columns(audit), "at": job.created_at})
+        )
+    return True
+
+
 def holds_key(error: object) -> bool:
     """Whether a unique violation is the one-active-job-per-key index.
 
@@ -477,7 +481,7 @@ _RUN_ATTEMPT_TEXT = case(
 _RANK = case((jobs.c.status >= TERMINAL_RANK, TERMINAL_RANK), else_=jobs.c.status)
 
 
-def _apply_one(connection: Connection, transition: Transition) -> Applied | None:
+def apply_transition(connection: Connection, transition: Transition) -> Applied | None:
     """One guarded UPDATE (the forward-only rule as SQL) and, if it applied, its event."""
     attempt = transition.attempt
     same_attempt = jobs.c.attempt == attempt

@@ -16,6 +16,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from jobhub.dispatch import Publish, publish_taken
+from jobhub.housekeeping.advance import WorkflowAdvancer
 from jobhub.housekeeping.release import HeldReleaser
 from jobhub.housekeeping.rounds import RoundLoop
 from jobhub.runtime import Runtime
@@ -41,8 +42,8 @@ class DuePublisher:
 
 
 class DueLoop(RoundLoop):
-    """Runs ``DuePublisher.publish_due`` (and ``HeldReleaser.release_held``, when given)
-    every ``interval`` seconds in a daemon thread."""
+    """Runs ``DuePublisher.publish_due`` (and, when given, ``HeldReleaser.release_held``
+    and ``WorkflowAdvancer.advance``) every ``interval`` seconds in a daemon thread."""
 
     name = "jobhub-due"
     failure = "due jobs not published"
@@ -53,13 +54,17 @@ class DueLoop(RoundLoop):
         interval: float = POLL_INTERVAL,
         *,
         releaser: HeldReleaser | None = None,
+        advancer: WorkflowAdvancer | None = None,
     ) -> None:
         super().__init__(interval)
         self._publisher = publisher
         self._releaser = releaser
+        self._advancer = advancer
 
     def run_round(self) -> bool:
         published = self._publisher.publish_due(limit=ROUND)
         if self._releaser is not None:
             self._releaser.release_held()
+        if self._advancer is not None:
+            self._advancer.advance()
         return len(published) >= ROUND  # a full round means more are due: go again at once

@@ -84,12 +84,22 @@ from jobhub.manager.runners import Runners
 from jobhub.manager.schedules import JobSchedules
 from jobhub.manager.starts import JobStarts
 from jobhub.manager.stats import JobStatistics
+from jobhub.manager.workflows import JobWorkflows
 from jobhub.worker.app import create_celery_app
 
 logger = logging.getLogger(__name__)
 
 
-class JobManager(JobStarts, JobTypes, JobReads, JobSchedules, JobGates, AuditTrail, JobStatistics):
+class JobManager(
+    JobStarts,
+    JobTypes,
+    JobReads,
+    JobSchedules,
+    JobGates,
+    AuditTrail,
+    JobStatistics,
+    JobWorkflows,
+):
     """Jobs for producers: one per process is enough; it is safe to share between threads."""
 
     def __init__(self, app: JobHubCelery) -> None:

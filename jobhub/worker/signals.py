@@ -9,7 +9,8 @@
 * ``task_revoked``  -> Cancelled (a revoke reaches the worker before the job ran);
 * ``worker_ready``  -> the worker registers the job types it can run (and their declared
   limits) and starts its heartbeat, its publisher of due and released held jobs
-  (``jobhub.housekeeping.due``, ``jobhub.housekeeping.release``) and its folder of the
+  (``jobhub.housekeeping.due``, ``jobhub.housekeeping.release``), its advancer of
+  workflows (``jobhub.housekeeping.advance``) and its folder of the
   history into the statistics (``jobhub.housekeeping.folding``);
   ``worker_shutdown`` stops them;
 * ``task_unknown`` / ``task_rejected`` -> a dead letter (``jobhub.worker.dead_letters``);
@@ -35,6 +36,7 @@ from celery.worker.request import Request
 from jobhub.definitions import all_definitions
 from jobhub.documents import result_document
 from jobhub.errors import JobHubError, JobNotFound
+from jobhub.housekeeping.advance import WorkflowAdvancer
 from jobhub.housekeeping.due import DueLoop, DuePublisher
 from jobhub.housekeeping.folding import FoldLoop
 from jobhub.housekeeping.reaper import Reaper
@@ -255,7 +257,11 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     )
     _heartbeat.start()
     publish = app.dispatcher.publish  # type: ignore[union-attr]
-    _due_loop = DueLoop(DuePublisher(runtime, publish), releaser=HeldReleaser(runtime, publish))
+    _due_loop = DueLoop(
+        DuePublisher(runtime, publish),
+        releaser=HeldReleaser(runtime, publish),
+        advancer=WorkflowAdvancer(runtime, publish),
+    )
     _due_loop.start()
     _fold_loop = FoldLoop(runtime)
     _fold_loop.start()

@@ -1,0 +1,301 @@
+"""Workflows with real workers on PostgreSQL and Redis.
+
+Steps are jobs; a step that depends on others waits in the database until the workers'
+advance rounds (``jobhub.housekeeping.advance``) see its dependencies ended and decide it,
+exactly once. Each test checks, besides its own outcome, that every step's attempt
+started at most once and that nothing is left waiting.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from jobhub import (
+    InvalidWorkflow,
+    JobManager,
+    JobStatus,
+    NotRerunnable,
+    Settings,
+    Step,
+    StepPolicy,
+    Workflow,
+    WorkflowSpec,
+    chain,
+    fan_in,
+    fan_out,
+)
+from jobhub.db.models import JobRow, WorkflowRow
+from jobhub.jobs import JobEvent
+from tests import services as svc
+from tests.conftest import Process, Processes, module_settings
+
+JOB_MODULES = ("workers", "tests.support.workflow_jobs")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def wf_settings(
+    services: svc.Services, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    data = tmp_path_factory.mktemp("workflow-data")
+    with module_settings(services, template_database, data, job_modules=JOB_MODULES) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def jobs(wf_settings: Settings) -> Iterator[JobManager]:
+    manager = JobManager.from_settings(wf_settings)
+    yield manager
+    manager.close()
+
+
+@pytest.fixture(scope="module")
+def module_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    started = Processes(tmp_path_factory.mktemp("workflow-processes"))
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture(scope="module")
+def worker(module_processes: Processes, wf_settings: Settings) -> Process:
+    return module_processes.worker(wf_settings, concurrency=3)
+
+
+def ended(jobs: JobManager, workflow: Workflow, timeout: float = 60) -> Workflow:
+    """The workflow once it ended, checked: every step ended, each attempt started at
+    most once, nothing waits."""
+    wait_for(lambda: jobs.get_workflow(workflow.id).is_terminal, f"workflow {workflow.id}", timeout)
+    done = jobs.get_workflow(workflow.id)
+    for step in done.steps:
+        assert step.status.is_terminal, (step.name, step.status)
+        assert not step.job.awaiting_steps, step.name
+        starts = Counter(e.attempt for e in starts_of(jobs, step.job.id))
+        assert all(count == 1 for count in starts.values()), (step.name, starts)
+    assert done.completed_at is not None
+    return done
+
+
+def starts_of(jobs: JobManager, job_id: uuid.UUID) -> list[JobEvent]:
+    """The job's claims: its Processing events a worker wrote (a cancel request of a
+    running job is a Processing event too, by nobody)."""
+    return [
+        e
+        for e in jobs.job_events(job_id)
+        if e.status is JobStatus.PROCESSING and e.worker_id is not None
+    ]
+
+
+def processing_count(jobs: JobManager, job_id: uuid.UUID) -> int:
+    return len(starts_of(jobs, job_id))
+
+
+def test_a_chain_of_three_passes_each_result_on(jobs: JobManager, worker: Process) -> None:
+    workflow = jobs.start_workflow(
+        chain(
+            Step("import", "tests.wf.add", {"add": 1}),
+            Step("enrich", "tests.wf.add", {"add": 10}, results="inputs"),
+            Step("report", "tests.wf.add", {"add": 100}, results="inputs"),
+            name="nightly",
+        ),
+        identity="ann",
+        organization="acme",
+    )
+    assert workflow.status is JobStatus.PROCESSING
+    assert [s.name for s in workflow.steps] == ["import", "enrich", "report"]
+    assert workflow.step("report").after == ("enrich",)
+    assert workflow.step("enrich").job.awaiting_steps
+    assert workflow.step("enrich").job.status_text == "Waits for import"
+    done = ended(jobs, workflow)
+    assert done.status is JobStatus.COMPLETED
+    assert done.name == "nightly"
+    assert done.identity == "ann"
+    assert done.organization == "acme"
+    assert done.step("report").job.result == {"total": 111, "inputs": ["enrich"]}
+    assert done.step("enrich").job.parameters["inputs"] == {"import": {"total": 1, "inputs": []}}
+    for step in done.steps:
+        assert step.job.workflow_id == done.id
+        assert step.job.organization == "acme"
+        assert step.job.identity == "ann"
+        assert step.status is JobStatus.COMPLETED
+        assert step.job.attempt == 1
+    assert done.started_at is not None
+    assert done.started_at <= done.completed_at
+    assert done.step("import").job.completed_at <= done.step("enrich").job.started_at  # type: ignore[operator]
+    assert done.id in {w.id for w in jobs.find_workflows(status=JobStatus.COMPLETED)}
+    assert done.id not in {w.id for w in jobs.find_workflows(status=JobStatus.PROCESSING)}
+
+
+def test_a_fan_out_of_20_then_one_step_with_all_their_results(
+    jobs: JobManager, worker: Process
+) -> None:
+    spec = fan_in(
+        [Step(f"part-{n:02}", "tests.wf.add", {"add": n}) for n in range(20)],
+        Step("bundle", "tests.wf.collect", results="inputs"),
+    )
+    done = ended(jobs, jobs.start_workflow(spec))
+    assert done.status is JobStatus.COMPLETED
+    bundle = done.step("bundle").job.result
+    assert bundle["count"] == 20  # type: ignore[index]
+    assert bundle["names"] == [f"part-{n:02}" for n in range(20)]  # type: ignore[index]
+    assert bundle["results"]["part-07"] == {"total": 7, "inputs": []}  # type: ignore[index]
+    assert processing_count(jobs, done.step("bundle").job.id) == 1
+
+
+def test_fan_out_starts_every_branch_after_the_first(jobs: JobManager, worker: Process) -> None:
+    spec = fan_out(
+        Step("load", "tests.wf.add", {"add": 5}),
+        [Step(f"report-{n}", "tests.wf.add", {"add": n}, results="inputs") for n in range(3)],
+    )
+    done = ended(jobs, jobs.start_workflow(spec))
+    assert done.status is JobStatus.COMPLETED
+    assert [done.step(f"report-{n}").job.result["total"] for n in range(3)] == [5, 6, 7]  # type: ignore[index]
+
+
+def failing_middle() -> WorkflowSpec:
+    return WorkflowSpec(
+        (
+            Step("extract", "tests.wf.add", {"add": 1}),
+            Step("transform", "tests.wf.add", {"add": 2, "fail": True}, after=("extract",)),
+            Step("load", "tests.wf.add", {"add": 3}, after=("transform",), results="inputs"),
+            Step("publish", "tests.wf.add", {"add": 4}, after=("load",)),
+            Step(
+                "tell-owner",
+                "tests.wf.notify",
+                after=("transform",),
+                policy=StepPolicy.ON_FAILURE,
+                results="inputs",
+            ),
+            Step("cleanup", "tests.wf.add", after=("transform",), policy="always"),
+        ),
+        name="etl",
+    )
+
+
+def test_a_failing_middle_step_runs_its_handler_and_cancels_the_rest(
+    jobs: JobManager, worker: Process
+) -> None:
+    done = ended(jobs, jobs.start_workflow(failing_middle()))
+    assert done.status is JobStatus.COMPLETED_WITH_ERRORS
+    statuses = {step.name: step.status for step in done.steps}
+    assert statuses == {
+        "extract": JobStatus.COMPLETED,
+        "transform": JobStatus.COMPLETED_WITH_ERRORS,
+        "load": JobStatus.CANCELLED,
+        "publish": JobStatus.CANCELLED,
+        "tell-owner": JobStatus.COMPLETED,
+        "cleanup": JobStatus.COMPLETED,
+    }
+    assert (
+        done.step("load").job.status_text == "Not run: step 'transform' ended CompletedWithErrors"
+    )
+    assert done.step("publish").job.status_text == "Not run: step 'load' ended Cancelled"
+    assert done.step("tell-owner").job.result == {"failed": ["transform"]}
+    for name in ("load", "publish"):
+        assert processing_count(jobs, done.step(name).job.id) == 0
+    assert done.id in {w.id for w in jobs.find_workflows(status=JobStatus.COMPLETED_WITH_ERRORS)}
+
+
+def test_rerun_of_the_failed_step_re_arms_the_rest(jobs: JobManager, worker: Process) -> None:
+    spec = failing_middle()
+    steps = [
+        replace(s, parameters={"add": 2, "fail_attempts": 1}) if s.name == "transform" else s
+        for s in spec.steps
+    ]
+    first = ended(jobs, jobs.start_workflow(WorkflowSpec(tuple(steps))))
+    assert first.status is JobStatus.COMPLETED_WITH_ERRORS
+    with pytest.raises(NotRerunnable):
+        jobs.rerun_workflow(first.id, "extract")  # it Completed
+    rerun = jobs.rerun_workflow(first.id, "transform", reason="fixed the input")
+    assert rerun.status is JobStatus.PROCESSING
+    assert rerun.completed_at is None
+    assert rerun.step("load").job.awaiting_steps
+    assert rerun.step("load").job.attempt == 2
+    done = ended(jobs, rerun)
+    assert done.status is JobStatus.COMPLETED
+    assert done.step("transform").job.attempt == 2
+    assert done.step("load").job.result == {"total": 3 + 2, "inputs": ["transform"]}
+    assert done.step("publish").status is JobStatus.COMPLETED
+    for name in ("extract", "tell-owner", "cleanup"):  # Completed before: not run again
+        assert done.step(name).job.attempt == 1
+        assert processing_count(jobs, done.step(name).job.id) == 1
+
+
+def test_cancel_mid_way_cancels_what_has_not_ended(jobs: JobManager, worker: Process) -> None:
+    workflow = jobs.start_workflow(
+        chain(
+            Step("quick", "tests.wf.add"),
+            Step("slow", "tests.wf.add", {"seconds": 60}),
+            Step("never", "tests.wf.add"),
+        )
+    )
+    wait_for(
+        lambda: jobs.get_workflow(workflow.id).step("slow").status is JobStatus.PROCESSING,
+        "the slow step to run",
+    )
+    jobs.cancel_workflow(workflow.id, reason="not needed")
+    done = ended(jobs, workflow, timeout=30)
+    assert done.status is JobStatus.CANCELLED
+    assert [s.status for s in done.steps] == [
+        JobStatus.COMPLETED,
+        JobStatus.CANCELLED,
+        JobStatus.CANCELLED,
+    ]
+    assert processing_count(jobs, done.step("never").job.id) == 0
+    assert done.id in {w.id for w in jobs.find_workflows(status=JobStatus.CANCELLED)}
+
+
+def counts(settings: Settings) -> tuple[int, int]:
+    engine = create_engine(settings.database_url or "")
+    try:
+        with engine.connect() as connection:
+            return (
+                connection.execute(select(func.count()).select_from(JobRow)).scalar_one(),
+                connection.execute(select(func.count()).select_from(WorkflowRow)).scalar_one(),
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("steps", "says"),
+    [
+        (
+            [
+                Step("a", "tests.wf.add", after=("c",)),
+                Step("b", "tests.wf.add", after=("a",)),
+                Step("c", "tests.wf.add", after=("b",)),
+            ],
+            "cycle (each runs before the next): a -> b -> c -> a",
+        ),
+        ([Step("a", "tests.wf.add", after=("nope",))], "unknown step 'nope'"),
+        ([Step("a", "tests.nope")], "unknown job type"),
+        ([Step("a", "tests.wf.add", {"add": "x"})], "add"),
+        ([Step("a", "tests.wf.add"), Step("a", "tests.wf.add")], "two steps are named 'a'"),
+        ([Step("a", "tests.wf.add", results="inputs")], "depends on no step"),
+        (
+            [Step("a", "tests.wf.add"), Step("b", "tests.wf.add", after=("a",), results="add")],
+            "must be declared as a dict",
+        ),
+    ],
+)
+def test_invalid_workflows_are_refused_with_nothing_written(
+    jobs: JobManager, wf_settings: Settings, steps: list[Step], says: str
+) -> None:
+    before = counts(wf_settings)
+    with pytest.raises((InvalidWorkflow, Exception)) as caught:
+        jobs.start_workflow(steps)
+    assert says in str(caught.value)
+    assert counts(wf_settings) == before
