@@ -34,7 +34,7 @@ from jobhub import (
 from jobhub.db.models import JobRow, WorkflowRow
 from jobhub.jobs import JobEvent
 from tests import services as svc
-from tests.conftest import Process, Processes, module_settings
+from tests.conftest import Process, Processes, module_settings, settings_env
 
 JOB_MODULES = ("workers", "tests.support.workflow_jobs")
 
@@ -299,3 +299,118 @@ def test_invalid_workflows_are_refused_with_nothing_written(
         jobs.start_workflow(steps)
     assert says in str(caught.value)
     assert counts(wf_settings) == before
+
+
+# -- exactly once, whoever decides and whoever dies ----------------------------------------
+
+
+@pytest.fixture
+def step_settings(settings: Settings) -> Settings:
+    """A database and queue of the test's own; a lost worker's jobs recovered in seconds."""
+    return replace(
+        settings,
+        job_modules=JOB_MODULES,
+        heartbeat_interval=0.5,
+        worker_timeout=3.0,
+        maintenance_interval=1.0,
+    )
+
+
+@pytest.fixture
+def step_jobs(step_settings: Settings) -> Iterator[JobManager]:
+    manager = JobManager.from_settings(step_settings)
+    yield manager
+    manager.close()
+
+
+def step_events(jobs: JobManager, job_id: uuid.UUID) -> Counter[tuple[JobStatus, int]]:
+    """How many events of each (status, attempt) the job has."""
+    return Counter((e.status, e.attempt) for e in jobs.job_events(job_id))
+
+
+def test_a_step_whose_dependencies_ended_unseen_starts_once_when_workers_come(
+    step_settings: Settings, step_jobs: JobManager, processes: Processes
+) -> None:
+    """The dependencies end while no worker runs (cancelled by this process, which
+    decides nothing): the two workers that come up together find the step ready in their
+    first rounds, and exactly one decision applies."""
+    jobs = step_jobs
+    if True:
+        workflow = jobs.start_workflow(
+            fan_in(
+                [Step("left", "tests.wf.add"), Step("right", "tests.wf.add")],
+                Step("report", "tests.wf.notify", policy="always", results="inputs"),
+            )
+        )
+        for name in ("left", "right"):
+            jobs.cancel_job(workflow.step(name).job.id)
+        assert jobs.get_workflow(workflow.id).step("report").job.awaiting_steps
+        for _ in range(2):
+            processes.start(
+                "worker",
+                ["worker", "--concurrency=1", f"--hostname=s{uuid.uuid4().hex[:6]}@%h"],
+                settings_env(step_settings),
+            )
+        done = ended(jobs, workflow)
+        report = done.step("report").job
+        assert done.status is JobStatus.COMPLETED_WITH_ERRORS  # two steps Cancelled
+        assert report.result == {"failed": ["left", "right"]}
+        assert step_events(jobs, report.id) == {
+            (JobStatus.CREATED, 1): 1,
+            (JobStatus.QUEUED, 1): 1,
+            (JobStatus.PROCESSING, 1): 1,
+            (JobStatus.COMPLETED, 1): 1,
+        }
+
+
+def test_a_worker_killed_as_dependencies_end_leaves_each_step_started_once(
+    step_settings: Settings, step_jobs: JobManager, processes: Processes
+) -> None:
+    """Two workers run fan-ins; one is SIGKILLed (main process and pool) right after
+    the first dependencies end, before or while its round decides their steps. Every
+    workflow still ends, each step decided once by its policy and each attempt started
+    once; the jobs the lost worker ran end WorkerLost (the reaper), and the steps after
+    them end Cancelled naming them."""
+    env = settings_env(step_settings)
+    processes.start("beat", ["beat"], env)
+    doomed = processes.start("worker", ["worker", "--concurrency=2", "--hostname=doomed@%h"], env)
+    processes.start("worker", ["worker", "--concurrency=2", "--hostname=spared@%h"], env)
+    doomed.wait_for_log(" ready.", timeout=60)
+    jobs = step_jobs
+    if True:
+        started = [
+            jobs.start_workflow(
+                fan_in(
+                    [
+                        Step(f"part-{n}", "tests.wf.add", {"add": n, "seconds": 0.2 + 0.1 * n})
+                        for n in range(3)
+                    ],
+                    Step("join", "tests.wf.collect", results="inputs"),
+                )
+                + WorkflowSpec((Step("after", "tests.wf.add", after=("join",)),))
+            )
+            for _ in range(6)
+        ]
+        wait_for(
+            lambda: any(
+                jobs.get_workflow(w.id).step("part-0").status is JobStatus.COMPLETED
+                for w in started
+            ),
+            "a first dependency to end",
+        )
+        doomed.kill()
+        for workflow in started:
+            done = ended(jobs, workflow, timeout=90)
+            for step in done.steps:
+                created = [e for e in jobs.job_events(step.job.id) if e.status is JobStatus.CREATED]
+                assert len(created) == 1, step.name  # decided once: never re-armed
+                failed = [d for d in step.after if done.step(d).status is not JobStatus.COMPLETED]
+                if failed:  # a dependency was lost with the worker (WorkerLost)
+                    assert step.status is JobStatus.CANCELLED, step.name
+                    assert f"step {failed[0]!r} ended" in (step.job.status_text or "")
+                else:
+                    assert processing_count(jobs, step.job.id) >= 1, step.name
+            everything = {s.status for s in done.steps} == {JobStatus.COMPLETED}
+            assert (done.status is JobStatus.COMPLETED) is everything
+            if everything:
+                assert done.step("join").job.result["count"] == 3  # type: ignore[index]

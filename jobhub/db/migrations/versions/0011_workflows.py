@@ -112,9 +112,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_jobs_awaiting_steps", table_name="jobs")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("awaiting_steps")
-        batch.drop_column("workflow_id")
+    op.drop_column("jobs", "awaiting_steps")
+    op.drop_column("jobs", "workflow_id")
     op.drop_index("ix_workflow_edges_depends_on", table_name="workflow_edges")
     op.drop_table("workflow_edges")
     op.drop_table("workflow_steps")
