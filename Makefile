@@ -36,10 +36,11 @@ soak: $(STAMP) ## The fault-injection tests, longer: 100 workers killed mid-job 
 scale: $(STAMP) ## Many hosts (network namespaces; root): jobs/s on 1, 2, 3 worker hosts, a host cut off
 	JOBHUB_SCALE_JOBS=2000 JOBHUB_SCALE_RATIO=2.5 $(BIN)/pytest -s tests/acceptance/test_hosts.py
 
-bench: $(STAMP) ## Benchmark jobhub against plain Celery, the enqueue rates and the API (README, Performance)
+bench: $(STAMP) ## Benchmark jobhub against plain Celery, the enqueue rates, the API and workflows (README, Performance)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench.enqueue
 	$(BIN)/python -m tests.bench.api
+	$(BIN)/python -m tests.bench.workflows
 
 bench-pages: $(STAMP) ## The dashboard's pages on 1,000,000 jobs: p50/p99 against 100 ms
 	$(BIN)/python -m tests.bench --pages

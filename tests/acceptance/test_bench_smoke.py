@@ -197,3 +197,18 @@ def test_api_benchmark_compares_post_jobs_with_a_bare_endpoint(services: svc.Ser
     assert any(line.startswith("POST /jobs, bare FastAPI + apply_async") for line in lines)
     assert any(line.startswith("POST /jobs over the bare endpoint: ") for line in lines)
     assert all("errors 0" in line for line in lines if "req/s" in line)
+
+
+def test_workflow_benchmark_checks_every_step_ran_once(services: svc.Services) -> None:
+    result = _bench(services, "--workflows", "10", module="tests.bench.workflows")
+
+    assert result.returncode == 0, f"stderr:\n{result.stderr[-3000:]}"
+    doc = json.loads(result.stdout)
+    assert doc["workflows"] == 10
+    assert doc["steps"] == 50
+    for figure in (
+        "plain_jobs_per_second",
+        "workflow_steps_per_second",
+        "start_workflow_per_second",
+    ):
+        assert _positive(doc[figure])
