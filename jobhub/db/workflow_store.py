@@ -24,6 +24,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    delete,
     exists,
     func,
     insert,
@@ -292,50 +293,37 @@ class WorkflowStore:
             for row in rows
         ]
 
-    def decide(self, decision: Decision, *, at: datetime) -> bool:
-        """Apply ``decision`` if its step still waits, on the same dependencies' ends and
-        the same cancel as it was made from; True when it applied (exactly one caller's
-        does). A step that starts is left Created, no longer waiting, for its caller to
-        publish (the outbox publishes it if its caller dies first)."""
-        step = decision.step
+    def decide(self, decisions: Sequence[Decision], *, at: datetime) -> list[Decision]:
+        """Apply the decisions about steps of one workflow, in one transaction; returns
+        those that applied. One applies only if its step still waits, on the same
+        dependencies' ends and the same cancel as it was made from, so of any number of
+        callers exactly one applies it. A step that starts is left Created, no longer
+        waiting, for its caller to publish (the outbox publishes it if the caller dies
+        first)."""
+        if not decisions:
+            return []
+        workflow_id = decisions[0].step.workflow_id
+        if any(d.step.workflow_id != workflow_id for d in decisions):
+            raise ValueError("decisions about steps of one workflow only")
+        applied: list[Decision] = []
         with self._write() as connection:
-            cancelled = _lock(connection, step.workflow_id)
-            if cancelled is None or cancelled != step.cancelled:
-                return False
-            current = _dependencies(connection, [(step.workflow_id, step.name)])
-            if current.get((step.workflow_id, step.name), ()) != step.dependencies:
-                return False
-            values: dict[str, Any] = {"awaiting_steps": False, "updated_at": at}
-            if decision.parameters is not None:
-                values.update(parameters=dict(decision.parameters), status_text=None)
-            taken = connection.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == step.job_id,
-                    jobs.c.attempt == step.attempt,
-                    jobs.c.awaiting_steps,
-                    jobs.c.status == int(JobStatus.CREATED),
+            cancelled = _lock(connection, workflow_id)
+            if cancelled is None:
+                return []
+            current = _dependencies(connection, [(workflow_id, d.step.name) for d in decisions])
+            for decision in decisions:
+                step = decision.step
+                if cancelled != step.cancelled:
+                    continue
+                if current.get((workflow_id, step.name), ()) != step.dependencies:
+                    continue
+                if _apply(connection, decision, at):
+                    applied.append(decision)
+            if applied:
+                connection.execute(
+                    update(workflows).where(workflows.c.id == workflow_id).values(updated_at=at)
                 )
-                .values(values)
-            ).rowcount
-            if not taken:
-                return False
-            if decision.status is not None:
-                apply_transition(
-                    connection,
-                    Transition(
-                        job_id=step.job_id,
-                        attempt=step.attempt,
-                        status=decision.status,
-                        at=at,
-                        message=decision.text,
-                        error=decision.error,
-                    ),
-                )
-            connection.execute(
-                update(workflows).where(workflows.c.id == step.workflow_id).values(updated_at=at)
-            )
-        return True
+        return applied
 
     def end_finished(self, *, at: datetime, limit: int = 100) -> list[tuple[uuid.UUID, JobStatus]]:
         """End the open workflows whose steps have all ended: Cancelled when cancelled,
@@ -390,6 +378,14 @@ class WorkflowStore:
                 )
                 ended.append((workflow_id, status))
         return ended
+
+    def purge_emptied(self) -> int:
+        """Delete the ended workflows whose steps' jobs have all been purged."""
+        left = select(literal(1)).select_from(steps).where(steps.c.workflow_id == workflows.c.id)
+        with self._write() as connection:
+            return connection.execute(
+                delete(workflows).where(workflows.c.completed_at.is_not(None), ~exists(left))
+            ).rowcount
 
     # -- cancel and rerun ------------------------------------------------------------
 
@@ -514,6 +510,37 @@ class WorkflowStore:
                 )
             )
         return rearmed
+
+
+def _apply(connection: Connection, decision: Decision, at: datetime) -> bool:
+    """Clear the step's wait by a guarded update, then start it or end it."""
+    step = decision.step
+    values: dict[str, Any] = {"awaiting_steps": False, "updated_at": at}
+    if decision.parameters is not None:
+        values.update(parameters=dict(decision.parameters), status_text=None)
+    taken = connection.execute(
+        update(jobs)
+        .where(
+            jobs.c.id == step.job_id,
+            jobs.c.attempt == step.attempt,
+            jobs.c.awaiting_steps,
+            jobs.c.status == int(JobStatus.CREATED),
+        )
+        .values(values)
+    ).rowcount
+    if taken and decision.status is not None:
+        apply_transition(
+            connection,
+            Transition(
+                job_id=step.job_id,
+                attempt=step.attempt,
+                status=decision.status,
+                at=at,
+                message=decision.text,
+                error=decision.error,
+            ),
+        )
+    return bool(taken)
 
 
 def waits_text(after: Sequence[str]) -> str:

@@ -59,25 +59,27 @@ class WorkflowAdvancer:
             if not ready:
                 break
             now = runtime.heartbeats.now()
+            by_workflow: dict[UUID, list[Decision]] = {}
+            for step in ready:
+                by_workflow.setdefault(step.workflow_id, []).append(decide(step))
             starting: list[Due] = []
             ended = 0
-            for step in ready:
-                decision = decide(step)
-                if not store.decide(decision, at=now):
-                    continue
-                if decision.parameters is None:
-                    ended += 1
-                    continue
-                starting.append(
-                    Due(
-                        job_id=step.job_id,
-                        job_type=step.job_type,
-                        attempt=step.attempt,
-                        parameters=decision.parameters,
-                        queue=step.queue,
-                        priority=step.priority,
+            for decisions in by_workflow.values():
+                for decision in store.decide(decisions, at=now):
+                    step = decision.step
+                    if decision.parameters is None:
+                        ended += 1
+                        continue
+                    starting.append(
+                        Due(
+                            job_id=step.job_id,
+                            job_type=step.job_type,
+                            attempt=step.attempt,
+                            parameters=decision.parameters,
+                            queue=step.queue,
+                            priority=step.priority,
+                        )
                     )
-                )
             published += publish_taken(
                 self._publish, starting, event="workflow-step", what="workflow step"
             )

@@ -14,7 +14,8 @@ def purge_expired(
     runtime: Runtime, *, batch_size: int = 500, on_batch: Callable[[int], None] | None = None
 ) -> int:
     """Delete ended jobs whose purge time has passed, with their history, messages and
-    documents; returns how many.
+    documents, then the ended workflows none of whose steps is left; returns how many
+    jobs.
 
     Each batch is its own short transaction, so a large purge never holds locks long.
     ``on_batch`` hears the running total after each batch.
@@ -25,6 +26,7 @@ def purge_expired(
     while True:
         deleted, files = runtime.jobs.purge_expired(runtime.clock(), batch_size)
         if not deleted:
+            runtime.workflows.purge_emptied()
             return total
         total += deleted
         remove_files(runtime.settings.documents_dir, files)

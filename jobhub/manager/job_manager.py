@@ -195,10 +195,21 @@ class JobManager(
     ) -> Job:
         """Queue a finished job again as a new attempt, keeping its history.
 
-        ``actor`` (default: the local user) and ``reason`` go to the audit trail.
+        A step of a workflow reruns as ``rerun_workflow`` reruns it: the steps after it
+        that did not complete wait for it again. ``actor`` (default: the local user) and
+        ``reason`` go to the audit trail.
         """
         who, why = acting(actor, reason)
         job = self.get_job(job_id)
+        if job.workflow_id is not None:
+            step = self._runtime.workflows.of_job(job.id)
+            if step is not None:
+                self.rerun_workflow(step[0], step[1], actor=who, reason=why)
+                return self.get_job(job.id)
+        return self._rerun(job, who, why)
+
+    def _rerun(self, job: Job, who: Actor, why: str | None) -> Job:
+        """A new attempt of ended ``job``, published (or left for its runner)."""
         if not job.can_rerun:
             raise NotRerunnable(f"job {job.id} of type {job.job_type} cannot be rerun")
         if not can_reopen(job.status, ReopenReason.RERUN):

@@ -236,7 +236,7 @@ class JobWorkflows(ManagerBase):
             message=f"re-armed: {', '.join(targets)} runs again",
         )
         for name in targets:
-            self.rerun_job(by_name[name].job.id, actor=who, reason=why)  # type: ignore[attr-defined]
+            self._rerun(by_name[name].job, who, why)  # type: ignore[attr-defined]
         self._record(
             AuditAction.WORKFLOW_RERUN,
             f"workflow {workflow.id}",

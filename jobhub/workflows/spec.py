@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from jobhub.definitions import JobDefinition, resolve
 from jobhub.errors import InvalidWorkflow, JobHubError
 from jobhub.jobs import JSONValue
+from jobhub.parameters import unstorable_text
 from jobhub.placement import check_priority, check_queue
 
 MAX_STEPS = 1_000
@@ -83,6 +84,30 @@ class WorkflowSpec:
         """Both sets of steps, side by side (``other``'s may name this one's)."""
         return WorkflowSpec((*self.steps, *other.steps), self.name or other.name)
 
+    def to_document(self) -> dict[str, JSONValue]:
+        """The JSON form ``from_document`` reads: what a remote producer sends to ``POST
+        /workflows``. Only fields given are written, so the server's defaults apply."""
+        steps: list[JSONValue] = []
+        for step in self.steps:
+            job_type = step.job_type if isinstance(step.job_type, str) else step.job_type.name
+            item: dict[str, JSONValue] = {
+                "name": step.name,
+                "job_type": job_type,
+                "parameters": dict(step.parameters),
+                "after": list(step.after),
+                "policy": str(step.policy),
+            }
+            optional: dict[str, JSONValue] = {
+                "results": step.results,
+                "description": step.description,
+                "queue": step.queue,
+                "priority": step.priority,
+                "max_attempts": step.max_attempts,
+            }
+            item.update((key, value) for key, value in optional.items() if value is not None)
+            steps.append(item)
+        return {"name": self.name, "steps": steps}
+
     @property
     def last(self) -> tuple[str, ...]:
         """The steps nothing depends on: where a following step attaches."""
@@ -136,6 +161,7 @@ def checked(spec: WorkflowSpec) -> list[CheckedStep]:
     the step) before anything is written."""
     if len(spec.name) > MAX_NAME:
         raise InvalidWorkflow(f"a workflow's name has at most {MAX_NAME} characters")
+    _check_text("the workflow's name", spec.name)
     if not spec.steps:
         raise InvalidWorkflow("a workflow needs at least one step")
     if len(spec.steps) > MAX_STEPS:
@@ -148,6 +174,9 @@ def checked(spec: WorkflowSpec) -> list[CheckedStep]:
             raise InvalidWorkflow(
                 f"step name {step.name!r}: 1 to {MAX_NAME} characters, no surrounding spaces"
             )
+        _check_text(f"step name {step.name!r}", step.name)
+        if step.description is not None:
+            _check_text(f"step {step.name!r}: description", step.description)
         if step.name in by_name:
             raise InvalidWorkflow(f"two steps are named {step.name!r}")
         by_name[step.name] = step
@@ -166,6 +195,11 @@ def checked(spec: WorkflowSpec) -> list[CheckedStep]:
             f"the steps depend on each other in a cycle (each runs before the next): {cycle}"
         ) from None
     return [_checked_step(by_name[name]) for name in order]
+
+
+def _check_text(label: str, text: str) -> None:
+    if unstorable_text(text, label) is not None:
+        raise InvalidWorkflow(f"{label} is not storable text (a NUL character or invalid UTF-8)")
 
 
 def _checked_step(step: Step) -> CheckedStep:

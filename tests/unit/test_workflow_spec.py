@@ -74,6 +74,8 @@ def test_checked_orders_steps_after_their_dependencies_and_fills_defaults() -> N
         ([], InvalidWorkflow, "at least one step"),
         ([Step("a", "tests.wf.add", after=("a",))], InvalidWorkflow, "depends on itself"),
         ([Step(" a", "tests.wf.add")], InvalidWorkflow, "no surrounding spaces"),
+        ([Step("a\x00", "tests.wf.add")], InvalidWorkflow, "not storable text"),
+        ([Step("a", "tests.wf.add", description="\x00")], InvalidWorkflow, "not storable text"),
         ([Step("a", "nope.nope")], UnknownJobType, "step 'a'"),
         ([Step("a", "tests.wf.add", {"bogus": 1})], InvalidParameters, "bogus"),
         (
