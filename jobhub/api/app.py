@@ -28,6 +28,7 @@ from jobhub.api.routes import (
     pauses,
     runners,
     system,
+    workflows,
 )
 from jobhub.config import Settings
 from jobhub.manager import JobManager
@@ -53,7 +54,18 @@ def create_app(manager: JobManager | None = None, settings: Settings | None = No
     app.state.manager = used
     app.add_middleware(BodyLimit)
     problems.install(app)
-    for module in (jobs, runners, job_types, limits, pauses, documents, aims360, audit, system):
+    for module in (
+        jobs,
+        workflows,
+        runners,
+        job_types,
+        limits,
+        pauses,
+        documents,
+        aims360,
+        audit,
+        system,
+    ):
         app.include_router(module.router)
     ui.install(app)
     metrics.install(app)  # GET /metrics, and the request counts (outermost middleware)

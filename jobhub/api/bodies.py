@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,6 +33,7 @@ from jobhub.manager.starts import MAX_BATCH
 from jobhub.parameters import unstorable_text
 from jobhub.placement import LONGEST_DELAY, MAX_PRIORITY, MIN_PRIORITY, check_priority, check_queue
 from jobhub.retries import MAX_ATTEMPTS
+from jobhub.workflows.spec import MAX_STEPS as MAX_WORKFLOW_STEPS
 
 
 def _duration(value: object) -> timedelta:
@@ -248,6 +250,72 @@ def one_reason(in_body: str | None, in_query: str | None) -> str | None:
     if in_body is not None and in_query is not None and in_body != in_query:
         raise InvalidInput("give the reason in the body or as ?reason=, not two different ones")
     return in_body if in_body is not None else in_query
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+"""Text a database column can hold (no NUL, valid UTF-8): a 422 naming the field else."""
+
+
+class WorkflowStepBody(Body):
+    """One step of ``POST /workflows``: a job of ``jobType``, started once the steps
+    ``after`` names ended (as ``policy`` says). The step rules (known steps, no cycle,
+    the type's parameters, a ``results`` parameter declared as a dict) are the workflow's:
+    a 400 or 422 naming the step."""
+
+    name: Text = Field(min_length=1, max_length=200, description="unique within the workflow")
+    job_type: Text = Field(min_length=1, max_length=200, description="the job type's name")
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    after: list[Text] | Text = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("after", "dependsOn", "depends_on"),
+        description="the steps it waits for (a name, or a list of names)",
+    )
+    policy: Literal["completed", "on_failure", "on-failure", "always"] | None = Field(
+        None,
+        description="when it starts once they ended: completed (all Completed; the default),"
+        " on_failure (one did not), always",
+    )
+    results: Text | None = Field(
+        None,
+        max_length=200,
+        description="the parameter (declared as a dict) that receives {step: result} of the"
+        " steps it waits for",
+    )
+    description: Text | None = Field(None, max_length=2000)
+    queue: Text | None = Field(None, description="the broker queue (default: its type's)")
+    priority: Annotated[int, Strict()] | None = Field(
+        None, description="0 to 9 (default: its type's)"
+    )
+    max_attempts: Annotated[int, Strict()] | None = Field(
+        None, description="attempts it may take (default: what its type's retry policy allows)"
+    )
+
+
+class StartWorkflow(Body):
+    """``POST /workflows``: steps (jobs) and the dependencies between them, as the JSON
+    or YAML document ``jobhub workflow start`` reads; run for the key's identity in its
+    organization."""
+
+    name: Text = Field("", max_length=200)
+    steps: list[WorkflowStepBody] = Field(min_length=1, max_length=MAX_WORKFLOW_STEPS)
+    access_scope: Literal["Public", "Private", "Organization", "PeopleInOrganization"] = Field(
+        "Organization", description="who may read each step's result and its documents"
+    )
+
+    def document(self) -> dict[str, Any]:
+        """The workflow document (``jobhub.workflows.spec.from_document``'s form)."""
+        return {
+            "name": self.name,
+            "steps": [step.model_dump(exclude_none=True) for step in self.steps],
+        }
+
+
+class RerunWorkflow(Body):
+    """``POST /workflows/{id}/rerun``: which step to run again (default: every step that
+    failed while the steps it follows Completed)."""
+
+    step: Text | None = Field(None, min_length=1, max_length=200)
+    reason: Reason = None
 
 
 class SetLimit(Body):

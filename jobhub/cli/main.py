@@ -15,7 +15,18 @@ import sys
 
 import click
 
-from jobhub.cli import apikey, audit, db, gates, health, jobs, processes, runner, schedule
+from jobhub.cli import (
+    apikey,
+    audit,
+    db,
+    gates,
+    health,
+    jobs,
+    processes,
+    runner,
+    schedule,
+    workflows,
+)
 from jobhub.cli.context import CliState
 from jobhub.config import Settings
 from jobhub.errors import (
@@ -60,7 +71,7 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = CliState()
 
 
-for family in (jobs, schedule, gates, runner, processes, db, health, apikey, audit):
+for family in (jobs, workflows, schedule, gates, runner, processes, db, health, apikey, audit):
     for command in family.COMMANDS:
         cli.add_command(command)
 

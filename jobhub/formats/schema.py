@@ -98,6 +98,8 @@ class JobRecord(TypedDict):
     """In-line JSON: ``result`` holds the output; Publishlink: ``documents`` do."""
     publish_link: str | None
     documents: list[DocumentRecord]
+    workflow_id: str | None
+    """The workflow this job is a step of (``GET /workflows/{id}``); None for a job of none."""
 
 
 class EventRecord(TypedDict):
@@ -186,6 +188,7 @@ def job_record(
         "response_type": None if kind is None else kind.value,
         "publish_link": document_records[0]["link"] if document_records else None,
         "documents": document_records,
+        "workflow_id": None if job.workflow_id is None else str(job.workflow_id),
     }
 
 
@@ -276,6 +279,7 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         due_at=_moment(record.get("due_at")),
         max_attempts=record.get("max_attempts", 1),
         runs_elsewhere=bool(record.get("runs_elsewhere", False)),
+        workflow_id=None if record.get("workflow_id") is None else UUID(record["workflow_id"]),
     )
 
 

@@ -42,7 +42,13 @@ from jobhub.jobs import (
 from jobhub.limits import Limit, LimitKind
 from jobhub.remote import operations as op
 from jobhub.remote.client import answer_of, http_headers, unreachable
-from jobhub.remote.operations import Call, JobTypeRef, Operation
+from jobhub.remote.operations import (
+    Call,
+    JobTypeRef,
+    Operation,
+    WorkflowDocument,
+    WorkflowRecord,
+)
 from jobhub.scheduling.schedules import JobSchedule
 
 T = TypeVar("T")
@@ -224,6 +230,52 @@ class AsyncRemoteJobManager:
     ) -> list[Job]:
         """Wait until every job has ended (polling the API); WaitTimeout otherwise."""
         return await self._run(op.wait_for_completion(job_ids, timeout, self.poll_interval))
+
+    # -- workflows -------------------------------------------------------------------------
+
+    async def start_workflow(
+        self,
+        workflow: WorkflowDocument,
+        *,
+        name: str | None = None,
+        access_scope: AccessScope | str = AccessScope.ORGANIZATION,
+        reason: str | None = None,
+    ) -> WorkflowRecord:
+        """Start a workflow (a ``WorkflowSpec``, a list of ``Step``, or its JSON/YAML
+        document) as the key's identity in its organization; returns its record, whose
+        steps name their jobs (``get_job``). InvalidWorkflow, UnknownJobType or
+        InvalidParameters as ``JobManager.start_workflow``, before anything is written."""
+        return await self._run(op.start_workflow(workflow, name, access_scope, reason))
+
+    async def get_workflow(self, workflow_id: UUID | str) -> WorkflowRecord:
+        """A workflow of the key's organization; WorkflowNotFound otherwise."""
+        return await self._run(op.get_workflow(workflow_id))
+
+    async def find_workflows(
+        self,
+        *,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        identity: str | None = None,
+        limit: int = 100,
+        before: Mapping[str, Any] | UUID | str | None = None,
+    ) -> list[WorkflowRecord]:
+        """The key's organization's workflows, newest first; ``before`` is the last one
+        (or its id) of the previous page."""
+        return await self._run(op.find_workflows(status, identity, limit, before))
+
+    async def cancel_workflow(
+        self, workflow_id: UUID | str, *, reason: str | None = None
+    ) -> WorkflowRecord:
+        """Cancel every step not yet ended; Conflict when the workflow already ended."""
+        return await self._run(op.act_on_workflow(workflow_id, "cancel", reason))
+
+    async def rerun_workflow(
+        self, workflow_id: UUID | str, step: str | None = None, *, reason: str | None = None
+    ) -> WorkflowRecord:
+        """Run ``step`` (default: every failed step) again and re-arm the steps after it;
+        NotRerunnable as ``JobManager.rerun_workflow``."""
+        body = {"step": step} if step is not None else None
+        return await self._run(op.act_on_workflow(workflow_id, "rerun", reason, body))
 
     # -- job types and schedules ----------------------------------------------------------
 

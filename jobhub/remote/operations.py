@@ -22,7 +22,14 @@ from jobhub import errors
 from jobhub.audit import AuditEntry, since_text
 from jobhub.definitions import JobDefinition
 from jobhub.durations import format_duration
-from jobhub.errors import InvalidInput, InvalidParameters, JobHubError, JobNotFound, WaitTimeout
+from jobhub.errors import (
+    InvalidInput,
+    InvalidParameters,
+    JobHubError,
+    JobNotFound,
+    WaitTimeout,
+    WorkflowNotFound,
+)
 from jobhub.formats.audit_records import audit_from_record
 from jobhub.formats.gates import limit_from_record, pause_from_record
 from jobhub.formats.schema import event_from_record, job_from_record, message_from_record
@@ -45,6 +52,8 @@ from jobhub.limits import Limit, LimitKind
 from jobhub.odata import InvalidFilter
 from jobhub.queries import wants_housekeeping
 from jobhub.scheduling.schedules import JobSchedule, schedule_from_json
+from jobhub.workflows.spec import Step as SpecStep
+from jobhub.workflows.spec import WorkflowSpec
 
 T = TypeVar("T")
 
@@ -222,6 +231,69 @@ def wait_for_completion(
         if deadline is not None:
             pause = min(pause, deadline - time.monotonic())
         yield Pause(max(pause, 0.0))
+
+
+# -- workflows -----------------------------------------------------------------------------
+
+WorkflowDocument = WorkflowSpec | Sequence[SpecStep] | Mapping[str, Any]
+"""A workflow as the builders make it, a list of steps, or its JSON/YAML document."""
+WorkflowRecord = dict[str, Any]
+"""A workflow as ``GET /workflows/{id}`` answers it: its steps name their jobs (``job_id``,
+``link``), read with ``get_job``."""
+
+
+def start_workflow(
+    workflow: WorkflowDocument,
+    name: str | None,
+    access_scope: AccessScope | str,
+    reason: str | None,
+) -> Operation[WorkflowRecord]:
+    if isinstance(workflow, WorkflowSpec):
+        document: dict[str, Any] = dict(workflow.to_document())
+    elif isinstance(workflow, Mapping):
+        document = dict(workflow)
+    else:
+        document = dict(WorkflowSpec(tuple(workflow)).to_document())
+    if name is not None:
+        document["name"] = name
+    scope = access_scope.value if isinstance(access_scope, AccessScope) else access_scope
+    body = {**document, "accessScope": str(scope)}
+    found: WorkflowRecord = yield Call("POST", "/workflows", params=_why(reason), json=body)
+    return found
+
+
+def get_workflow(workflow_id: UUID | str) -> Operation[WorkflowRecord]:
+    found: WorkflowRecord = yield Call("GET", f"/workflows/{_workflow_id(workflow_id)}")
+    return found
+
+
+def find_workflows(
+    status: JobStatus | Iterable[JobStatus] | None,
+    identity: str | None,
+    limit: int,
+    before: Mapping[str, Any] | UUID | str | None,
+) -> Operation[list[WorkflowRecord]]:
+    params: dict[str, Any] = {"limit": limit}
+    if status is not None:
+        statuses = [status] if isinstance(status, JobStatus) else sorted(status)
+        params["status"] = [s.label for s in statuses]
+    if identity is not None:
+        params["identity"] = identity
+    if before is not None:
+        last = before["id"] if isinstance(before, Mapping) else before
+        params["after"] = _workflow_id(last)
+    page = yield Call("GET", "/workflows", params=params)
+    found: list[WorkflowRecord] = page["value"]
+    return found
+
+
+def act_on_workflow(
+    workflow_id: UUID | str, action: str, reason: str | None, body: Any = None
+) -> Operation[WorkflowRecord]:
+    """``cancel`` or ``rerun``."""
+    path = f"/workflows/{_workflow_id(workflow_id)}/{action}"
+    found: WorkflowRecord = yield Call("POST", path, params=_why(reason), json=body)
+    return found
 
 
 # -- job types and schedules ---------------------------------------------------------------
@@ -424,6 +496,13 @@ def _id(job_id: UUID | str) -> str:
         return str(job_id if isinstance(job_id, UUID) else UUID(str(job_id)))
     except ValueError:
         raise JobNotFound(str(job_id)) from None
+
+
+def _workflow_id(workflow_id: UUID | str) -> str:
+    try:
+        return str(workflow_id if isinstance(workflow_id, UUID) else UUID(str(workflow_id)))
+    except ValueError:
+        raise WorkflowNotFound(str(workflow_id)) from None
 
 
 def _segment(text: str) -> str:
