@@ -4,7 +4,7 @@
 dependencies the pages use; ``Caller`` answers what the templates and pages ask of the
 signed-in key. Roles mean what they mean in the HTTP API. Tenancy too, with one
 addition: an admin may look across organizations (ops' view); viewers and operators see
-their own organization only, and another organization's job is "not found".
+their own organization only, and another organization's job or workflow is "not found".
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from fastapi import Depends, Request
 
 from jobhub.api_keys import Principal, Role
 from jobhub.audit import Actor
-from jobhub.errors import JobNotFound, NotAuthenticated, PermissionDenied
+from jobhub.errors import JobNotFound, NotAuthenticated, PermissionDenied, WorkflowNotFound
 from jobhub.jobs import Job
 from jobhub.manager import JobManager
 from jobhub.ui.session import COOKIE, Session, SessionSigner
+from jobhub.workflows.records import Workflow
 
 
 class SignInRequired(Exception):
@@ -70,6 +71,12 @@ class Caller:
         if not self.admin and job.organization != self.principal.organization:
             raise JobNotFound(job.id)
         return job
+
+    def visible_workflow(self, workflow: Workflow) -> Workflow:
+        """The workflow if this caller may see it; WorkflowNotFound otherwise (nothing leaks)."""
+        if not self.admin and workflow.organization != self.principal.organization:
+            raise WorkflowNotFound(workflow.id)
+        return workflow
 
 
 def manager_of(request: Request) -> JobManager:

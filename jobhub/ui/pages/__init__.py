@@ -12,8 +12,20 @@ from jobhub.ui.pages import (
     sign_in,
     types,
     workers,
+    workflows,
 )
 
-PAGES = (sign_in, overview, jobs, job, types, schedules, workers, dead_letters, audit)
+PAGES = (
+    sign_in,
+    overview,
+    jobs,
+    job,
+    workflows,
+    types,
+    schedules,
+    workers,
+    dead_letters,
+    audit,
+)
 """Every page module; each has a ``router``. ``jobs`` before ``job``: /ui/jobs/bulk is not a
 job's id."""

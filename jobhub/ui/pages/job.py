@@ -8,7 +8,8 @@ connection is held open per viewer, and a proxy in between needs nothing special
 
 Another organization's job is "not found" for a viewer or operator; an admin sees it, but
 reads its output only where its access scope allows, as in the HTTP API. Documents are
-downloaded through the dashboard (the session signs in, not a bearer key).
+downloaded through the dashboard (the session signs in, not a bearer key). A workflow's
+step names its workflow and step, linked: the steps around it are one click away.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi.responses import JSONResponse
 from jobhub.api_keys import Role
 from jobhub.clock import utcnow
 from jobhub.documents import Document
-from jobhub.errors import Conflict, DispatchError, NotFound, PermissionDenied
+from jobhub.errors import Conflict, DispatchError, NotFound, PermissionDenied, WorkflowNotFound
 from jobhub.jobs import Job, JobStatus
 from jobhub.lifecycle import cancel_outcome
 from jobhub.manager import JobManager
@@ -32,6 +33,7 @@ from jobhub.ui.auth import Acting, Caller, Manager, Signed
 from jobhub.ui.routing import ui_router
 from jobhub.ui.templates import page, redirect, templates
 from jobhub.ui.timeline import attempts, recent_messages
+from jobhub.workflows.records import Workflow
 
 router = ui_router()
 
@@ -44,6 +46,7 @@ def job_page(job_id: str, request: Request, caller: Signed, manager: Manager) ->
         "job.html",
         caller,
         parameters=_pretty(job.parameters),
+        workflow=_workflow_of(manager, job),
         **_state(manager, caller, job),
     )
 
@@ -137,6 +140,19 @@ def _state(manager: JobManager, caller: Caller, job: Job) -> dict[str, Any]:
         and cancel_outcome(job.status, job.can_cancel) is not None,
         "may_rerun": operator and job.can_rerun and job.is_terminal,
     }
+
+
+def _workflow_of(manager: JobManager, job: Job) -> tuple[Workflow | None, str | None] | None:
+    """The workflow a step's job belongs to (None if it is gone) and the step's name, for
+    a link back to it; None for a job of no workflow. The job's organization is the
+    workflow's, so whoever sees the job may see it."""
+    if job.workflow_id is None:
+        return None
+    try:
+        workflow = manager.get_workflow(job.workflow_id)
+    except WorkflowNotFound:
+        return None, None
+    return workflow, next((step.name for step in workflow.steps if step.job.id == job.id), None)
 
 
 def _live_json(job: Job, state: dict[str, Any]) -> dict[str, Any]:
