@@ -219,6 +219,29 @@ def test_the_installed_wheel_runs_a_job_on_the_embedded_default(
     env = {"JOBHUB_DATA_DIR": str(user_folder / "data")}
     _runs_a_job(installed, env, user_folder, worker_of)
     assert (user_folder / "data" / "jobhub.sqlite3").is_file()
+    _runs_a_workflow_from_yaml(installed, env, user_folder)
+
+
+def _runs_a_workflow_from_yaml(installed: Installed, env: dict[str, str], cwd: Path) -> None:
+    """A chain of three from a YAML file (PyYAML is a dependency of the wheel), each
+    step getting the result of the one before."""
+    (cwd / "flow.yaml").write_text(
+        "name: hello\n"
+        "steps:\n"
+        "  - {name: first, job_type: diagnostics.echo, parameters: {message: one}}\n"
+        "  - {name: second, job_type: diagnostics.echo, after: [first], results: data}\n"
+        "  - {name: third, job_type: diagnostics.echo, after: [second], results: data}\n"
+    )
+    done = installed.run(["workflow", "start", "flow.yaml", "--wait", "--json"], env, cwd)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["status"] == "Completed"
+    assert [step["status"] for step in record["steps"]] == ["Completed"] * 3
+    third = json.loads(
+        installed.run(["status", record["steps"][2]["job_id"], "--json"], env, cwd).stdout
+    )
+    assert third["workflow_id"] == record["id"]
+    assert "second" in third["parameters"]["data"]
 
 
 def test_the_installed_wheel_serves_the_dashboard_and_metrics(
