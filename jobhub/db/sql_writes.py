@@ -372,19 +372,9 @@ class SqlWrites:
         """Nothing of its own to release: the engine belongs to the runtime."""
 
 
-def insert_job(
-    connection: Connection,
-    job: NewJob,
-    audit: AuditEntry | None,
-    *,
-    skip_any_conflict: bool,
-    columns: Mapping[str, Any] | None = None,
-) -> bool:
-    """Insert ``job`` with its event and ``audit``; False when a unique index skipped
-    it: only the client request id's, or (``skip_any_conflict``) the key's as well.
-    ``columns`` sets more of the row (a workflow step's link and wait)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(jobs).values(
+def job_row(job: NewJob, columns: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The columns of ``job``'s row as recorded Created (and ``columns``)."""
+    return dict(
         id=job.id,
         job_type=job.job_type,
         category=job.category,
@@ -416,6 +406,21 @@ def insert_job(
         held=job.held,
         **(columns or {}),
     )
+
+
+def insert_job(
+    connection: Connection,
+    job: NewJob,
+    audit: AuditEntry | None,
+    *,
+    skip_any_conflict: bool,
+    columns: Mapping[str, Any] | None = None,
+) -> bool:
+    """Insert ``job`` with its event and ``audit``; False when a unique index skipped
+    it: only the client request id's, or (``skip_any_conflict``) the key's as well.
+    ``columns`` sets more of the row (a workflow step's link and wait)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(jobs).values(job_row(job, columns))
     skipping = (
         statement.on_conflict_do_nothing()
         if skip_any_conflict

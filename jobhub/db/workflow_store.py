@@ -41,7 +41,7 @@ from jobhub.db.audit_store import entries as audit_entries
 from jobhub.db.engine import translated_errors
 from jobhub.db.job_store import _job_from_row
 from jobhub.db.models import JobEventRow, JobRow, WorkflowEdgeRow, WorkflowRow, WorkflowStepRow
-from jobhub.db.sql_writes import apply_transition, insert_job
+from jobhub.db.sql_writes import apply_transition, job_row
 from jobhub.errors import WorkflowNotFound
 from jobhub.jobs import JobError, JobStatus, JSONValue
 from jobhub.lifecycle import ATTEMPT_RESET, NewJob, Transition
@@ -151,24 +151,43 @@ class WorkflowStore:
                     updated_at=at,
                 )
             )
-            for position, step in enumerate(new_steps):
-                insert_job(
-                    connection,
-                    step.job,
-                    None,
-                    skip_any_conflict=False,
-                    columns={"workflow_id": workflow_id, "awaiting_steps": bool(step.after)},
-                )
-                connection.execute(
-                    insert(steps).values(
-                        workflow_id=workflow_id,
-                        name=step.name,
-                        position=position,
-                        job_id=step.job.id,
-                        policy=step.policy.value,
-                        results_parameter=step.results,
+            connection.execute(
+                insert(jobs),
+                [
+                    job_row(
+                        step.job,
+                        {"workflow_id": workflow_id, "awaiting_steps": bool(step.after)},
                     )
-                )
+                    for step in new_steps
+                ],
+            )
+            connection.execute(
+                insert(events),
+                [
+                    {
+                        "job_id": step.job.id,
+                        "at": step.job.created_at,
+                        "status": int(JobStatus.CREATED),
+                        "attempt": 1,
+                        "message": step.job.status_text,
+                    }
+                    for step in new_steps
+                ],
+            )
+            connection.execute(
+                insert(steps),
+                [
+                    {
+                        "workflow_id": workflow_id,
+                        "name": step.name,
+                        "position": position,
+                        "job_id": step.job.id,
+                        "policy": step.policy.value,
+                        "results_parameter": step.results,
+                    }
+                    for position, step in enumerate(new_steps)
+                ],
+            )
             rows = [
                 {"workflow_id": workflow_id, "step": step.name, "depends_on": name}
                 for step in new_steps
