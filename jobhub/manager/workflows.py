@@ -227,6 +227,13 @@ class JobWorkflows(ManagerBase):
                     f"step {name!r} is {status.label}; only a step that ended without "
                     "completing runs again"
                 )
+            target = by_name[name]
+            completed = all(by_name[d].status is JobStatus.COMPLETED for d in target.after)
+            if not target.policy.runs_after(completed):
+                raise NotRerunnable(
+                    f"step {name!r} would not run after how the steps it follows ended "
+                    f"({', '.join(target.after)}): rerun the one that failed"
+                )
         runtime = self._runtime
         rearmed = runtime.workflows.rearm(
             workflow.id,

@@ -218,6 +218,8 @@ def test_rerun_of_the_failed_step_re_arms_the_rest(jobs: JobManager, worker: Pro
     assert first.status is JobStatus.COMPLETED_WITH_ERRORS
     with pytest.raises(NotRerunnable):
         jobs.rerun_workflow(first.id, "extract")  # it Completed
+    with pytest.raises(NotRerunnable, match="rerun the one that failed"):
+        jobs.rerun_workflow(first.id, "load")  # its dependency failed
     rerun = jobs.rerun_workflow(first.id, "transform", reason="fixed the input")
     assert rerun.status is JobStatus.PROCESSING
     assert rerun.completed_at is None
