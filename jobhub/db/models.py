@@ -640,6 +640,10 @@ class WorkflowStepRow(Base):
     policy: Mapped[str] = mapped_column(String(20))
     results_parameter: Mapped[str | None] = mapped_column(String(200))
     """The parameter that receives the results of the steps it depends on, if any."""
+    not_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Its job ended Cancelled because nothing called for it (an ``on_failure`` step
+    after steps that all Completed, or a step after such a one): it does not make the
+    workflow fail."""
 
     __table_args__ = (
         CheckConstraint("policy IN ('completed', 'on_failure', 'always')", name="policy"),

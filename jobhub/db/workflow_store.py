@@ -73,6 +73,13 @@ class Ended:
     name: str
     status: JobStatus
     result: JSONValue
+    not_needed: bool = False
+    """It ended Cancelled because nothing called for it (not a failure)."""
+
+    @property
+    def failed(self) -> bool:
+        """It ended CompletedWithErrors, or Cancelled for a reason that counts."""
+        return self.status is not JobStatus.COMPLETED and not self.not_needed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +111,8 @@ class Decision:
     status: JobStatus | None = None
     text: str | None = None
     error: JobError | None = None
+    not_needed: bool = False
+    """It ends Cancelled because nothing calls for it: not a failure of the workflow."""
 
 
 class WorkflowStore:
@@ -346,7 +355,8 @@ class WorkflowStore:
 
     def end_finished(self, *, at: datetime, limit: int = 100) -> list[tuple[uuid.UUID, JobStatus]]:
         """End the open workflows whose steps have all ended: Cancelled when cancelled,
-        Completed when every step Completed, else CompletedWithErrors."""
+        Completed when every step Completed or was not needed, else
+        CompletedWithErrors."""
         active_step = (
             select(literal(1))
             .select_from(steps)
@@ -377,16 +387,23 @@ class WorkflowStore:
                     ).scalar()
                 ):
                     continue
-                statuses = set(
-                    connection.execute(
-                        select(jobs.c.status)
-                        .join(steps, steps.c.job_id == jobs.c.id)
-                        .where(steps.c.workflow_id == workflow_id)
-                    ).scalars()
-                )
+                failed = connection.execute(
+                    select(
+                        exists(
+                            select(literal(1))
+                            .select_from(steps)
+                            .join(jobs, jobs.c.id == steps.c.job_id)
+                            .where(
+                                steps.c.workflow_id == workflow_id,
+                                jobs.c.status != int(JobStatus.COMPLETED),
+                                ~steps.c.not_needed,
+                            )
+                        )
+                    )
+                ).scalar()
                 if row.cancel_requested_at is not None:
                     status = JobStatus.CANCELLED
-                elif statuses <= {int(JobStatus.COMPLETED)}:
+                elif not failed:
                     status = JobStatus.COMPLETED
                 else:
                     status = JobStatus.COMPLETED_WITH_ERRORS
@@ -509,6 +526,11 @@ class WorkflowStore:
                 ).rowcount
                 if moved:
                     connection.execute(
+                        update(steps)
+                        .where(steps.c.workflow_id == workflow_id, steps.c.name == name)
+                        .values(not_needed=False)
+                    )
+                    connection.execute(
                         insert(events).values(
                             job_id=row.id,
                             at=at,
@@ -547,6 +569,12 @@ def _apply(connection: Connection, decision: Decision, at: datetime) -> bool:
         )
         .values(values)
     ).rowcount
+    if taken and decision.not_needed:
+        connection.execute(
+            update(steps)
+            .where(steps.c.workflow_id == step.workflow_id, steps.c.name == step.name)
+            .values(not_needed=True)
+        )
     if taken and decision.status is not None:
         apply_transition(
             connection,
@@ -592,7 +620,14 @@ def _dependencies(
         return {}
     dependency = aliased(steps)
     rows = connection.execute(
-        select(edges.c.workflow_id, edges.c.step, edges.c.depends_on, jobs.c.status, jobs.c.result)
+        select(
+            edges.c.workflow_id,
+            edges.c.step,
+            edges.c.depends_on,
+            jobs.c.status,
+            jobs.c.result,
+            dependency.c.not_needed,
+        )
         .join(
             dependency,
             and_(
@@ -607,7 +642,12 @@ def _dependencies(
     found: dict[tuple[uuid.UUID, str], list[Ended]] = {}
     for row in rows:
         found.setdefault((row.workflow_id, row.step), []).append(
-            Ended(name=row.depends_on, status=JobStatus(row.status), result=row.result)
+            Ended(
+                name=row.depends_on,
+                status=JobStatus(row.status),
+                result=row.result,
+                not_needed=row.not_needed,
+            )
         )
     return {key: tuple(value) for key, value in found.items()}
 
@@ -632,7 +672,14 @@ def _steps_of(
     ):
         after.setdefault((row.workflow_id, row.step), []).append(row.depends_on)
     rows = connection.execute(
-        select(steps.c.workflow_id, steps.c.name, steps.c.policy, steps.c.results_parameter, jobs)
+        select(
+            steps.c.workflow_id,
+            steps.c.name,
+            steps.c.policy,
+            steps.c.results_parameter,
+            steps.c.not_needed,
+            jobs,
+        )
         .join(jobs, jobs.c.id == steps.c.job_id)
         .where(steps.c.workflow_id.in_(workflow_ids))
         .order_by(steps.c.workflow_id, steps.c.position)
@@ -646,6 +693,7 @@ def _steps_of(
                 after=tuple(after.get((row.workflow_id, row.name), ())),
                 policy=StepPolicy(row.policy),
                 results=row.results_parameter,
+                not_needed=row.not_needed,
                 job=_job_from_row(mapping),
             )
         )

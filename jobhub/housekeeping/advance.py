@@ -11,9 +11,11 @@ publisher dies, stays Created and no longer waiting: the outbox publishes it aft
 ``Settings.publish_grace``, and its claim applies once.
 
 The decision, by the step's policy (``StepPolicy``): ``completed`` runs only when every
-dependency Completed, ``on_failure`` only when one did not, ``always`` either way. A step
-that does not run ends Cancelled with a status text naming the dependency that failed,
-so its own dependants are decided in turn: nothing waits forever. A step with a results
+dependency Completed, ``on_failure`` only when one failed, ``always`` either way. A step
+that does not run ends Cancelled, so its own dependants are decided in turn and nothing
+waits forever: after a failure, with a status text naming the step that failed; when
+nothing called for it (an ``on_failure`` step after steps that all Completed, and the
+steps after that one), as "Not needed", which does not make the workflow fail. A step with a results
 parameter gets ``{step name: result}`` of its dependencies there (a result kept as a
 document, being too large to inline, is passed as null); parameters its type refuses end
 it CompletedWithErrors.
@@ -96,15 +98,26 @@ def decide(step: ReadyStep) -> Decision:
         return Decision(
             step=step, status=JobStatus.CANCELLED, text="Not run: the workflow was cancelled"
         )
-    failed = [d for d in step.dependencies if d.status is not JobStatus.COMPLETED]
-    if not step.policy.runs_after(not failed):
-        if step.policy is StepPolicy.ON_FAILURE:
-            text = "Not run: every step it follows Completed"
-        else:
-            text = "Not run: " + "; ".join(
-                f"step {d.name!r} ended {d.status.label}" for d in failed
-            )
+    failed = [d for d in step.dependencies if d.failed]
+    completed = all(d.status is JobStatus.COMPLETED for d in step.dependencies)
+    if step.policy is StepPolicy.COMPLETED and failed:
+        text = "Not run: " + "; ".join(f"step {d.name!r} ended {d.status.label}" for d in failed)
         return Decision(step=step, status=JobStatus.CANCELLED, text=text)
+    if step.policy is StepPolicy.ON_FAILURE and not failed:
+        return Decision(
+            step=step,
+            status=JobStatus.CANCELLED,
+            text="Not needed: no step it follows failed",
+            not_needed=True,
+        )
+    if step.policy is StepPolicy.COMPLETED and not completed:
+        skipped = ", ".join(repr(d.name) for d in step.dependencies if d.not_needed)
+        return Decision(
+            step=step,
+            status=JobStatus.CANCELLED,
+            text=f"Not needed: it follows steps that were not needed ({skipped})",
+            not_needed=True,
+        )
     parameters: dict[str, JSONValue] = dict(step.parameters)
     if step.results is not None:
         parameters[step.results] = {d.name: d.result for d in step.dependencies}

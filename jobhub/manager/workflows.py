@@ -210,30 +210,22 @@ class JobWorkflows(ManagerBase):
         if step is not None:
             if step not in by_name:
                 raise InvalidWorkflow(f"workflow {workflow.id} has no step {step!r}")
-            targets = [step]
-        else:
-            targets = [
-                s.name
-                for s in workflow.steps
-                if s.status in (JobStatus.COMPLETED_WITH_ERRORS, JobStatus.CANCELLED)
-                and all(by_name[d].status is JobStatus.COMPLETED for d in s.after)
-            ]
-            if not targets:
-                raise NotRerunnable(f"workflow {workflow.id}: no failed step to run again")
-        for name in targets:
-            status = by_name[name].status
-            if status is JobStatus.COMPLETED or not status.is_terminal:
+            if not workflow.may_rerun(step):
+                target = by_name[step]
+                if target.status is JobStatus.COMPLETED or not target.status.is_terminal:
+                    raise NotRerunnable(
+                        f"step {step!r} is {target.status.label}; only a step that ended "
+                        "without completing runs again"
+                    )
                 raise NotRerunnable(
-                    f"step {name!r} is {status.label}; only a step that ended without "
-                    "completing runs again"
-                )
-            target = by_name[name]
-            completed = all(by_name[d].status is JobStatus.COMPLETED for d in target.after)
-            if not target.policy.runs_after(completed):
-                raise NotRerunnable(
-                    f"step {name!r} would not run after how the steps it follows ended "
+                    f"step {step!r} would not run after how the steps it follows ended "
                     f"({', '.join(target.after)}): rerun the one that failed"
                 )
+            targets = [step]
+        else:
+            targets = workflow.failed_steps()
+            if not targets:
+                raise NotRerunnable(f"workflow {workflow.id}: no failed step to run again")
         runtime = self._runtime
         rearmed = runtime.workflows.rearm(
             workflow.id,

@@ -19,6 +19,9 @@ class WorkflowStep:
     policy: StepPolicy
     results: str | None
     job: Job
+    not_needed: bool = False
+    """Its job ended Cancelled because nothing called for it (an ``on_failure`` step
+    after steps that all Completed): not a failure."""
 
     @property
     def status(self) -> JobStatus:
@@ -28,8 +31,8 @@ class WorkflowStep:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workflow:
     """A workflow: status derived from its steps (Processing until every step ended;
-    then Completed if all Completed, Cancelled if it was cancelled, else
-    CompletedWithErrors)."""
+    then Cancelled if it was cancelled, Completed if every step Completed or was not
+    needed, else CompletedWithErrors)."""
 
     id: UUID
     name: str
@@ -59,6 +62,20 @@ class Workflow:
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def may_rerun(self, name: str) -> bool:
+        """Whether step ``name`` runs again on a rerun: it ended without completing, and
+        its policy accepts how the steps it follows ended (a step skipped because one
+        failed waits for that one's rerun instead)."""
+        step = self.step(name)
+        if step.status is JobStatus.COMPLETED or not step.status.is_terminal or step.not_needed:
+            return False
+        completed = all(self.step(d).status is JobStatus.COMPLETED for d in step.after)
+        return step.policy.runs_after(completed)
+
+    def failed_steps(self) -> list[str]:
+        """The steps a rerun of the whole workflow runs again."""
+        return [step.name for step in self.steps if self.may_rerun(step.name)]
 
     def counts(self) -> dict[JobStatus, int]:
         """How many of its steps are in each status."""

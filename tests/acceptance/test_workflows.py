@@ -77,8 +77,11 @@ def worker(module_processes: Processes, wf_settings: Settings) -> Process:
 def ended(jobs: JobManager, workflow: Workflow, timeout: float = 60) -> Workflow:
     """The workflow once it ended, checked: every step ended, each attempt started at
     most once, nothing waits."""
-    wait_for(lambda: jobs.get_workflow(workflow.id).is_terminal, f"workflow {workflow.id}", timeout)
-    done = jobs.get_workflow(workflow.id)
+    deadline = time.monotonic() + timeout
+    while not (done := jobs.get_workflow(workflow.id)).is_terminal:
+        states = [(s.name, s.status.label, s.job.attempt, s.job.status_text) for s in done.steps]
+        assert time.monotonic() < deadline, f"workflow {workflow.id} still running: {states}"
+        time.sleep(0.05)
     for step in done.steps:
         assert step.status.is_terminal, (step.name, step.status)
         assert not step.job.awaiting_steps, step.name
@@ -206,6 +209,23 @@ def test_a_failing_middle_step_runs_its_handler_and_cancels_the_rest(
     for name in ("load", "publish"):
         assert processing_count(jobs, done.step(name).job.id) == 0
     assert done.id in {w.id for w in jobs.find_workflows(status=JobStatus.COMPLETED_WITH_ERRORS)}
+
+
+def test_a_handler_nothing_called_for_leaves_the_workflow_completed(
+    jobs: JobManager, worker: Process
+) -> None:
+    spec = failing_middle()
+    steps = [replace(s, parameters={"add": 2}) if s.name == "transform" else s for s in spec.steps]
+    done = ended(jobs, jobs.start_workflow(WorkflowSpec(tuple(steps))))
+    assert done.status is JobStatus.COMPLETED
+    handler = done.step("tell-owner")
+    assert handler.status is JobStatus.CANCELLED
+    assert handler.not_needed
+    assert handler.job.status_text == "Not needed: no step it follows failed"
+    assert processing_count(jobs, handler.job.id) == 0
+    assert done.failed_steps() == []
+    with pytest.raises(NotRerunnable):
+        jobs.rerun_workflow(done.id)
 
 
 def test_rerun_of_the_failed_step_re_arms_the_rest(jobs: JobManager, worker: Process) -> None:
@@ -402,7 +422,7 @@ def test_a_worker_killed_as_dependencies_end_leaves_each_step_started_once(
         )
         doomed.kill()
         for workflow in started:
-            done = ended(jobs, workflow, timeout=90)
+            done = ended(jobs, workflow, timeout=180)
             for step in done.steps:
                 created = [e for e in jobs.job_events(step.job.id) if e.status is JobStatus.CREATED]
                 assert len(created) == 1, step.name  # decided once: never re-armed

@@ -4,6 +4,7 @@ anything is written, and the decision a ready step gets from its dependencies' e
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -187,7 +188,7 @@ def test_a_ready_step_runs_by_its_policy(
     if not runs:
         assert decision.status is JobStatus.CANCELLED
         assert decision.text is not None
-        assert decision.text.startswith("Not run")
+        assert decision.text.startswith(("Not run", "Not needed"))
 
 
 def test_a_skipped_step_names_the_steps_that_failed() -> None:
@@ -207,3 +208,20 @@ def test_results_go_to_the_results_parameter_by_step_name() -> None:
     decision = decide(ready(StepPolicy.ALWAYS, C, E, results="inputs"))
     assert decision.parameters is not None
     assert decision.parameters["inputs"] == {"d0": {"total": 0}, "d1": None}
+
+
+def test_a_handler_nothing_called_for_is_not_needed_and_so_is_what_follows_it() -> None:
+    handler = decide(ready(StepPolicy.ON_FAILURE, C, C))
+    assert handler.not_needed
+    assert handler.text == "Not needed: no step it follows failed"
+    after_it = ready(StepPolicy.COMPLETED, C)
+    after_it = replace(
+        after_it,
+        dependencies=(Ended(name="h", status=X, result=None, not_needed=True),),
+    )
+    decision = decide(after_it)
+    assert decision.not_needed
+    assert decision.status is JobStatus.CANCELLED
+    assert decision.text == "Not needed: it follows steps that were not needed ('h')"
+    assert decide(replace(after_it, policy=StepPolicy.ON_FAILURE)).not_needed
+    assert decide(replace(after_it, policy=StepPolicy.ALWAYS)).parameters is not None

@@ -13,7 +13,6 @@ page and changes nothing. Another organization's workflow is "not found", as a j
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -30,7 +29,7 @@ from jobhub.ui.auth import Acting, Caller, Manager, Signed
 from jobhub.ui.forms import Submitted
 from jobhub.ui.routing import ui_router
 from jobhub.ui.templates import page, redirect, templates
-from jobhub.workflows.records import Workflow, WorkflowStep
+from jobhub.workflows.records import Workflow
 
 router = ui_router()
 
@@ -43,7 +42,6 @@ STATUSES = (
 )
 """The statuses a workflow can be in (the filter's checkboxes): it is Processing until
 every step ended."""
-FAILED = (JobStatus.COMPLETED_WITH_ERRORS, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,9 +191,9 @@ def _state(caller: Caller, workflow: Workflow) -> dict[str, Any]:
         "may_cancel": operator
         and not workflow.is_terminal
         and workflow.cancel_requested_at is None,
-        "may_rerun_failed": operator and bool(_rerunnable(workflow)),
+        "may_rerun_failed": operator and bool(workflow.failed_steps()),
         "may_rerun_step": operator,
-        "rerunnable": _step_rerunnable,
+        "rerunnable": lambda step: workflow.may_rerun(step.name),
     }
 
 
@@ -207,23 +205,6 @@ def _breakdown(workflow: Workflow) -> str:
     """How many steps are in each status, in words ("3 Completed, 1 Processing")."""
     counts = workflow.counts()
     return ", ".join(f"{counts[status]} {status.label}" for status in sorted(counts))
-
-
-def _step_rerunnable(step: WorkflowStep) -> bool:
-    """A step that ended without completing runs again (``rerun_workflow`` with its name)."""
-    return step.status in FAILED
-
-
-def _rerunnable(workflow: Workflow) -> Sequence[str]:
-    """The steps "Rerun failed steps" runs again: as ``rerun_workflow`` picks them, those
-    that failed while every step they follow Completed."""
-    by_name = {step.name: step for step in workflow.steps}
-    return [
-        step.name
-        for step in workflow.steps
-        if step.status in FAILED
-        and all(by_name[name].status is JobStatus.COMPLETED for name in step.after)
-    ]
 
 
 def _live_json(workflow: Workflow) -> dict[str, Any]:

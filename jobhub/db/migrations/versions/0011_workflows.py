@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("policy", sa.String(length=20), nullable=False),
         sa.Column("results_parameter", sa.String(length=200), nullable=True),
+        sa.Column("not_needed", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.CheckConstraint(
             "policy IN ('completed', 'on_failure', 'always')",
             name=op.f("ck_workflow_steps_policy"),
