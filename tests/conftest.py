@@ -378,6 +378,37 @@ class Processes:
             process.stop()
 
 
+@contextmanager
+def worker_and_api(
+    settings: Settings, folder: Path, *, concurrency: int = 2
+) -> Iterator[ApiServer]:
+    """A real worker and a real ``jobhub api`` on ``settings`` (processes logged under
+    ``folder``), both stopped afterwards: what a module of HTTP or dashboard tests
+    shares."""
+    processes = Processes(folder)
+    try:
+        worker = processes.start(
+            "worker",
+            ["worker", f"--concurrency={concurrency}", f"--hostname=m{uuid.uuid4().hex[:6]}@%h"],
+            settings_env(settings),
+        )
+        api = processes.api(settings)
+        worker.wait_for_log(" ready.", timeout=60)
+        yield api
+    finally:
+        processes.stop_all()
+
+
+@contextmanager
+def manager_of(settings: Settings) -> Iterator[JobManager]:
+    """A ``JobManager`` on ``settings``, closed afterwards."""
+    manager = JobManager.from_settings(settings)
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Processes]:
     started = Processes(tmp_path)

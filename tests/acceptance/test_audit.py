@@ -27,7 +27,14 @@ from jobhub import InvalidInput, JobManager, JobStatus, RemoteJobManager, Settin
 from jobhub.api_keys import split_token
 from jobhub.audit import Actor, AuditAction, AuditEntry
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, module_settings, run_cli, settings_env
+from tests.conftest import (
+    ApiServer,
+    manager_of,
+    module_settings,
+    run_cli,
+    settings_env,
+    worker_and_api,
+)
 
 PROBLEM_JSON = "application/problem+json"
 LOCAL = Actor.local().identity
@@ -50,27 +57,17 @@ def audit_settings(
 
 @pytest.fixture(scope="module")
 def jobs(audit_settings: Settings) -> Iterator[JobManager]:
-    manager = JobManager.from_settings(audit_settings)
-    yield manager
-    manager.close()
+    with manager_of(audit_settings) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="module")
 def server(
     audit_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    processes = Processes(tmp_path_factory.mktemp("audit-processes"))
-    try:
-        worker = processes.start(
-            "worker",
-            ["worker", "--concurrency=2", f"--hostname=audit-{uuid.uuid4().hex[:6]}@%h"],
-            settings_env(audit_settings),
-        )
-        api = processes.api(audit_settings)
-        worker.wait_for_log(" ready.", timeout=60)
+    folder = tmp_path_factory.mktemp("audit-processes")
+    with worker_and_api(audit_settings, folder, concurrency=2) as api:
         yield api
-    finally:
-        processes.stop_all()
 
 
 class Keys:

@@ -31,7 +31,12 @@ from jobhub import JobManager, JobStatus, Settings
 from jobhub.audit import AuditAction
 from jobhub.jobs import Job
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, module_settings, settings_env
+from tests.conftest import (
+    ApiServer,
+    manager_of,
+    module_settings,
+    worker_and_api,
+)
 
 T = TypeVar("T")
 
@@ -53,25 +58,15 @@ def _idle(settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def jobs(ui_settings: Settings) -> Iterator[JobManager]:
-    manager = JobManager.from_settings(ui_settings)
-    yield manager
-    manager.close()
+    with manager_of(ui_settings) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="module")
 def server(ui_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    processes = Processes(tmp_path_factory.mktemp("ui-jobs-processes"))
-    try:
-        worker = processes.start(
-            "worker",
-            ["worker", "--concurrency=2", f"--hostname=ui-{uuid.uuid4().hex[:6]}@%h"],
-            settings_env(ui_settings),
-        )
-        api = processes.api(ui_settings)
-        worker.wait_for_log(" ready.", timeout=60)
+    folder = tmp_path_factory.mktemp("ui-jobs-processes")
+    with worker_and_api(ui_settings, folder, concurrency=2) as api:
         yield api
-    finally:
-        processes.stop_all()
 
 
 # -- a signed-in browser, without the browser ----------------------------------------------

@@ -29,10 +29,15 @@ from jobhub import JobManager, JobStatus, Settings, Step, StepPolicy, Workflow, 
 from jobhub.audit import AuditAction
 from tests import services as svc
 from tests.acceptance.test_dashboard_jobs import Keys
-from tests.conftest import ApiServer, Processes, module_settings, settings_env
+from tests.conftest import (
+    ApiServer,
+    manager_of,
+    module_settings,
+    worker_and_api,
+)
+from tests.support.workflow_jobs import JOB_MODULES
 
 T = TypeVar("T")
-JOB_MODULES = ("workers", "tests.support.workflow_jobs")
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +52,15 @@ def ui_settings(
 
 @pytest.fixture(scope="module")
 def jobs(ui_settings: Settings) -> Iterator[JobManager]:
-    manager = JobManager.from_settings(ui_settings)
-    yield manager
-    manager.close()
+    with manager_of(ui_settings) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="module")
 def server(ui_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    processes = Processes(tmp_path_factory.mktemp("ui-workflows-processes"))
-    try:
-        worker = processes.start(
-            "worker",
-            ["worker", "--concurrency=3", f"--hostname=uiwf-{uuid.uuid4().hex[:6]}@%h"],
-            settings_env(ui_settings),
-        )
-        api = processes.api(ui_settings)
-        worker.wait_for_log(" ready.", timeout=60)
+    folder = tmp_path_factory.mktemp("ui-workflows-processes")
+    with worker_and_api(ui_settings, folder, concurrency=3) as api:
         yield api
-    finally:
-        processes.stop_all()
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from jobhub import Settings, Step, StepPolicy, WorkflowSpec
 from tests import services as svc
 from tests.conftest import quick_settings
 from tests.support.browser import Dashboard
-
-JOB_MODULES = ("workers", "tests.support.workflow_jobs")
+from tests.support.workflow_jobs import JOB_MODULES
 
 
 @pytest.fixture

@@ -27,10 +27,17 @@ from jobhub import JobManager, JobStatus, RemoteJobManager, Settings, Step, Work
 from jobhub import chain as chain_of
 from jobhub.db.models import JobRow, WorkflowRow
 from tests import services as svc
-from tests.conftest import ApiServer, Processes, module_settings, run_cli, settings_env
+from tests.conftest import (
+    ApiServer,
+    manager_of,
+    module_settings,
+    run_cli,
+    settings_env,
+    worker_and_api,
+)
+from tests.support.workflow_jobs import JOB_MODULES
 
 PROBLEM_JSON = "application/problem+json"
-JOB_MODULES = ("workers", "tests.support.workflow_jobs")
 
 
 def chain(*adds: int, name: str = "nightly", **first: Any) -> dict[str, Any]:
@@ -68,27 +75,17 @@ def faces_settings(
 
 @pytest.fixture(scope="module")
 def jobs(faces_settings: Settings) -> Iterator[JobManager]:
-    manager = JobManager.from_settings(faces_settings)
-    yield manager
-    manager.close()
+    with manager_of(faces_settings) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="module")
 def server(
     faces_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    processes = Processes(tmp_path_factory.mktemp("workflow-faces-processes"))
-    try:
-        worker = processes.start(
-            "worker",
-            ["worker", "--concurrency=3", f"--hostname=wf-faces-{uuid.uuid4().hex[:6]}@%h"],
-            settings_env(faces_settings),
-        )
-        api = processes.api(faces_settings)
-        worker.wait_for_log(" ready.", timeout=60)
+    folder = tmp_path_factory.mktemp("workflow-faces-processes")
+    with worker_and_api(faces_settings, folder, concurrency=3) as api:
         yield api
-    finally:
-        processes.stop_all()
 
 
 class Keys:

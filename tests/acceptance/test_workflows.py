@@ -35,8 +35,7 @@ from jobhub.db.models import JobRow, WorkflowRow
 from jobhub.jobs import JobEvent
 from tests import services as svc
 from tests.conftest import Process, Processes, module_settings, settings_env
-
-JOB_MODULES = ("workers", "tests.support.workflow_jobs")
+from tests.support.workflow_jobs import JOB_MODULES
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:

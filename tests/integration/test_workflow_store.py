@@ -17,19 +17,17 @@ from dataclasses import replace
 import psycopg
 import pytest
 
-import tests.support.workflow_jobs  # noqa: F401  (declares tests.wf.*)
 from jobhub import JobManager, JobStatus, Settings, Step, chain, fan_in
 from jobhub.housekeeping.advance import WorkflowAdvancer
 from jobhub.jobs import JobError
 from jobhub.lifecycle import Transition
 from tests import services as svc
+from tests.support.workflow_jobs import JOB_MODULES
 
 
 @pytest.fixture
 def jobs(settings: Settings) -> Iterator[JobManager]:
-    manager = JobManager.from_settings(
-        replace(settings, job_modules=("workers", "tests.support.workflow_jobs"))
-    )
+    manager = JobManager.from_settings(replace(settings, job_modules=JOB_MODULES))
     yield manager
     manager.close()
 

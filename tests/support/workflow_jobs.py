@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from jobhub import JobContext, JSONValue, Param, job
 
+JOB_MODULES = ("workers", "tests.support.workflow_jobs")
+"""``Settings.job_modules`` of a process that runs workflows of these types."""
+
 
 @job(
     "tests.wf.add",
