@@ -166,6 +166,32 @@ def test_fan_out_starts_every_branch_after_the_first(jobs: JobManager, worker: P
     assert [done.step(f"report-{n}").job.result["total"] for n in range(3)] == [5, 6, 7]  # type: ignore[index]
 
 
+def test_a_step_retried_by_its_type_s_policy_is_followed_once_it_succeeds(
+    jobs: JobManager, worker: Process
+) -> None:
+    """A step's job type keeps its retry policy: the failed attempt is retried (its run
+    does not end), and the step after it starts once, after the attempt that succeeded."""
+    done = ended(
+        jobs,
+        jobs.start_workflow(
+            chain(
+                Step("shaky", "diagnostics.flaky", {"fail_times": 1}, priority=7),
+                Step("after", "tests.wf.add"),
+            )
+        ),
+    )
+    assert done.status is JobStatus.COMPLETED
+    shaky = done.step("shaky").job
+    assert shaky.attempt == 2
+    assert shaky.retries == 1
+    assert shaky.priority == 7
+    after = done.step("after").job
+    assert after.started_at is not None
+    assert shaky.completed_at is not None
+    assert after.started_at >= shaky.completed_at
+    assert processing_count(jobs, after.id) == 1
+
+
 def failing_middle() -> WorkflowSpec:
     return WorkflowSpec(
         (
