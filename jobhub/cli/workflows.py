@@ -64,7 +64,7 @@ def workflow() -> None:
     "--organization", default="", help="The organization (tenant) the workflow belongs to."
 )
 @click.option(
-    "--wait", is_flag=True, help="Wait until it ends; exit 1 unless every step Completed."
+    "--wait", is_flag=True, help="Wait until it ends; exit 1 unless it ended Completed."
 )
 @timeout_option
 @reason_option
