@@ -22,7 +22,7 @@ from tests.conftest import subprocess_env
 
 SMOKE_JOBS = 200
 SMOKE_LAG_JOBS = 100
-SMALL_TABLE = 20_000
+SMALL_TABLE = 5_000
 """Rows for the page and metrics runs here: the harness end to end, not the figures."""
 
 
