@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -142,6 +143,13 @@ def _refused(args: list[str], settings: Settings, code: int) -> str:
     assert result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
     return result.stderr
+
+
+def _all_refused(calls: Sequence[tuple[list[str], int]], settings: Settings) -> list[str]:
+    """``_refused`` for each (args, code), a few CLI processes at a time (they write
+    nothing, so their order does not matter); the lines in the calls' order."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(lambda call: _refused(call[0], settings, call[1]), calls))
 
 
 def _wait_for(manager: JobManager, job_id: str, what: str, check: Any, timeout: float = 30) -> Any:
@@ -492,16 +500,24 @@ def test_bad_limits_on_the_cli_are_one_line_and_write_nothing(
 ) -> None:
     manager.set_limit("tests.limited", "3")
     before = written.snapshot()
-    for limit, says in {**BAD_LIMITS, "": "'' is not a limit"}.items():
-        line = _refused(["limit", "set", "tests.limited", limit], settings, 2)
-        assert line.startswith(f"error: {says}")
-    assert "unknown job type 'no.such'" in _refused(["limit", "set", "no.such", "2"], settings, 3)
-    assert "unknown job type" in _refused(["limits", "no.such"], settings, 3)
-    assert "has no rate limit" in _refused(
-        ["limit", "clear", "tests.limited", "--rate"], settings, 3
+    bad = {**BAD_LIMITS, "": "'' is not a limit"}
+    lines = _all_refused(
+        [
+            *[(["limit", "set", "tests.limited", limit], 2) for limit in bad],
+            (["limit", "set", "no.such", "2"], 3),
+            (["limits", "no.such"], 3),
+            (["limit", "clear", "tests.limited", "--rate"], 3),
+            (["limit", "clear", "tests.limited", "--per", "customer_id"], 3),
+            (["limit", "set", "tests.limited"], 2),  # no LIMIT
+        ],
+        settings,
     )
-    _refused(["limit", "clear", "tests.limited", "--per", "customer_id"], settings, 3)
-    _refused(["limit", "set", "tests.limited"], settings, 2)  # no LIMIT
+    for line, says in zip(lines[: len(bad)], bad.values(), strict=True):
+        assert line.startswith(f"error: {says}")
+    unknown_type, unknown_type_read, no_rate = lines[len(bad) : len(bad) + 3]
+    assert "unknown job type 'no.such'" in unknown_type
+    assert "unknown job type" in unknown_type_read
+    assert "has no rate limit" in no_rate
     assert written.snapshot() == before
 
 
@@ -530,16 +546,23 @@ def test_the_cli_pauses_and_resumes_queues_types_and_schedules(
     assert records[0]["paused_by"].startswith("local:")
 
     before = written.snapshot()
-    assert _refused(["pause", "queue", "reports"], settings, 4) == (
-        "error: queue reports is paused already\n"
+    again, host, no_type, no_schedule, bad_queue, not_paused = _all_refused(
+        [
+            (["pause", "queue", "reports"], 4),
+            (["pause", "host", "x"], 2),
+            (["pause", "type", "no.such"], 3),
+            (["pause", "schedule", "nope"], 3),
+            (["pause", "queue", "a b!"], 2),
+            (["resume", "queue", "other"], 4),
+        ],
+        settings,
     )
-    assert "'host' is not one of" in _refused(["pause", "host", "x"], settings, 2)
-    assert "unknown job type" in _refused(["pause", "type", "no.such"], settings, 3)
-    assert "no schedule named 'nope'" in _refused(["pause", "schedule", "nope"], settings, 3)
-    assert "invalid queue name" in _refused(["pause", "queue", "a b!"], settings, 2)
-    assert (
-        _refused(["resume", "queue", "other"], settings, 4) == "error: queue other is not paused\n"
-    )
+    assert again == "error: queue reports is paused already\n"
+    assert "'host' is not one of" in host
+    assert "unknown job type" in no_type
+    assert "no schedule named 'nope'" in no_schedule
+    assert "invalid queue name" in bad_queue
+    assert not_paused == "error: queue other is not paused\n"
     assert written.snapshot() == before
 
     assert _ok(["resume", "queue", "reports", "--reason", "done"], settings) == (
