@@ -20,7 +20,6 @@ from typing import IO
 
 import click
 from celery import Celery
-from celery.bin.celery import celery as celery_command
 
 from jobhub.api_keys import IssuedKey
 from jobhub.cli import render
@@ -115,8 +114,11 @@ def _run_celery(app: Celery, argv: list[str]) -> int:
 
     ``Celery.start`` does the same but drops the code (click returns it, rather than
     raising, outside standalone mode), so a worker that stopped on an unrecoverable error
-    would exit 0 and its supervisor would not know.
+    would exit 0 and its supervisor would not know. Celery's command (with its plugins,
+    Flower's among them) is imported here, not by every ``jobhub`` call.
     """
+    from celery.bin.celery import celery as celery_command
+
     celery_command.params[0].default = app
     try:
         code = celery_command.main(args=argv, standalone_mode=False)
