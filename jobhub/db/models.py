@@ -167,7 +167,7 @@ class JobRow(Base):
     may claim it. Cleared when the attempt ends, so only slot holders are indexed."""
     workflow_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     """The workflow this job is a step of (``workflow_steps`` says which step)."""
-    awaiting_steps: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    awaiting_steps: Mapped[bool] = mapped_column(Boolean, server_default=false())
     """A workflow step waiting in Created for the steps it depends on to end; nobody
     publishes it until the workflow's advance round decides it (``jobhub.workflows``)."""
 
