@@ -16,14 +16,20 @@ from collections.abc import Mapping, Sequence
 
 from jobhub.audit import Actor, AuditAction, AuditEntry, acting
 from jobhub.db.workflow_store import NewStep, waits_text
-from jobhub.dispatch import publish_taken
-from jobhub.errors import Conflict, InvalidInput, InvalidWorkflow, JobHubError, NotRerunnable
+from jobhub.errors import (
+    Conflict,
+    DispatchError,
+    InvalidInput,
+    InvalidWorkflow,
+    JobHubError,
+    NotRerunnable,
+)
 from jobhub.jobs import AccessScope, JobSpec, JobStatus
-from jobhub.lifecycle import Due
+from jobhub.logs import job_fields
 from jobhub.manager.access import MAX_TEXT
 from jobhub.manager.base import ManagerBase, job_uuid
 from jobhub.parameters import unstorable_text
-from jobhub.workflows.records import Workflow
+from jobhub.workflows.records import Workflow, WorkflowStep
 from jobhub.workflows.spec import Step, WorkflowSpec, checked, from_document
 
 logger = logging.getLogger(__name__)
@@ -110,21 +116,46 @@ class JobWorkflows(ManagerBase):
             new_steps=new_steps,
             audit=audit,
         )
-        first = [
-            Due(
-                job_id=step.job.id,
-                job_type=step.job.job_type,
-                attempt=1,
-                parameters=step.job.parameters,
-                queue=step.job.queue,
-                priority=step.job.priority,
-            )
-            for step in new_steps
-            if not step.after and not step.job.held and step.job.due_at is None
-        ]
-        publish_taken(dispatcher.publish, first, event="workflow-start", what="workflow step")
+        started = [self._started(step, workflow_id) for step in new_steps]
         logger.info("workflow %s started with %d steps", workflow_id, len(steps))
-        return self.get_workflow(workflow_id)
+        return Workflow(
+            id=workflow_id,
+            name=spec.name,
+            status=JobStatus.PROCESSING,
+            identity=identity,
+            organization=organization,
+            created_by=identity or who.identity,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
+            cancel_requested_at=None,
+            steps=tuple(started),
+        )
+
+    def _started(self, step: NewStep, workflow_id: uuid.UUID) -> WorkflowStep:
+        """The step as recorded: published now if it depends on nothing (a step the
+        broker refuses stays Created; the outbox publishes it)."""
+        new = step.job
+        queued_at = None
+        if not step.after and not new.held and new.due_at is None:
+            try:
+                queued_at = self.app.dispatcher.publish(
+                    new.job_type, new.id, 1, new.parameters, queue=new.queue, priority=new.priority
+                )
+            except DispatchError as exc:
+                logger.warning(
+                    "workflow step not published now, the outbox will: %s",
+                    exc,
+                    extra=job_fields(new.id, new.job_type, "workflow-start"),
+                )
+        job = dataclasses.replace(
+            new.as_job(queued_at=queued_at),
+            workflow_id=workflow_id,
+            awaiting_steps=bool(step.after),
+        )
+        return WorkflowStep(
+            name=step.name, after=step.after, policy=step.policy, results=step.results, job=job
+        )
 
     def get_workflow(self, workflow_id: uuid.UUID | str) -> Workflow:
         """A workflow with its steps; WorkflowNotFound when there is none."""
