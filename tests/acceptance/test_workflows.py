@@ -382,82 +382,89 @@ def test_a_step_whose_dependencies_ended_unseen_starts_once_when_workers_come(
     decides nothing): the two workers that come up together find the step ready in their
     first rounds, and exactly one decision applies."""
     jobs = step_jobs
-    if True:
-        workflow = jobs.start_workflow(
-            fan_in(
-                [Step("left", "tests.wf.add"), Step("right", "tests.wf.add")],
-                Step("report", "tests.wf.notify", policy="always", results="inputs"),
-            )
+    workflow = jobs.start_workflow(
+        fan_in(
+            [Step("left", "tests.wf.add"), Step("right", "tests.wf.add")],
+            Step("report", "tests.wf.notify", policy="always", results="inputs"),
         )
-        for name in ("left", "right"):
-            jobs.cancel_job(workflow.step(name).job.id)
-        assert jobs.get_workflow(workflow.id).step("report").job.awaiting_steps
-        for _ in range(2):
-            processes.start(
-                "worker",
-                ["worker", "--concurrency=1", f"--hostname=s{uuid.uuid4().hex[:6]}@%h"],
-                settings_env(step_settings),
-            )
-        done = ended(jobs, workflow)
-        report = done.step("report").job
-        assert done.status is JobStatus.COMPLETED_WITH_ERRORS  # two steps Cancelled
-        assert report.result == {"failed": ["left", "right"]}
-        assert step_events(jobs, report.id) == {
-            (JobStatus.CREATED, 1): 1,
-            (JobStatus.QUEUED, 1): 1,
-            (JobStatus.PROCESSING, 1): 1,
-            (JobStatus.COMPLETED, 1): 1,
-        }
+    )
+    for name in ("left", "right"):
+        jobs.cancel_job(workflow.step(name).job.id)
+    assert jobs.get_workflow(workflow.id).step("report").job.awaiting_steps
+    for _ in range(2):
+        processes.start(
+            "worker",
+            ["worker", "--concurrency=1", f"--hostname=s{uuid.uuid4().hex[:6]}@%h"],
+            settings_env(step_settings),
+        )
+    done = ended(jobs, workflow)
+    report = done.step("report").job
+    assert done.status is JobStatus.COMPLETED_WITH_ERRORS  # two steps Cancelled
+    assert report.result == {"failed": ["left", "right"]}
+    assert step_events(jobs, report.id) == {
+        (JobStatus.CREATED, 1): 1,
+        (JobStatus.QUEUED, 1): 1,
+        (JobStatus.PROCESSING, 1): 1,
+        (JobStatus.COMPLETED, 1): 1,
+    }
 
 
 def test_a_worker_killed_as_dependencies_end_leaves_each_step_started_once(
     step_settings: Settings, step_jobs: JobManager, processes: Processes
 ) -> None:
-    """Two workers run fan-ins; one is SIGKILLed (main process and pool) right after
-    the first dependencies end, before or while its round decides their steps. Every
-    workflow still ends, each step decided once by its policy and each attempt started
-    once; the jobs the lost worker ran end WorkerLost (the reaper), and the steps after
-    them end Cancelled naming them."""
+    """Two workers run fan-ins; one is SIGKILLed (main process and pool) once the
+    first dependencies ended, while both its processes run others: before, while or
+    after its round decides the steps they end. Every workflow still ends, each step
+    decided once by its policy and each attempt started once; the jobs the lost worker
+    ran end WorkerLost (the reaper), and the steps after them end Cancelled naming them.
+
+    Killing it while both its processes are busy means it holds no message it has not
+    claimed (prefetch 1 a process): such a message would wait in Redis' unacknowledged
+    set for the visibility timeout, a case the fault tests cover."""
     env = settings_env(step_settings)
     processes.start("beat", ["beat"], env)
     doomed = processes.start("worker", ["worker", "--concurrency=2", "--hostname=doomed@%h"], env)
     processes.start("worker", ["worker", "--concurrency=2", "--hostname=spared@%h"], env)
     doomed.wait_for_log(" ready.", timeout=60)
     jobs = step_jobs
-    if True:
-        started = [
-            jobs.start_workflow(
-                fan_in(
-                    [
-                        Step(f"part-{n}", "tests.wf.add", {"add": n, "seconds": 0.2 + 0.1 * n})
-                        for n in range(3)
-                    ],
-                    Step("join", "tests.wf.collect", results="inputs"),
-                )
-                + WorkflowSpec((Step("after", "tests.wf.add", after=("join",)),))
+    started = [
+        jobs.start_workflow(
+            fan_in(
+                [
+                    Step(f"part-{n}", "tests.wf.add", {"add": n, "seconds": 0.1 + n})
+                    for n in range(3)
+                ],
+                Step("join", "tests.wf.collect", results="inputs"),
             )
-            for _ in range(6)
-        ]
-        wait_for(
-            lambda: any(
-                jobs.get_workflow(w.id).step("part-0").status is JobStatus.COMPLETED
-                for w in started
-            ),
-            "a first dependency to end",
+            + WorkflowSpec((Step("after", "tests.wf.add", after=("join",)),))
         )
-        doomed.kill()
-        for workflow in started:
-            done = ended(jobs, workflow, timeout=180)
-            for step in done.steps:
-                created = [e for e in jobs.job_events(step.job.id) if e.status is JobStatus.CREATED]
-                assert len(created) == 1, step.name  # decided once: never re-armed
-                failed = [d for d in step.after if done.step(d).status is not JobStatus.COMPLETED]
-                if failed:  # a dependency was lost with the worker (WorkerLost)
-                    assert step.status is JobStatus.CANCELLED, step.name
-                    assert f"step {failed[0]!r} ended" in (step.job.status_text or "")
-                else:
-                    assert processing_count(jobs, step.job.id) >= 1, step.name
-            everything = {s.status for s in done.steps} == {JobStatus.COMPLETED}
-            assert (done.status is JobStatus.COMPLETED) is everything
-            if everything:
-                assert done.step("join").job.result["count"] == 3  # type: ignore[index]
+        for _ in range(6)
+    ]
+    wait_for(
+        lambda: any(
+            jobs.get_workflow(w.id).step("part-0").status is JobStatus.COMPLETED for w in started
+        ),
+        "a first dependency to end",
+    )
+
+    def doomed_busy() -> bool:
+        running = jobs.running_jobs(limit=50)
+        return sum((job.worker_id or "").startswith("doomed@") for job in running) == 2
+
+    wait_for(doomed_busy, "both of the doomed worker's processes to run a step")
+    doomed.kill()
+    for workflow in started:
+        done = ended(jobs, workflow, timeout=180)
+        for step in done.steps:
+            created = [e for e in jobs.job_events(step.job.id) if e.status is JobStatus.CREATED]
+            assert len(created) == 1, step.name  # decided once: never re-armed
+            failed = [d for d in step.after if done.step(d).status is not JobStatus.COMPLETED]
+            if failed:  # a dependency was lost with the worker (WorkerLost)
+                assert step.status is JobStatus.CANCELLED, step.name
+                assert f"step {failed[0]!r} ended" in (step.job.status_text or "")
+            else:
+                assert processing_count(jobs, step.job.id) >= 1, step.name
+        everything = {s.status for s in done.steps} == {JobStatus.COMPLETED}
+        assert (done.status is JobStatus.COMPLETED) is everything
+        if everything:
+            assert done.step("join").job.result["count"] == 3  # type: ignore[index]
