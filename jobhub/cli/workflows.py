@@ -63,9 +63,7 @@ def workflow() -> None:
 @click.option(
     "--organization", default="", help="The organization (tenant) the workflow belongs to."
 )
-@click.option(
-    "--wait", is_flag=True, help="Wait until it ends; exit 1 unless it ended Completed."
-)
+@click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 unless it ended Completed.")
 @timeout_option
 @reason_option
 @json_option
