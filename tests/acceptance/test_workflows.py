@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from jobhub import (
+    InvalidParameters,
     InvalidWorkflow,
     JobManager,
     JobStatus,
@@ -25,6 +26,7 @@ from jobhub import (
     Settings,
     Step,
     StepPolicy,
+    UnknownJobType,
     Workflow,
     WorkflowSpec,
     chain,
@@ -317,7 +319,7 @@ def counts(settings: Settings) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize(
-    ("steps", "says"),
+    ("steps", "error", "says"),
     [
         (
             [
@@ -325,24 +327,34 @@ def counts(settings: Settings) -> tuple[int, int]:
                 Step("b", "tests.wf.add", after=("a",)),
                 Step("c", "tests.wf.add", after=("b",)),
             ],
+            InvalidWorkflow,
             "cycle (each runs before the next): a -> b -> c -> a",
         ),
-        ([Step("a", "tests.wf.add", after=("nope",))], "unknown step 'nope'"),
-        ([Step("a", "tests.nope")], "unknown job type"),
-        ([Step("a", "tests.wf.add", {"add": "x"})], "add"),
-        ([Step("a", "tests.wf.add"), Step("a", "tests.wf.add")], "two steps are named 'a'"),
-        ([Step("a", "tests.wf.add", results="inputs")], "depends on no step"),
+        ([Step("a", "tests.wf.add", after=("nope",))], InvalidWorkflow, "unknown step 'nope'"),
+        ([Step("a", "tests.nope")], UnknownJobType, "unknown job type"),
+        ([Step("a", "tests.wf.add", {"add": "x"})], InvalidParameters, "step 'a'"),
+        (
+            [Step("a", "tests.wf.add"), Step("a", "tests.wf.add")],
+            InvalidWorkflow,
+            "two steps are named 'a'",
+        ),
+        ([Step("a", "tests.wf.add", results="inputs")], InvalidWorkflow, "depends on no step"),
         (
             [Step("a", "tests.wf.add"), Step("b", "tests.wf.add", after=("a",), results="add")],
+            InvalidWorkflow,
             "must be declared as a dict",
         ),
     ],
 )
 def test_invalid_workflows_are_refused_with_nothing_written(
-    jobs: JobManager, wf_settings: Settings, steps: list[Step], says: str
+    jobs: JobManager,
+    wf_settings: Settings,
+    steps: list[Step],
+    error: type[Exception],
+    says: str,
 ) -> None:
     before = counts(wf_settings)
-    with pytest.raises((InvalidWorkflow, Exception)) as caught:
+    with pytest.raises(error) as caught:
         jobs.start_workflow(steps)
     assert says in str(caught.value)
     assert counts(wf_settings) == before
